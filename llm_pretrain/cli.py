@@ -1,0 +1,97 @@
+"""Command-line entry points `llm-data` and `llm-train`: parse, load config, call, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from llm_pretrain import __version__
+from llm_pretrain.cli_options import (
+    MultiValueGroup,
+    config_file_options,
+    config_options,
+    output_options,
+    resolve_config,
+    setup_logging,
+)
+from llm_pretrain.pipeline.extract.inputs import InputError
+from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.summary import format_summary, summary_json
+
+
+@click.group(cls=MultiValueGroup, chain=True)
+@click.version_option(__version__, prog_name="llm-pretrain")
+def data() -> None:
+    """Build a pretraining corpus: extract -> filter -> dedup -> tokenize.
+
+    Every stage reads and writes a dataset folder: Parquet shards plus _manifest.json and
+    _stats.json, with rejected documents and their reasons under rejected/. A stage killed at
+    any point and started again finishes the job with the same result. Exit codes: 0 success
+    (also when there is nothing to do), 1 failure, 2 usage error.
+    """
+
+
+@data.command()
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    required=True,
+    metavar="PATH...",
+    help="Files, folders (read recursively) or globs: .warc(.gz), .warc.wet.gz, .html(.gz), "
+    ".htm, .pdf, .txt, .md, .jsonl(.gz), .parquet. Several may follow one --input.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder to write (created if missing).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
+)
+@config_file_options
+@config_options("executor", "extract")
+@output_options
+def extract(
+    inputs: tuple[str, ...],
+    output: Path,
+    overwrite: bool,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Extract documents from web crawls, web pages, PDFs and text into a dataset.
+
+    HTML main text comes from trafilatura, PDF text from pymupdf; WET records and text, JSONL
+    and Parquet inputs pass through. Every input document ends up either as a row of OUTPUT
+    or as a row of OUTPUT/rejected/ with its reason; WARC records that are not documents
+    (requests, non-200 responses, images) are counted in _stats.json.
+    """
+    from llm_pretrain.pipeline.extract.stage import run_extract
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options)
+    try:
+        summary = run_extract(
+            list(inputs), output, config, show_progress=not quiet, overwrite=overwrite
+        )
+    except (InputError, StageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
+    else:
+        click.echo(format_summary(summary, output), nl=False)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="llm-pretrain")
+def train() -> None:
+    """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""

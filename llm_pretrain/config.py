@@ -1,0 +1,143 @@
+"""Typed pipeline configuration: YAML in, validated models out, command-line overrides on top.
+
+Pydantic models rather than bare dataclasses: they are still plain typed classes, and they give
+us strict type checks and error messages that name the offending key for free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit the schema."""
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys and wrong types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class ExecutorConfig(Section):
+    workers: int | None = Field(
+        None, ge=1, description="worker processes; empty means one per CPU core"
+    )
+    task_timeout_s: float = Field(
+        6 * 3600.0,
+        gt=0,
+        description="wall-clock limit for one task (one input shard); a task over it is killed "
+        "and its inputs recorded as rejected",
+    )
+
+
+class HtmlConfig(Section):
+    mode: Literal["balanced", "precision", "recall"] = Field(
+        "balanced",
+        description="trafilatura trade-off: precision drops more boilerplate, "
+        "recall keeps more text",
+    )
+    fast: bool = Field(
+        False, description="skip trafilatura's fallback extractors (faster, a little less text)"
+    )
+    include_tables: bool = Field(True, description="keep the text of HTML tables")
+    include_comments: bool = Field(False, description="keep user comments below articles")
+    with_metadata: bool = Field(
+        True, description="extract title, author and publication date (costs some speed)"
+    )
+
+
+class PdfConfig(Section):
+    max_pages: int = Field(2000, ge=1, description="pages read per PDF; the rest are ignored")
+    sort_blocks: bool = Field(
+        False,
+        description="sort text blocks top-to-bottom, left-to-right instead of keeping the "
+        "PDF's own order (helps scanned layouts, hurts multi-column pages)",
+    )
+
+
+class ExtractConfig(Section):
+    text_field: str = Field("text", description="text column of .jsonl and .parquet inputs")
+    min_chars: int = Field(
+        50, ge=0, description="documents with fewer extracted characters are rejected"
+    )
+    max_document_bytes: int = Field(
+        20_000_000, ge=1, description="raw documents larger than this are rejected unread"
+    )
+    document_timeout_s: float = Field(
+        30.0, gt=0, description="time limit for extracting one document"
+    )
+    task_max_files: int = Field(
+        64, ge=1, description="small input files grouped into one task and output shard"
+    )
+    task_max_bytes: int = Field(
+        256_000_000, ge=1, description="input bytes grouped into one task and output shard"
+    )
+    row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
+    html: HtmlConfig = Field(default_factory=HtmlConfig)
+    pdf: PdfConfig = Field(default_factory=PdfConfig)
+
+
+class PipelineConfig(Section):
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set dotted keys (`extract.html.mode`) in a nested mapping, creating sections as needed."""
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{dotted}: '{key}' is a value, not a section")
+            node = child
+        node[leaf] = value
+    return data
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse `key.path=value` from `--set`; the value is read as a YAML scalar (1, true, 0.5)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per problem, each naming the key path."""
+    lines = []
+    for err in error.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "<root>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        else:
+            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)
+
+
+def load_config(
+    path: Path | None = None, overrides: dict[str, Any] | None = None
+) -> PipelineConfig:
+    """Read YAML (or start from defaults), apply overrides, validate."""
+    data: Any = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path} must be a mapping of sections")
+    apply_overrides(data, overrides or {})
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"config {path}" if path else "config"
+        raise ConfigError(f"{where}: {describe_errors(exc)}") from None

@@ -1,0 +1,1 @@
+"""Documents, dataset IO, stages and executors of the data pipeline."""

@@ -1,0 +1,111 @@
+"""The dataset contract: a folder of Parquet shards, `_manifest.json`, `_stats.json`, `rejected/`.
+
+    out/part-00000.parquet ...          kept documents (DOCUMENT_SCHEMA + annotation columns)
+    out/rejected/part-00000.parquet ... rejected documents, with a `reason` column
+    out/_manifest.json                  stage, config, inputs, counts, shards with checksums
+    out/_stats.json                     per-reason counts, errors, timings
+
+Shard i of the kept and the rejected folder both come from task i, so a task's output is
+addressable and a re-run can tell finished work from unfinished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llm_pretrain.pipeline.storage import commit_file, file_sha256, read_json, temporary_path
+
+MANIFEST = "_manifest.json"
+STATS = "_stats.json"
+REJECTED_DIR = "rejected"
+# Flush a row group early when buffered text passes this size, to bound worker memory.
+ROW_GROUP_MAX_BYTES = 64 << 20
+
+
+def shard_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    file: str  # path relative to the dataset folder
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+class ShardWriter:
+    """Streams rows into one Parquet shard in bounded memory; `commit` publishes it atomically.
+
+    An empty shard is still written (with the schema), so that every task leaves the same files
+    and any reader sees a well-formed, possibly empty, table.
+    """
+
+    def __init__(self, root: Path, relative: str, schema: pa.Schema, row_group_rows: int) -> None:
+        self.root = root
+        self.relative = relative
+        self.path = root / relative
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temporary_path(self.path)
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.buffer: list[dict[str, Any]] = []
+        self.buffered_bytes = 0
+        self.rows = 0
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        self.buffered_bytes += len(row.get("text") or "")
+        if len(self.buffer) >= self.row_group_rows or self.buffered_bytes >= ROW_GROUP_MAX_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=self.schema))
+            self.rows += len(self.buffer)
+            self.buffer = []
+            self.buffered_bytes = 0
+
+    def commit(self) -> ShardInfo:
+        self.flush()
+        self.writer.close()
+        commit_file(self.tmp, self.path)
+        return ShardInfo(self.relative, self.rows, self.path.stat().st_size, file_sha256(self.path))
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = Path(folder) / MANIFEST
+    return read_json(path) if path.exists() else None
+
+
+def shard_paths(folder: Path, rejected: bool = False) -> list[Path]:
+    """The shards a committed dataset lists in its manifest, in order."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise FileNotFoundError(f"{folder} is not a finished dataset (no {MANIFEST})")
+    key = "rejected_shards" if rejected else "shards"
+    return [Path(folder) / shard["file"] for shard in manifest[key]]
+
+
+def read_table(folder: Path, rejected: bool = False) -> pa.Table:
+    """All kept (or rejected) rows of a finished dataset, in shard order."""
+    return pa.concat_tables([pq.read_table(path) for path in shard_paths(folder, rejected)])
+
+
+def iter_batches(folder: Path, batch_rows: int = 1000) -> Iterator[pa.RecordBatch]:
+    for path in shard_paths(folder):
+        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)

@@ -1,0 +1,83 @@
+"""The document row shared by every stage, and the outcomes a stage can give an input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+# Columns every document dataset has; later stages append annotation columns.
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("date", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("language_score", pa.float32()),
+        pa.field("metadata", pa.string(), nullable=False),
+    ]
+)
+REJECTED_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("reason", pa.string(), nullable=False))
+
+
+def document_id(*parts: str) -> str:
+    """Stable 128-bit id from what locates a document (source path + offset, or record id)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class Document:
+    id: str
+    text: str
+    source: str
+    format: str
+    url: str | None = None
+    date: str | None = None
+    language: str | None = None
+    language_score: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "url": self.url,
+            "source": self.source,
+            "format": self.format,
+            "date": self.date,
+            "language": self.language,
+            "language_score": self.language_score,
+            "metadata": json.dumps(self.metadata, ensure_ascii=False, sort_keys=True, default=str),
+        }
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A document a stage will not keep; it goes to `rejected/` with its reason."""
+
+    document: Document
+    reason: str
+
+    def to_row(self) -> dict[str, Any]:
+        row = self.document.to_row()
+        row["reason"] = self.reason
+        return row
+
+
+@dataclass(slots=True)
+class Skipped:
+    """An input record that is not a document (a WARC request, a 404, an image): counted only."""
+
+    reason: str

@@ -1,0 +1,72 @@
+"""Local executor: tasks in a pool of worker processes, with a time limit per task.
+
+pebble's pool kills a worker that overruns its task's time limit and reports a worker that
+died (a segfault in a C extension, the OOM killer) as an error of that task alone, so one
+hostile input can neither hang nor sink the run.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pebble import ProcessExpired, ProcessPool
+
+from llm_pretrain.pipeline import progress
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """Why a task produced no result: its worker died, it ran too long, or it raised."""
+
+    kind: Literal["crash", "timeout", "error"]
+    message: str
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _worker_init(documents: Any, nbytes: Any) -> None:
+    progress.attach(documents, nbytes)
+    # The pool's parent handles Ctrl-C; workers die with it instead of printing tracebacks.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_tasks(
+    fn: Callable[[T], Any],
+    tasks: Iterable[T],
+    workers: int,
+    timeout_s: float,
+    counters: tuple[Any, Any],
+) -> Iterator[tuple[T, Any | TaskFailure]]:
+    """Yield (task, result or TaskFailure) as tasks finish, in completion order."""
+    with ProcessPool(max_workers=workers, initializer=_worker_init, initargs=counters) as pool:
+        futures = {pool.schedule(fn, args=(task,), timeout=timeout_s): task for task in tasks}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], _outcome(future, timeout_s)
+        finally:
+            pool.stop()
+            pool.join()
+
+
+def _outcome(future: Any, timeout_s: float) -> Any | TaskFailure:
+    try:
+        return future.result()
+    except FutureTimeout:
+        return TaskFailure("timeout", f"task exceeded its time limit of {timeout_s:g} s")
+    except ProcessExpired as exc:
+        return TaskFailure("crash", f"worker died (exit code {exc.exitcode})")
+    except Exception as exc:
+        detail = getattr(exc, "traceback", None) or traceback.format_exc()
+        return TaskFailure("error", f"{type(exc).__name__}: {exc}\n{detail}")

@@ -1,0 +1,1 @@
+"""`llm-data extract`: WARC, HTML, PDF, text and JSONL/Parquet inputs to documents."""

@@ -1,0 +1,91 @@
+"""Turn one raw payload (a page, a PDF, a text) into a kept document or a rejection with reason.
+
+Every conversion runs under the document size limit and time limit, and any failure becomes
+a rejection naming its kind, so one bad document never stops a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llm_pretrain.config import ExtractConfig
+from llm_pretrain.pipeline.documents import Document, Rejected
+from llm_pretrain.pipeline.extract.decode import BinaryContent, decode
+from llm_pretrain.pipeline.extract.html import extract_page
+from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf
+from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
+
+Outcome = Document | Rejected
+
+
+class NoMainText(Exception):
+    """trafilatura found no main text (junk, an empty page, navigation only)."""
+
+
+def guarded(
+    doc: Document, size: int, config: ExtractConfig, fill: Callable[[Document], None]
+) -> Outcome:
+    """Run `fill(doc)` (which sets doc.text and metadata) within the limits; judge the result."""
+    if size > config.max_document_bytes:
+        doc.metadata["bytes"] = size
+        return Rejected(doc, "extract_error:too_large")
+    try:
+        with time_limit(config.document_timeout_s):
+            fill(doc)
+    except DocumentTimeout:
+        return _failed(doc, "extract_error:timeout", f"over {config.document_timeout_s:g} s")
+    except BinaryContent as exc:
+        return _failed(doc, "extract_error:binary", str(exc))
+    except PdfRejected as exc:
+        return _failed(doc, exc.reason, str(exc))
+    except NoMainText:
+        return Rejected(doc, "no_main_text")
+    except Exception as exc:  # a library choking on hostile input: record it, go on
+        return _failed(doc, "extract_error:failed", f"{type(exc).__name__}: {exc}")
+    if len(doc.text.strip()) < config.min_chars:
+        return Rejected(doc, "too_short")
+    return doc
+
+
+def _failed(doc: Document, reason: str, detail: str) -> Rejected:
+    doc.text = ""
+    doc.metadata["error"] = detail[:500]
+    return Rejected(doc, reason)
+
+
+def _set_if(doc: Document, **fields: object) -> None:
+    doc.metadata.update({key: value for key, value in fields.items() if value})
+
+
+def html_filler(raw: bytes, declared_charset: str | None, config: ExtractConfig):
+    def fill(doc: Document) -> None:
+        html, charset = decode(raw, declared_charset, html=True)
+        doc.metadata["charset"] = charset
+        page = extract_page(html, doc.url, config.html)
+        if page is None:
+            raise NoMainText
+        doc.text = page.text
+        _set_if(doc, title=page.title, author=page.author, published=page.date)
+        _set_if(doc, sitename=page.sitename)
+        doc.date = doc.date or page.date
+
+    return fill
+
+
+def pdf_filler(raw: bytes, config: ExtractConfig):
+    def fill(doc: Document) -> None:
+        pdf = extract_pdf(raw, config.pdf)
+        doc.text = pdf.text
+        doc.metadata["pages"] = pdf.pages
+        _set_if(doc, title=pdf.title, author=pdf.author, published=pdf.date)
+        doc.date = doc.date or pdf.date
+
+    return fill
+
+
+def text_filler(raw: bytes):
+    def fill(doc: Document) -> None:
+        doc.text, charset = decode(raw, html=False)
+        doc.metadata["charset"] = charset
+
+    return fill

@@ -1,0 +1,114 @@
+"""Documents from plain files: HTML pages, PDFs, text/Markdown, and JSONL/Parquet passthrough."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from llm_pretrain.config import ExtractConfig
+from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.documents import Document, Rejected, document_id
+from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
+from llm_pretrain.pipeline.extract.inputs import InputFile
+
+Outcome = Document | Rejected
+# Row fields that map onto document columns; all other fields go into `metadata`.
+_PASSTHROUGH_COLUMNS = ("url", "date")
+
+
+def read_single(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    """One file, one document: .html(.gz), .pdf, .txt/.md(.gz)."""
+    doc = Document(id=document_id(file.path), text="", source=file.path, format=file.kind)
+    if file.size > config.max_document_bytes:
+        yield guarded(doc, file.size, config, lambda _: None)
+        return
+    opener = gzip.open if file.path.lower().endswith(".gz") else open
+    with opener(file.path, "rb") as handle:  # bounded read: a gzip bomb stays small
+        raw = handle.read(config.max_document_bytes + 1)
+    progress.report(documents=1, nbytes=file.size)
+    if file.kind == "pdf":
+        yield guarded(doc, len(raw), config, pdf_filler(raw, config))
+    elif file.kind == "html":
+        yield guarded(doc, len(raw), config, html_filler(raw, None, config))
+    else:
+        yield guarded(doc, len(raw), config, text_filler(raw))
+
+
+def read_jsonl(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    with open(file.path, "rb") as raw_handle:
+        gzipped = file.path.lower().endswith(".gz")
+        lines = gzip.GzipFile(fileobj=raw_handle) if gzipped else raw_handle
+        done = 0
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield _passthrough(file, str(number), _parse_json_line(line), config)
+            if number % 1000 == 0:
+                done = _report_position(raw_handle.tell(), done)
+        _report_position(raw_handle.tell(), done)
+
+
+def read_parquet(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    parquet = pq.ParquetFile(file.path)
+    if config.text_field not in parquet.schema_arrow.names:
+        raise ValueError(f"no column {config.text_field!r} (set --text-field)")
+    number = 0
+    for batch in parquet.iter_batches(batch_size=1000):
+        for row in batch.to_pylist():
+            number += 1
+            yield _passthrough(file, str(number), row, config)
+    progress.report(nbytes=file.size)
+
+
+def _report_position(position: int, done: int) -> int:
+    progress.report(nbytes=position - done)
+    return position
+
+
+def _parse_json_line(line: bytes) -> dict[str, Any] | str:
+    """The record, or the reason it is not one."""
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        return f"invalid JSON: {exc}"
+    return value if isinstance(value, dict) else "not a JSON object"
+
+
+def _passthrough(
+    file: InputFile, locator: str, row: dict[str, Any] | str, config: ExtractConfig
+) -> Outcome:
+    """A record that already holds text: keep it, its url/date, and the rest as metadata."""
+    doc = Document(
+        id=document_id(file.path, locator),
+        text="",
+        source=file.path,
+        format="text",
+        metadata={"record": int(locator)},
+    )
+    progress.report(documents=1)
+    if isinstance(row, str):
+        doc.metadata["error"] = row
+        return Rejected(doc, "extract_error:bad_record")
+    text = row.get(config.text_field)
+    if not isinstance(text, str):
+        doc.metadata["error"] = f"field {config.text_field!r} missing or not a string"
+        return Rejected(doc, "extract_error:bad_record")
+    doc.url = _as_str(row.get("url"))
+    doc.date = _as_str(row.get("date"))
+    doc.metadata.update(
+        (key, value)
+        for key, value in row.items()
+        if key != config.text_field and key not in _PASSTHROUGH_COLUMNS
+    )
+
+    def fill(target: Document) -> None:
+        target.text = text
+
+    return guarded(doc, len(text), config, fill)
+
+
+def _as_str(value: Any) -> str | None:
+    return None if value is None else str(value)

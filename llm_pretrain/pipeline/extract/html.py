@@ -1,0 +1,41 @@
+"""Main text of a web page with trafilatura, plus its title, author and date."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import trafilatura
+
+from llm_pretrain.config import HtmlConfig
+
+# trafilatura and htmldate log every unparsable page at ERROR; we record those as rejections.
+for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+@dataclass(slots=True)
+class PageText:
+    text: str
+    title: str | None
+    author: str | None
+    date: str | None
+    sitename: str | None
+
+
+def extract_page(html: str, url: str | None, config: HtmlConfig) -> PageText | None:
+    """None when trafilatura finds no main text (empty page, junk, pure navigation)."""
+    result = trafilatura.bare_extraction(
+        html,
+        url=url,
+        fast=config.fast,
+        favor_precision=config.mode == "precision",
+        favor_recall=config.mode == "recall",
+        include_comments=config.include_comments,
+        include_tables=config.include_tables,
+        with_metadata=config.with_metadata,
+        deduplicate=False,
+    )
+    if result is None or not result.text:
+        return None
+    return PageText(result.text, result.title, result.author, result.date, result.sitename)

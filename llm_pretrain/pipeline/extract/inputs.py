@@ -1,0 +1,128 @@
+"""Find input files (paths, folders, globs), tell their kind, and group them into tasks."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Longest suffix first: `.warc.wet.gz` must win over `.gz`.
+KIND_BY_SUFFIX = {
+    ".warc.wet.gz": "warc",
+    ".warc.gz": "warc",
+    ".warc": "warc",
+    ".wet.gz": "warc",
+    ".wet": "warc",
+    ".html.gz": "html",
+    ".htm.gz": "html",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".txt.gz": "text",
+    ".txt": "text",
+    ".md": "text",
+    ".jsonl.gz": "jsonl",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+# Kinds holding many documents: each file is its own task.
+CONTAINER_KINDS = {"warc", "jsonl", "parquet"}
+
+
+class InputError(ValueError):
+    """An input argument that names nothing readable."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str  # as discovered from the argument, normalised; part of every document id
+    kind: str
+    size: int
+    mtime_ns: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "kind": self.kind, "size": self.size, "mtime_ns": self.mtime_ns}
+
+
+def kind_of(path: str) -> str | None:
+    lower = path.lower()
+    for suffix, kind in KIND_BY_SUFFIX.items():
+        if lower.endswith(suffix):
+            return kind
+    return None
+
+
+def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
+    """Expand arguments into supported files (sorted, unique) and unsupported ones (reported).
+
+    Hidden files and folders are ignored inside folders. An argument that matches nothing is
+    an error: a typo must not silently produce an empty dataset.
+    """
+    found: dict[str, InputFile] = {}
+    unsupported: list[str] = []
+    for argument in arguments:
+        matches = _expand(argument)
+        if not matches:
+            raise InputError(f"input {argument!r} matches no file")
+        for path in matches:
+            kind = kind_of(path)
+            if kind is None:
+                unsupported.append(path)
+                continue
+            stat = os.stat(path)
+            found[path] = InputFile(path, kind, stat.st_size, stat.st_mtime_ns)
+    return [found[path] for path in sorted(found)], sorted(set(unsupported))
+
+
+def _expand(argument: str) -> list[str]:
+    if glob.has_magic(argument):
+        paths = sorted(glob.glob(argument, recursive=True))
+        return [p for path in paths for p in _expand(path)] if paths else []
+    path = Path(argument)
+    if path.is_dir():
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            files += [os.path.normpath(os.path.join(root, n)) for n in names if n[0] != "."]
+        return files
+    if path.is_file():
+        return [os.path.normpath(argument)]
+    if path.exists():
+        raise InputError(f"input {argument!r} is not a regular file or folder")
+    return []
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    index: int
+    files: tuple[InputFile, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def plan_tasks(files: list[InputFile], max_files: int, max_bytes: int) -> list[ExtractTask]:
+    """Containers (WARC, JSONL, Parquet) alone; small files batched in order up to the limits."""
+    tasks: list[ExtractTask] = []
+    batch: list[InputFile] = []
+
+    def close_batch() -> None:
+        if batch:
+            tasks.append(ExtractTask(len(tasks), tuple(batch)))
+            batch.clear()
+
+    for item in files:
+        if item.kind in CONTAINER_KINDS:
+            close_batch()
+            tasks.append(ExtractTask(len(tasks), (item,)))
+            continue
+        batch_bytes = sum(f.size for f in batch)
+        if batch and (len(batch) >= max_files or batch_bytes + item.size > max_bytes):
+            close_batch()
+        batch.append(item)
+    close_batch()
+    return tasks

@@ -1,0 +1,165 @@
+"""`llm-data extract`: input files -> a document dataset, one task (and shard) per file group."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from llm_pretrain.config import ExtractConfig, PipelineConfig
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, shard_name
+from llm_pretrain.pipeline.documents import (
+    DOCUMENT_SCHEMA,
+    REJECTED_SCHEMA,
+    Document,
+    Rejected,
+    Skipped,
+    document_id,
+)
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
+from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discover, plan_tasks
+from llm_pretrain.pipeline.extract.warc import read_warc
+from llm_pretrain.pipeline.runner import RunSummary, StageSpec, TaskResult, run_stage
+
+Outcome = Document | Rejected | Skipped
+READERS: dict[str, Callable[[InputFile, ExtractConfig], Iterator[Outcome]]] = {
+    "warc": read_warc,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "html": read_single,
+    "pdf": read_single,
+    "text": read_single,
+}
+
+
+@dataclass
+class TaskCounts:
+    """Additive stats of one task, in the shape `_stats.json` sums them."""
+
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    formats: Counter = field(default_factory=Counter)
+    input_errors: list[dict] = field(default_factory=list)
+
+
+def input_error_rejection(file: InputFile, done: int, exc: BaseException) -> Rejected:
+    """A whole input (or its unread tail) that could not be read, as one rejected row."""
+    truncated = done or isinstance(exc, EOFError)
+    reason = "extract_error:truncated" if truncated else "extract_error:unreadable"
+    doc = Document(
+        id=document_id(file.path, "#input-error", str(done)),
+        text="",
+        source=file.path,
+        format=file.kind,
+        metadata={"error": f"{type(exc).__name__}: {exc}"[:500], "records_read": done},
+    )
+    return Rejected(doc, reason)
+
+
+def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> TaskResult:
+    """Worker side: read the task's files, write shard `task.index` of kept and rejected."""
+    started = time.process_time()
+    name = shard_name(task.index)
+    kept = ShardWriter(output, name, DOCUMENT_SCHEMA, config.row_group_rows)
+    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", REJECTED_SCHEMA, config.row_group_rows)
+    counts = TaskCounts()
+    try:
+        for file in task.files:
+            for outcome in _file_outcomes(file, config, counts):
+                if isinstance(outcome, Skipped):
+                    counts.skipped[outcome.reason] += 1
+                elif isinstance(outcome, Rejected):
+                    counts.rejected[outcome.reason] += 1
+                    rejected.add(outcome.to_row())
+                else:
+                    counts.kept += 1
+                    counts.formats[outcome.format] += 1
+                    kept.add(outcome.to_row())
+        kept_info, rejected_info = kept.commit(), rejected.commit()
+    except BaseException:
+        kept.abort()
+        rejected.abort()
+        raise
+    stats = {
+        "documents": {"kept": counts.kept, "rejected": sum(counts.rejected.values())},
+        "rejected": dict(counts.rejected),
+        "skipped": dict(counts.skipped),
+        "formats": dict(counts.formats),
+        "input_errors": counts.input_errors,
+        "input_bytes": task.input_bytes,
+        "cpu_seconds": round(time.process_time() - started, 3),
+    }
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
+
+
+def _file_outcomes(file: InputFile, config: ExtractConfig, counts: TaskCounts) -> Iterator[Outcome]:
+    """The file's outcomes; a read error ends the file with one rejection for what is left."""
+    done = 0
+    try:
+        for outcome in READERS[file.kind](file, config):
+            done += 1
+            yield outcome
+    except Exception as exc:  # truncated gzip, broken WARC, unreadable file: record, go on
+        counts.input_errors.append(
+            {"path": file.path, "error": f"{type(exc).__name__}: {exc}"[:500], "records": done}
+        )
+        yield input_error_rejection(file, done, exc)
+
+
+def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> TaskResult:
+    """Parent side, after a worker died or overran: each input file becomes one rejected row."""
+    name = shard_name(task.index)
+    kept = ShardWriter(output, name, DOCUMENT_SCHEMA, 1)
+    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", REJECTED_SCHEMA, 1000)
+    reason = f"extract_error:{'worker_crash' if failure.kind == 'crash' else 'task_timeout'}"
+    for file in task.files:
+        doc = Document(
+            id=document_id(file.path, "#task-failure"),
+            text="",
+            source=file.path,
+            format=file.kind,
+            metadata={"error": failure.message},
+        )
+        rejected.add(Rejected(doc, reason).to_row())
+    errors = [{"path": f.path, "error": failure.message, "records": 0} for f in task.files]
+    stats = {
+        "documents": {"kept": 0, "rejected": len(task.files)},
+        "rejected": {reason: len(task.files)},
+        "input_errors": errors,
+        "input_bytes": task.input_bytes,
+    }
+    return TaskResult(task.index, kept.commit().to_json(), rejected.commit().to_json(), stats)
+
+
+def run_extract(
+    inputs: list[str],
+    output: Path,
+    config: PipelineConfig,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> RunSummary:
+    files, unsupported = discover(inputs)
+    tasks = plan_tasks(files, config.extract.task_max_files, config.extract.task_max_bytes)
+    output.mkdir(parents=True, exist_ok=True)
+    spec = StageSpec(
+        stage="extract",
+        output=output,
+        tasks=tasks,
+        run_task=partial(extract_task, config=config.extract, output=output),
+        on_failure=partial(write_failed_task, output=output),
+        config=config.extract.model_dump(),
+        inputs=[f.to_json() for f in files],
+        extra_stats={"unsupported_files": unsupported},
+    )
+    return run_stage(
+        spec,
+        workers=config.executor.workers or default_workers(),
+        task_timeout_s=config.executor.task_timeout_s,
+        show_progress=show_progress,
+        overwrite=overwrite,
+    )

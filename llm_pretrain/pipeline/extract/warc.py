@@ -1,0 +1,98 @@
+"""Documents from WARC files, read as a stream: HTML and PDF responses, and WET text records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+
+from llm_pretrain.config import ExtractConfig
+from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, document_id
+from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
+from llm_pretrain.pipeline.extract.decode import charset_from_header
+from llm_pretrain.pipeline.extract.inputs import InputFile
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
+PDF_TYPES = {"application/pdf", "application/x-pdf"}
+
+
+class TruncatedInput(EOFError):
+    """The file ends inside a record: the rest of the crawl is missing."""
+
+
+def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rejected | Skipped]:
+    with open(file.path, "rb") as stream:
+        done = 0
+        records = ArchiveIterator(stream)
+        for record in records:
+            outcome = _record_outcome(record, file, records, config)
+            # warcio ends quietly at a cut; a record whose block is short shows the cut.
+            records.read_to_end(record)
+            if record.raw_stream.limit > 0:
+                raise TruncatedInput(
+                    f"file ends {record.raw_stream.limit} bytes into the record at offset "
+                    f"{records.get_record_offset()}"
+                )
+            yield outcome
+            position = stream.tell()
+            progress.report(nbytes=position - done)
+            done = position
+
+
+def _record_outcome(
+    record: ArcWarcRecord, file: InputFile, records: ArchiveIterator, config: ExtractConfig
+) -> Document | Rejected | Skipped:
+    kind = record.rec_type
+    if kind == "conversion":  # WET: text already extracted by the crawler
+        raw = record.content_stream().read(config.max_document_bytes + 1)
+        return _wet_document(record, file, records.get_record_offset(), raw, config)
+    if kind != "response":
+        return Skipped(f"warc_{kind}")
+    if record.http_headers is None:
+        return Skipped("not_http")
+    status = record.http_headers.get_statuscode()
+    if status != "200":
+        return Skipped(f"http_{status}")
+    content_type = record.http_headers.get_header("Content-Type") or "text/html"
+    mime = content_type.split(";")[0].strip().lower()
+    if mime not in HTML_TYPES and mime not in PDF_TYPES:
+        return Skipped("not_html")
+    # Read the payload before asking for the offset: warcio finds it by reading to the end.
+    raw = record.content_stream().read(config.max_document_bytes + 1)
+    offset = records.get_record_offset()
+    doc = _document(record, file, offset, "pdf" if mime in PDF_TYPES else "html")
+    doc.metadata["content_type"] = content_type
+    progress.report(documents=1)
+    if mime in PDF_TYPES:
+        return guarded(doc, len(raw), config, pdf_filler(raw, config))
+    declared = charset_from_header(content_type)
+    return guarded(doc, len(raw), config, html_filler(raw, declared, config))
+
+
+def _wet_document(
+    record: ArcWarcRecord, file: InputFile, offset: int, raw: bytes, config: ExtractConfig
+) -> Document | Rejected:
+    doc = _document(record, file, offset, "text")
+    language = record.rec_headers.get_header("WARC-Identified-Content-Language")
+    if language:
+        doc.metadata["cc_languages"] = language
+    progress.report(documents=1)
+    return guarded(doc, len(raw), config, text_filler(raw))
+
+
+def _document(record: ArcWarcRecord, file: InputFile, offset: int, fmt: str) -> Document:
+    """The record id is globally unique by the WARC spec; the file offset is the fallback."""
+    headers = record.rec_headers
+    record_id = headers.get_header("WARC-Record-ID")
+    doc_id = document_id("warc", record_id) if record_id else document_id(file.path, str(offset))
+    return Document(
+        id=doc_id,
+        text="",
+        source=file.path,
+        format=fmt,
+        url=headers.get_header("WARC-Target-URI"),
+        date=headers.get_header("WARC-Date"),
+        metadata={"warc_record_id": record_id, "warc_offset": offset},
+    )

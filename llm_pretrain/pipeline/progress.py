@@ -1,0 +1,86 @@
+"""Live progress shared by worker processes: documents and input bytes done, shown by the parent.
+
+Workers add to two shared counters as they go (a task can be a 1 GB WARC, so counting only
+finished tasks would leave the bar still for minutes); the parent redraws a tqdm bar on stderr.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+_shared: tuple[Any, Any] | None = None  # (documents, bytes) in a worker process
+
+
+def attach(documents: Any, nbytes: Any) -> None:
+    """Worker initializer: remember the parent's shared counters."""
+    global _shared
+    _shared = (documents, nbytes)
+
+
+def report(documents: int = 0, nbytes: int = 0) -> None:
+    """Count work done; a no-op outside a pool (e.g. when a task runs in-process in a test)."""
+    if _shared is None:
+        return
+    if documents:
+        with _shared[0].get_lock():
+            _shared[0].value += documents
+    if nbytes:
+        with _shared[1].get_lock():
+            _shared[1].value += nbytes
+
+
+class ProgressBar:
+    """Parent side: owns the shared counters and a thread that redraws the bar."""
+
+    def __init__(self, total_bytes: int, description: str, enabled: bool) -> None:
+        self.documents = multiprocessing.Value("q", 0)
+        self.nbytes = multiprocessing.Value("q", 0)
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._bar = tqdm(
+            total=total_bytes,
+            desc=description,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not self.enabled,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        self._thread = threading.Thread(target=self._refresh_loop, daemon=True)
+
+    @property
+    def counters(self) -> tuple[Any, Any]:
+        return self.documents, self.nbytes
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._redraw()
+        self._bar.close()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._redraw()
+
+    def _redraw(self) -> None:
+        if not self.enabled:
+            return
+        docs = self.documents.value
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        self._bar.n = min(self.nbytes.value, self._bar.total or self.nbytes.value)
+        self._bar.set_postfix_str(f"{docs:,} docs, {docs / elapsed:,.1f} docs/s", refresh=False)
+        self._bar.refresh()

@@ -1,0 +1,236 @@
+"""Run a stage's tasks into a dataset folder, resumably.
+
+Each task writes shard i of the kept and of the rejected folder, then the runner records a
+done-marker `_progress/task-i.json` holding the task's stats and shard checksums. A re-run
+with the same fingerprint (config + inputs) skips tasks that have a marker and redoes the rest;
+since tasks are deterministic, the result is the one an uninterrupted run gives. When all
+tasks are done the runner writes `_stats.json` and, last, `_manifest.json`, the commit point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from llm_pretrain import __version__
+from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, read_manifest
+from llm_pretrain.pipeline.documents import SCHEMA_VERSION
+from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
+from llm_pretrain.pipeline.progress import ProgressBar
+from llm_pretrain.pipeline.storage import (
+    atomic_write_json,
+    read_json,
+    remove_stale_temporaries,
+    remove_tree,
+)
+
+PROGRESS_DIR = "_progress"
+
+
+class StageError(RuntimeError):
+    """A stage could not finish; the message is one line for the user."""
+
+
+class Task(Protocol):
+    index: int
+    input_bytes: int
+
+
+@dataclass
+class TaskResult:
+    """What one finished task leaves behind: its two shards and additive stats."""
+
+    index: int
+    shard: dict[str, Any]
+    rejected_shard: dict[str, Any]
+    stats: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "shard": self.shard,
+            "rejected_shard": self.rejected_shard,
+            "stats": self.stats,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskResult:
+        return cls(data["index"], data["shard"], data["rejected_shard"], data["stats"])
+
+
+@dataclass
+class StageSpec:
+    """Everything the runner needs to know about one stage invocation."""
+
+    stage: str
+    output: Path
+    tasks: Sequence[Task]
+    run_task: Callable[[Any], TaskResult]  # picklable; runs in a worker process
+    on_failure: Callable[[Any, TaskFailure], TaskResult]  # runs in the parent
+    config: dict[str, Any]  # the stage's effective config, as written into the manifest
+    inputs: list[dict[str, Any]]  # input files or datasets, as written into the manifest
+    extra_stats: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(
+            {"stage": self.stage, "config": self.config, "inputs": self.inputs}, sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class RunSummary:
+    manifest: dict[str, Any]
+    stats: dict[str, Any]
+    up_to_date: bool  # nothing was run: the output already held this exact dataset
+    tasks_run: int
+
+
+def merge_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Add per-task stats: numbers add up, mappings merge recursively, lists concatenate."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            merge_stats(total.setdefault(key, {}), value)
+        elif isinstance(value, list):
+            total.setdefault(key, []).extend(value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def clear_output(output: Path) -> None:
+    """Remove what a stage writes into `output` (and nothing else the user keeps there)."""
+    for name in (MANIFEST, STATS):
+        (output / name).unlink(missing_ok=True)
+    for shard in output.glob("part-*.parquet"):
+        shard.unlink()
+    remove_tree(output / REJECTED_DIR)
+    remove_tree(output / PROGRESS_DIR)
+
+
+def run_stage(
+    spec: StageSpec,
+    workers: int,
+    task_timeout_s: float,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> RunSummary:
+    output = spec.output
+    fingerprint = spec.fingerprint()
+    if overwrite:
+        clear_output(output)
+    manifest = read_manifest(output)
+    if manifest is not None:
+        if manifest.get("fingerprint") == fingerprint:
+            return RunSummary(manifest, read_json(output / STATS), up_to_date=True, tasks_run=0)
+        raise StageError(
+            f"{output} already holds a dataset made from other inputs or settings; "
+            "choose another --output or pass --overwrite"
+        )
+    progress_dir = output / PROGRESS_DIR
+    _claim_progress_dir(progress_dir, spec, fingerprint)
+    remove_stale_temporaries(output)
+    remove_stale_temporaries(output / REJECTED_DIR)
+    remove_stale_temporaries(progress_dir)
+
+    done = _finished_tasks(progress_dir)
+    pending = [task for task in spec.tasks if task.index not in done]
+    started = time.monotonic()
+    errors: list[str] = []
+    if pending:
+        description = f"{spec.stage} ({len(pending)} tasks)"
+        total_bytes = sum(task.input_bytes for task in pending)
+        with ProgressBar(total_bytes, description, enabled=show_progress) as bar:
+            outcomes = run_tasks(
+                spec.run_task,
+                pending,
+                workers=max(1, min(workers, len(pending))),
+                timeout_s=task_timeout_s,
+                counters=bar.counters,
+            )
+            for task, outcome in outcomes:
+                if isinstance(outcome, TaskFailure) and outcome.kind == "error":
+                    errors.append(f"task {task.index}: {outcome.message}")
+                    continue
+                if isinstance(outcome, TaskFailure):
+                    outcome = spec.on_failure(task, outcome)
+                atomic_write_json(_marker(progress_dir, task.index), outcome.to_json())
+                done[task.index] = outcome
+    if errors:
+        first = errors[0].splitlines()[0]
+        raise StageError(
+            f"{len(errors)} of {len(pending)} tasks failed ({first}); "
+            f"finished tasks are kept, run the same command again to retry the rest"
+        )
+    results = [done[task.index] for task in spec.tasks]
+    manifest, stats = _finalize(spec, fingerprint, results, time.monotonic() - started)
+    remove_tree(progress_dir)
+    return RunSummary(manifest, stats, up_to_date=False, tasks_run=len(pending))
+
+
+def _marker(progress_dir: Path, index: int) -> Path:
+    return progress_dir / f"task-{index:05d}.json"
+
+
+def _claim_progress_dir(progress_dir: Path, spec: StageSpec, fingerprint: str) -> None:
+    plan_path = progress_dir / "plan.json"
+    if plan_path.exists():
+        if read_json(plan_path).get("fingerprint") != fingerprint:
+            raise StageError(
+                f"{spec.output} holds an unfinished run with other inputs or settings; "
+                "run that command again to finish it, or pass --overwrite"
+            )
+        return
+    if any(spec.output.glob("part-*.parquet")):
+        raise StageError(
+            f"{spec.output} holds shards of an unknown run; choose another --output "
+            "or pass --overwrite"
+        )
+    atomic_write_json(plan_path, {"fingerprint": fingerprint, "stage": spec.stage})
+
+
+def _finished_tasks(progress_dir: Path) -> dict[int, TaskResult]:
+    done = {}
+    for marker in progress_dir.glob("task-*.json"):
+        result = TaskResult.from_json(read_json(marker))
+        done[result.index] = result
+    return done
+
+
+def _finalize(
+    spec: StageSpec, fingerprint: str, results: list[TaskResult], wall_seconds: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    stats: dict[str, Any] = {}
+    for result in results:
+        merge_stats(stats, result.stats)
+    merge_stats(stats, spec.extra_stats)
+    shards = [result.shard for result in results]
+    rejected = [result.rejected_shard for result in results]
+    stats.update(
+        {"stage": spec.stage, "tasks": len(results), "wall_seconds": round(wall_seconds, 3)}
+    )
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "stage": spec.stage,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "llm_pretrain_version": __version__,
+        "fingerprint": fingerprint,
+        "config": spec.config,
+        "inputs": spec.inputs,
+        "counts": {
+            "documents": sum(shard["rows"] for shard in shards),
+            "rejected": sum(shard["rows"] for shard in rejected),
+        },
+        "bytes": sum(shard["bytes"] for shard in shards),
+        "shards": shards,
+        "rejected_shards": rejected,
+    }
+    atomic_write_json(spec.output / STATS, stats)
+    atomic_write_json(spec.output / MANIFEST, manifest)
+    return manifest, stats

@@ -1,0 +1,70 @@
+"""Atomic local writes: temporary name in the same folder, fsync, rename, fsync the folder.
+
+All writes of the pipeline go through here, so that an object store can be added behind the
+same small interface later without touching the stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def temporary_path(path: Path) -> Path:
+    """A hidden sibling name, unique per process, that no reader mistakes for data."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Make a fully written temporary file visible under its final name, durably."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    tmp.write_bytes(data)
+    commit_file(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporaries a killed run left behind (they are never read)."""
+    if folder.is_dir():
+        for stale in folder.glob(".*.tmp-*"):
+            stale.unlink(missing_ok=True)

@@ -1,0 +1,68 @@
+"""The readable end-of-run summary (standard output) and its JSON twin (`--json`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llm_pretrain.pipeline.runner import RunSummary
+
+
+def _table(title: str, counts: dict[str, int]) -> list[str]:
+    if not counts:
+        return []
+    width = max(len(title), *(len(key) for key in counts))
+    lines = [f"  {title:<{width}}  {'count':>10}"]
+    for key, value in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"  {key:<{width}}  {value:>10,}")
+    return lines
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def format_summary(summary: RunSummary, output: Path) -> str:
+    manifest, stats = summary.manifest, summary.stats
+    counts = manifest["counts"]
+    seen = counts["documents"] + counts["rejected"]
+    wall = stats.get("wall_seconds") or 0.0
+    if summary.up_to_date:
+        head = f"{manifest['stage']} -> {output}: up to date, nothing to do"
+    else:
+        rate = f", {seen / wall:,.1f} docs/s" if wall else ""
+        head = (
+            f"{manifest['stage']} -> {output}: {summary.tasks_run} of {stats['tasks']} tasks run "
+            f"in {wall:,.1f} s{rate}"
+        )
+    formats = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.get("formats", {}).items()))
+    lines = [
+        head,
+        f"  documents kept      {counts['documents']:>10,}" + (f"  ({formats})" if formats else ""),
+        f"  documents rejected  {counts['rejected']:>10,}",
+        f"  records skipped     {sum(stats.get('skipped', {}).values()):>10,}",
+        f"  input errors        {len(stats.get('input_errors', [])):>10,}",
+        f"  output shards       {len(manifest['shards']):>10,}  ({_megabytes(manifest['bytes'])})",
+        "",
+    ]
+    lines += _table("rejected: reason", stats.get("rejected", {}))
+    lines += _table("skipped: reason", stats.get("skipped", {}))
+    for error in stats.get("input_errors", [])[:10]:
+        lines.append(f"  input error: {error['path']}: {error['error'].splitlines()[0]}")
+    unsupported = stats.get("unsupported_files", [])
+    if unsupported:
+        shown = ", ".join(unsupported[:5]) + (" ..." if len(unsupported) > 5 else "")
+        lines.append(f"  not read (unsupported file type): {len(unsupported)}: {shown}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def summary_json(summary: RunSummary, output: Path) -> dict[str, Any]:
+    return {
+        "output": str(output),
+        "up_to_date": summary.up_to_date,
+        "tasks_run": summary.tasks_run,
+        "counts": summary.manifest["counts"],
+        "shards": len(summary.manifest["shards"]),
+        "bytes": summary.manifest["bytes"],
+        "stats": summary.stats,
+    }

@@ -1,0 +1,222 @@
+"""A synthetic crawl built offline: article pages with boilerplate, WARCs, PDFs.
+
+Used by `make demo`, the benchmarks and the tests, so that nothing is downloaded. Text comes
+from a small seeded grammar: readable enough for extraction, not meant as training data.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+_SUBJECTS = [
+    "the committee",
+    "a small team",
+    "the river authority",
+    "our correspondent",
+    "the museum",
+    "local farmers",
+    "the research group",
+    "the city council",
+    "a visiting scholar",
+    "engineers",
+    "the orchestra",
+    "the weather service",
+    "historians",
+    "the new library",
+    "volunteers",
+]
+_VERBS = [
+    "described",
+    "questioned",
+    "rebuilt",
+    "measured",
+    "published",
+    "examined",
+    "celebrated",
+    "recorded",
+    "explained",
+    "restored",
+    "compared",
+    "discovered",
+    "planned",
+    "reviewed",
+]
+_OBJECTS = [
+    "the old railway bridge",
+    "a detailed survey of the coast",
+    "the annual harvest report",
+    "several letters from the archive",
+    "the results of the long experiment",
+    "a proposal for cleaner water",
+    "the history of the northern valley",
+    "an unusual pattern in the data",
+    "the damaged stained glass windows",
+    "the effects of the dry summer",
+    "a map of forgotten footpaths",
+    "the first printed edition",
+]
+_TAILS = [
+    "after months of careful work",
+    "despite the heavy rain",
+    "with support from residents",
+    "before the end of the season",
+    "in front of a large audience",
+    "for the first time",
+    "according to officials",
+    "while students looked on",
+    "as part of a wider study",
+    "at the request of the mayor",
+    "in the early hours of the morning",
+    "without much fanfare",
+]
+_TOPICS = ["Science", "History", "Culture", "Environment", "Travel", "Education", "Technology"]
+
+
+def sentence(rng: random.Random) -> str:
+    text = (
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_TAILS)}"
+    )
+    return text[0].upper() + text[1:] + rng.choice([".", ".", ".", "!", "?"])
+
+
+def paragraph(rng: random.Random, sentences: int = 5) -> str:
+    return " ".join(sentence(rng) for _ in range(sentences))
+
+
+@dataclass
+class Article:
+    url: str
+    title: str
+    date: str
+    paragraphs: list[str]
+    html: str
+
+
+def article(index: int, seed: int = 0, paragraphs: int = 6) -> Article:
+    """A news-style page: the article plus navigation, sidebar, cookie banner and footer."""
+    rng = random.Random(f"{seed}-{index}")
+    topic = rng.choice(_TOPICS)
+    title = (
+        f"{topic}: {rng.choice(_SUBJECTS).capitalize()} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}"
+    )
+    date = f"20{rng.randint(15, 25)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    body = [paragraph(rng, rng.randint(4, 7)) for _ in range(paragraphs)]
+    url = f"https://news{index % 7}.example.org/{topic.lower()}/{index}-story.html"
+    nav = "".join(f'<li><a href="/{t.lower()}">{t}</a></li>' for t in _TOPICS)
+    related = "".join(
+        f'<li><a href="/story/{index + k}">Read also: {html.escape(rng.choice(_OBJECTS))}</a></li>'
+        for k in range(1, 9)
+    )
+    paras = "\n".join(f"<p>{html.escape(p)}</p>" for p in body)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(title)} | Example News</title>
+<meta name="date" content="{date}"><meta name="author" content="Staff Writer">
+<script>window.dataLayer = window.dataLayer || []; function track() {{ return 1; }}</script>
+<style>body {{ font-family: sans-serif; }} .nav li {{ display: inline; }}</style>
+</head><body>
+<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies.</div>
+<header><div class="logo">Example News</div><nav><ul class="nav">{nav}</ul></nav></header>
+<main><article>
+<h1>{html.escape(title)}</h1>
+<p class="byline">By Staff Writer, published {date}</p>
+{paras}
+</article>
+<aside class="sidebar"><h3>Most read</h3><ul>{related}</ul>
+<div class="ad">Advertisement: subscribe today and save fifty percent</div></aside></main>
+<footer><p>Copyright 2024 Example News Ltd. All rights reserved.</p>
+<ul><li><a href="/privacy">Privacy policy</a></li><li><a href="/terms">Terms of use</a></li>
+<li><a href="/contact">Contact us</a></li></ul></footer>
+</body></html>"""
+    return Article(url, title, date, body, page)
+
+
+def _http_response(payload: bytes, content_type: str, status: str = "200 OK") -> StatusAndHeaders:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
+    return StatusAndHeaders(status, headers, protocol="HTTP/1.1")
+
+
+def write_warc(path: Path, articles: list[Article], gzip: bool = True, extras: bool = True) -> None:
+    """Request + response records per article; with extras, a 404, an image and a redirect."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=gzip)
+        for item in articles:
+            request_headers = StatusAndHeaders(
+                f"GET {item.url} HTTP/1.1", [("User-Agent", "sample-crawler")], is_http_request=True
+            )
+            request = writer.create_warc_record(
+                item.url, "request", payload=io.BytesIO(b""), http_headers=request_headers
+            )
+            writer.write_record(request)
+            payload = item.html.encode("utf-8")
+            headers = _http_response(payload, "text/html; charset=utf-8")
+            writer.write_record(
+                writer.create_warc_record(
+                    item.url, "response", payload=io.BytesIO(payload), http_headers=headers
+                )
+            )
+        if extras:
+            extra = [
+                (
+                    "https://example.org/missing",
+                    b"<html>Not found</html>",
+                    "text/html",
+                    "404 Not Found",
+                ),
+                (
+                    "https://example.org/logo.png",
+                    b"\x89PNG\r\n\x1a\n" + bytes(200),
+                    "image/png",
+                    "200 OK",
+                ),
+                ("https://example.org/old", b"", "text/html", "301 Moved Permanently"),
+            ]
+            for url, payload, ctype, status in extra:
+                headers = _http_response(payload, ctype, status)
+                writer.write_record(
+                    writer.create_warc_record(
+                        url, "response", payload=io.BytesIO(payload), http_headers=headers
+                    )
+                )
+
+
+def write_pdf(path: Path, title: str, paragraphs: list[str], author: str = "A. Author") -> None:
+    """A multi-page PDF with narrow text boxes, so pymupdf sees real line breaks."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for text in paragraphs:
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(72, 72, 400, 770), text, fontsize=11)
+    doc.set_metadata({"title": title, "author": author, "creationDate": "D:20240315120000Z"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(path)
+    doc.close()
+
+
+def build_sample(folder: Path, pages: int = 40, pdfs: int = 4, seed: int = 0) -> dict[str, Path]:
+    """A small mixed crawl: a WARC.gz, loose HTML pages, and a folder of PDFs."""
+    articles = [article(i, seed) for i in range(pages)]
+    crawl = folder / "crawl" / "sample.warc.gz"
+    write_warc(crawl, articles[: pages // 2])
+    html_dir = folder / "pages"
+    html_dir.mkdir(parents=True, exist_ok=True)
+    for index, item in enumerate(articles[pages // 2 :]):
+        (html_dir / f"page-{index:03d}.html").write_text(item.html, encoding="utf-8")
+    pdf_dir = folder / "pdfs"
+    rng = random.Random(seed)
+    for index in range(pdfs):
+        write_pdf(
+            pdf_dir / f"report-{index:02d}.pdf",
+            f"Report {index}",
+            [paragraph(rng, 12) for _ in range(3)],
+        )
+    return {"warc": crawl, "html": html_dir, "pdf": pdf_dir}

@@ -1,0 +1,1 @@
+"""Byte-level BPE training, encoding and packing into token shards (see DESIGN.md)."""

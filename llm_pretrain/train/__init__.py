@@ -1,0 +1,1 @@
+"""Llama-style model, FSDP2 training loop, checkpoints and export (see DESIGN.md)."""

@@ -1,0 +1,160 @@
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.extract.convert import guarded
+from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.runner import StageError
+
+
+def test_every_input_document_is_kept_or_rejected(mixed_inputs, config, tmp_path):
+    out = tmp_path / "out"
+    summary = run_extract([str(mixed_inputs["root"])], out, config, show_progress=False)
+    kept, rejected = read_table(out), read_table(out, rejected=True)
+    reasons = Counter(rejected.column("reason").to_pylist())
+    assert reasons == {
+        "pdf_encrypted": 1,
+        "pdf_corrupt": 1,
+        "pdf_no_text": 1,
+        "extract_error:binary": 1,
+    }
+    assert Counter(kept.column("format").to_pylist()) == {"html": 5, "pdf": 1}
+    # Every input file shows up somewhere, by source.
+    sources = set(kept.column("source").to_pylist()) | set(rejected.column("source").to_pylist())
+    inputs = {str(p) for p in mixed_inputs["root"].rglob("*") if p.is_file()}
+    assert sources == inputs
+    stats = json.loads((out / "_stats.json").read_text())
+    assert stats["skipped"] == {"warc_request": 1, "http_404": 1, "not_html": 1}
+    assert stats["documents"] == {"kept": 6, "rejected": 4}
+    manifest = summary.manifest
+    assert manifest["counts"] == {"documents": 6, "rejected": 4}
+    assert manifest["config"]["min_chars"] == 20
+    assert {shard["file"] for shard in manifest["shards"]} == {
+        p.name for p in out.glob("part-*.parquet")
+    }
+    assert len(set(kept.column("id").to_pylist())) == kept.num_rows
+    assert not list(out.rglob(".*tmp*")) and not (out / "_progress").exists()
+
+
+def test_common_readers_open_the_output(mixed_inputs, config, tmp_path):
+    out = tmp_path / "out"
+    run_extract([str(mixed_inputs["root"])], out, config, show_progress=False)
+    glob = str(out / "*.parquet")
+    assert ds.dataset(sorted(out.glob("*.parquet"))).count_rows() == 6
+    assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchall() == [(6,)]
+    assert pl.read_parquet(glob).height == 6
+    schema = pq.read_schema(next(out.glob("*.parquet")))
+    assert schema.names[:9] == [
+        "id",
+        "text",
+        "url",
+        "source",
+        "format",
+        "date",
+        "language",
+        "language_score",
+        "metadata",
+    ]
+
+
+def test_jsonl_and_parquet_pass_through(tmp_path, config):
+    (tmp_path / "in").mkdir()
+    lines = [
+        json.dumps(
+            {"text": "A passage that is long enough to keep it.", "url": "u1", "lang": "en"}
+        ),
+        "{not json",
+        json.dumps({"body": "no text field here"}),
+        "",
+        json.dumps(["a", "list"]),
+        json.dumps({"text": "short", "id": 7}),
+    ]
+    (tmp_path / "in" / "d.jsonl").write_text("\n".join(lines) + "\n")
+    pl.DataFrame(
+        {"content": ["Parquet passage that is long enough to keep."], "date": ["2024"]}
+    ).write_parquet(tmp_path / "in" / "e.parquet")
+    pl.DataFrame({"other": [1]}).write_parquet(tmp_path / "in" / "f.parquet")
+    out = tmp_path / "out"
+    jsonl_config = config.model_copy(deep=True)
+    run_extract([str(tmp_path / "in" / "d.jsonl")], out, jsonl_config, show_progress=False)
+    kept, rejected = read_table(out).to_pylist(), read_table(out, rejected=True).to_pylist()
+    assert [row["url"] for row in kept] == ["u1"]
+    assert json.loads(kept[0]["metadata"]) == {"lang": "en", "record": 1}
+    assert [row["reason"] for row in rejected] == [
+        "extract_error:bad_record",
+        "extract_error:bad_record",
+        "extract_error:bad_record",
+        "too_short",
+    ]
+    parquet_config = config.model_copy(deep=True)
+    parquet_config.extract.text_field = "content"
+    out2 = tmp_path / "out2"
+    run_extract([str(tmp_path / "in" / "*.parquet")], out2, parquet_config, show_progress=False)
+    kept = read_table(out2).to_pylist()
+    assert [(row["text"][:7], row["date"]) for row in kept] == [("Parquet", "2024")]
+    [missing] = read_table(out2, rejected=True).to_pylist()
+    assert missing["reason"] == "extract_error:unreadable"
+    assert "no column 'content'" in json.loads(missing["metadata"])["error"]
+
+
+def test_document_time_limit(config):
+    doc = Document(id="x", text="", source="s", format="html")
+
+    def slow(target: Document) -> None:
+        time.sleep(5)
+
+    limited = config.extract.model_copy(update={"document_timeout_s": 0.2})
+    started = time.monotonic()
+    outcome = guarded(doc, 10, limited, slow)
+    assert time.monotonic() - started < 3
+    assert outcome.reason == "extract_error:timeout"
+
+
+def test_library_exception_becomes_a_rejection(config):
+    def broken(target: Document) -> None:
+        raise RecursionError("deep tree")
+
+    outcome = guarded(
+        Document(id="x", text="", source="s", format="html"), 1, config.extract, broken
+    )
+    assert outcome.reason == "extract_error:failed"
+    assert "RecursionError" in outcome.document.metadata["error"]
+
+
+def test_rerun_is_up_to_date_and_other_settings_need_overwrite(mixed_inputs, config, tmp_path):
+    out = tmp_path / "out"
+    first = run_extract([str(mixed_inputs["pages"])], out, config, show_progress=False)
+    again = run_extract([str(mixed_inputs["pages"])], out, config, show_progress=False)
+    assert not first.up_to_date and again.up_to_date and again.tasks_run == 0
+    other = config.model_copy(deep=True)
+    other.extract.min_chars = 5
+    with pytest.raises(StageError, match="--overwrite"):
+        run_extract([str(mixed_inputs["pages"])], out, other, show_progress=False)
+    replaced = run_extract(
+        [str(mixed_inputs["pages"])], out, other, show_progress=False, overwrite=True
+    )
+    assert not replaced.up_to_date and replaced.manifest["config"]["min_chars"] == 5
+
+
+def test_worker_count_does_not_change_the_output(mixed_inputs, config, tmp_path):
+    config.extract.task_max_files = 1
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_extract([str(mixed_inputs["root"])], one, config, show_progress=False)
+    config.executor.workers = 2
+    run_extract([str(mixed_inputs["root"])], two, config, show_progress=False)
+    assert read_table(one).equals(read_table(two))
+    assert read_table(one, rejected=True).equals(read_table(two, rejected=True))
+
+
+def shard_checksums(folder: Path) -> list[tuple[str, str]]:
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    return [(s["file"], s["sha256"]) for s in manifest["shards"] + manifest["rejected_shards"]]

@@ -1,0 +1,145 @@
+import json
+
+from click.testing import CliRunner
+
+from llm_pretrain.cli import data, train
+from llm_pretrain.cli_options import spread_values
+from llm_pretrain.config import PipelineConfig
+
+
+def invoke(*args):
+    return CliRunner().invoke(data, list(args), catch_exceptions=False)
+
+
+def test_help_documents_every_option():
+    result = invoke("extract", "--help")
+    assert result.exit_code == 0
+    for option in [
+        "--input",
+        "--output",
+        "--config",
+        "--set",
+        "--overwrite",
+        "--quiet",
+        "--verbose",
+        "--json",
+        "--workers",
+        "--html-mode",
+        "--pdf-max-pages",
+        "--min-chars",
+        "--text-field",
+        "--document-timeout-s",
+        "--max-document-bytes",
+    ]:
+        assert option in result.output
+    # Every config field of the sections extract uses has an option naming its key.
+    for section in ("executor", "extract"):
+        model = PipelineConfig.model_fields[section].annotation
+        for name in model.model_fields:
+            assert f"{section}.{name}" in result.output
+    top = invoke("--help")
+    assert "extract" in top.output and "Exit codes" in top.output
+    assert CliRunner().invoke(train, ["--help"]).exit_code == 0
+
+
+def test_extract_several_values_after_one_input(mixed_inputs, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(
+        "extract",
+        "--input",
+        str(mixed_inputs["warc"]),
+        str(mixed_inputs["pdfs"]),
+        "--output",
+        str(out),
+        "--workers",
+        "2",
+        "--min-chars",
+        "20",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    assert "documents kept" in result.output
+    assert "pdf_encrypted" in result.output
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["counts"] == {"documents": 5, "rejected": 3}
+    assert len(manifest["inputs"]) == 5
+
+
+def test_json_output_and_rerun(mixed_inputs, tmp_path):
+    out = tmp_path / "out"
+    args = ["extract", "-i", str(mixed_inputs["pages"]), "-o", str(out), "--json", "-q"]
+    first = json.loads(invoke(*args).output)
+    assert first["up_to_date"] is False and first["counts"]["documents"] == 1
+    assert first["stats"]["rejected"] == {"extract_error:binary": 1}
+    second = json.loads(invoke(*args).output)
+    assert second["up_to_date"] is True
+
+
+def test_config_file_and_set(mixed_inputs, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("extract:\n  min_chars: 100000\n")
+    out = tmp_path / "out"
+    result = invoke(
+        "extract",
+        "-i",
+        str(mixed_inputs["pages"]),
+        "-o",
+        str(out),
+        "-c",
+        str(config),
+        "--set",
+        "extract.html.mode=precision",
+        "--json",
+        "-q",
+    )
+    summary = json.loads(result.output)
+    assert summary["counts"]["documents"] == 0
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["config"]["html"]["mode"] == "precision"
+
+
+def test_errors_are_one_line_with_exit_codes(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(
+        data, ["extract", "-i", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]
+    )
+    assert missing.exit_code == 1
+    assert "matches no file" in missing.output and "Traceback" not in missing.output
+    (tmp_path / "x.html").write_text("<p>hi</p>")
+    bad_key = runner.invoke(
+        data,
+        [
+            "extract",
+            "-i",
+            str(tmp_path / "x.html"),
+            "-o",
+            str(tmp_path / "o"),
+            "--set",
+            "extract.nope=1",
+        ],
+    )
+    assert bad_key.exit_code == 2 and "extract.nope: unknown key" in bad_key.output
+    bad_choice = runner.invoke(
+        data,
+        ["extract", "-i", str(tmp_path / "x.html"), "-o", str(tmp_path / "o"), "--html-mode", "x"],
+    )
+    assert bad_choice.exit_code == 2
+
+
+def test_spread_values():
+    args = ["extract", "--input", "a", "b", "--output", "o", "-i", "c", "filter", "--x"]
+    assert spread_values(args, ["--input", "-i"], ["filter"]) == [
+        "extract",
+        "--input",
+        "a",
+        "--input",
+        "b",
+        "--output",
+        "o",
+        "-i",
+        "c",
+        "filter",
+        "--x",
+    ]
+    # The first value is always taken, even if it looks like a command name.
+    assert spread_values(["--input", "filter"], ["--input"], ["filter"]) == ["--input", "filter"]

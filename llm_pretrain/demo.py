@@ -1,14 +1,16 @@
 """`make demo`: build a small mixed crawl offline and run the pipeline on it.
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
-redirect), loose HTML pages, and a folder of PDFs, plus a few broken inputs (an encrypted PDF,
-binary junk named .html) so that the summary shows rejections with their reasons.
+redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
+encrypted PDF, a scan without text, a WARC cut short, binary junk named .html, a page with no
+article) so that the summary shows every kind of rejection with its reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,19 +19,37 @@ from llm_pretrain.config import load_config
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.summary import format_summary
-from llm_pretrain.samples import build_sample, write_pdf
+from llm_pretrain.samples import (
+    build_sample,
+    encrypt_pdf,
+    paragraph,
+    write_image_only_pdf,
+    write_pdf,
+)
+
+CONFIG = Path("configs/pipeline.yaml")
 
 
 def add_broken_inputs(folder: Path) -> None:
-    import pymupdf
-
     locked = folder / "pdfs" / "locked.pdf"
     write_pdf(locked, "Locked", ["This report is confidential."])
-    doc = pymupdf.open(locked)
-    data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
-    doc.close()
-    locked.write_bytes(data)
+    encrypt_pdf(locked)
+    write_image_only_pdf(folder / "pdfs" / "scan.pdf")
+    crawl = (folder / "crawl" / "sample.warc.gz").read_bytes()
+    (folder / "crawl" / "cut-short.warc.gz").write_bytes(crawl[: len(crawl) // 3])
     (folder / "pages" / "not-really.html").write_bytes(bytes(range(256)) * 16)
+    (folder / "pages" / "menu-only.html").write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/a'>About</a></nav></body></html>"
+    )
+
+
+def add_jsonl(folder: Path) -> None:
+    import random
+
+    rng = random.Random(1)
+    rows = [{"text": paragraph(rng), "url": f"https://forum.example.net/t/{i}"} for i in range(5)]
+    lines = [json.dumps(row) for row in rows] + ['{"broken json']
+    (folder / "forum.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -37,19 +57,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("demo"))
     args = parser.parse_args()
     raw = args.workdir / "raw"
-    if not raw.exists():
-        build_sample(raw, pages=60, pdfs=6)
-        add_broken_inputs(raw)
+    shutil.rmtree(raw, ignore_errors=True)
+    build_sample(raw, pages=60, pdfs=6)
+    add_broken_inputs(raw)
+    add_jsonl(raw)
     output = args.workdir / "extracted"
-    config = load_config(
-        Path("configs/pipeline.yaml") if Path("configs/pipeline.yaml").exists() else None
-    )
+    config = load_config(CONFIG if CONFIG.exists() else None)
+    print(f"$ llm-data extract --input {raw} --output {output}\n")
     summary = run_extract([str(raw)], output, config, overwrite=True)
     print(format_summary(summary, output))
     first = pq.read_table(shard_paths(output)[0]).slice(0, 1).to_pylist()[0]
     print("first document:")
     print(f"  id {first['id']}  format {first['format']}  url {first['url']}")
-    print(f"  metadata {json.dumps(json.loads(first['metadata']))}")
+    print(f"  metadata {first['metadata']}")
     print(f"  text {first['text'][:300]!r}...")
 
 

@@ -202,6 +202,30 @@ def write_pdf(path: Path, title: str, paragraphs: list[str], author: str = "A. A
     doc.close()
 
 
+def encrypt_pdf(path: Path, password: str = "secret") -> None:
+    """Re-save a PDF with AES-256 encryption and a user password."""
+    import pymupdf
+
+    doc = pymupdf.open(path)
+    data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw="o")
+    doc.close()
+    path.write_bytes(data)
+
+
+def write_image_only_pdf(path: Path) -> None:
+    """A scan-like PDF: one page with an image and no text layer."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 64, 64), False)
+    pixmap.clear_with(200)
+    page.insert_image(pymupdf.Rect(72, 72, 300, 300), pixmap=pixmap)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(path)
+    doc.close()
+
+
 def build_sample(folder: Path, pages: int = 40, pdfs: int = 4, seed: int = 0) -> dict[str, Path]:
     """A small mixed crawl: a WARC.gz, loose HTML pages, and a folder of PDFs."""
     articles = [article(i, seed) for i in range(pages)]

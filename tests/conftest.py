@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pymupdf
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from llm_pretrain.config import load_config
-from llm_pretrain.samples import article, write_pdf
+from llm_pretrain.samples import article, encrypt_pdf, write_image_only_pdf, write_pdf
 
 MAIN_TEXT = (
     "The river authority published a detailed survey of the northern coast after months of "
@@ -80,23 +79,6 @@ def write_test_warc(path: Path, pages: int = 5, gzip: bool = True) -> list[str]:
                 )
             )
     return urls
-
-
-def encrypt_pdf(path: Path) -> None:
-    doc = pymupdf.open(path)
-    data = doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="pw", owner_pw="owner")
-    doc.close()
-    path.write_bytes(data)
-
-
-def write_image_only_pdf(path: Path) -> None:
-    doc = pymupdf.open()
-    page = doc.new_page()
-    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 64, 64), False)
-    pixmap.clear_with(200)
-    page.insert_image(pymupdf.Rect(72, 72, 300, 300), pixmap=pixmap)
-    doc.save(path)
-    doc.close()
 
 
 @pytest.fixture

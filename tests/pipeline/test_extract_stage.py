@@ -158,3 +158,15 @@ def test_worker_count_does_not_change_the_output(mixed_inputs, config, tmp_path)
 def shard_checksums(folder: Path) -> list[tuple[str, str]]:
     manifest = json.loads((folder / "_manifest.json").read_text())
     return [(s["file"], s["sha256"]) for s in manifest["shards"] + manifest["rejected_shards"]]
+
+
+def test_time_limit_applies_inside_worker_processes(tmp_path, config):
+    """The limit uses SIGALRM, which needs the worker's main thread: check it fires there."""
+    from llm_pretrain.samples import article
+
+    (tmp_path / "big.html").write_text(article(1, paragraphs=400).html)
+    config.extract.document_timeout_s = 0.001
+    out = tmp_path / "out"
+    run_extract([str(tmp_path / "big.html")], out, config, show_progress=False)
+    [row] = read_table(out, rejected=True).to_pylist()
+    assert row["reason"] == "extract_error:timeout"

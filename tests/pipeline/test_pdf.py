@@ -3,8 +3,8 @@ import pytest
 
 from llm_pretrain.config import PdfConfig
 from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf, join_pages, pdf_date, reflow
-from llm_pretrain.samples import write_pdf
-from tests.conftest import MAIN_TEXT, encrypt_pdf, write_image_only_pdf
+from llm_pretrain.samples import encrypt_pdf, write_image_only_pdf, write_pdf
+from tests.conftest import MAIN_TEXT
 
 
 def test_multi_page_text_and_metadata(tmp_path):

@@ -81,3 +81,21 @@ def test_oversized_record_is_rejected_unread(tmp_path, config):
     results, _ = outcomes(tmp_path / "a.warc.gz", small)
     rejected = [o for o in results if isinstance(o, Rejected)]
     assert [r.reason for r in rejected] == ["extract_error:too_large"]
+
+
+def test_cut_inside_record_headers_is_noticed(tmp_path, config):
+    """warcio ends quietly when the cut falls inside a record's headers; we must not."""
+    write_test_warc(tmp_path / "full.warc.gz", pages=6)
+    write_test_warc(tmp_path / "full.warc", pages=6, gzip=False)
+    for name in ("full.warc.gz", "full.warc"):
+        data = (tmp_path / name).read_bytes()
+        cuts = 0
+        for fraction in (0.2, 0.33, 0.5, 0.75, 0.9, 0.97):
+            cut = tmp_path / f"cut-{fraction}-{name}"
+            cut.write_bytes(data[: int(len(data) * fraction)])
+            results, counts = outcomes(cut, config)
+            assert isinstance(results[-1], Rejected), (name, fraction)
+            assert results[-1].reason == "extract_error:truncated"
+            cuts += 1
+        complete, counts = outcomes(tmp_path / name, config)
+        assert not counts.input_errors and cuts == 6

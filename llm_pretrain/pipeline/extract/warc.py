@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -24,7 +25,7 @@ class TruncatedInput(EOFError):
 
 def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rejected | Skipped]:
     with open(file.path, "rb") as stream:
-        done = 0
+        done = end = 0
         records = ArchiveIterator(stream)
         for record in records:
             outcome = _record_outcome(record, file, records, config)
@@ -35,10 +36,19 @@ def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rej
                     f"file ends {record.raw_stream.limit} bytes into the record at offset "
                     f"{records.get_record_offset()}"
                 )
+            end = records.get_record_offset() + records.get_record_length()
             yield outcome
             position = stream.tell()
             progress.report(nbytes=position - done)
             done = position
+        _check_nothing_after(stream, end)
+
+
+def _check_nothing_after(stream: BinaryIO, end: int) -> None:
+    """Bytes after the last whole record are a record cut inside its headers."""
+    stream.seek(end)
+    if stream.read(4096).strip():
+        raise TruncatedInput(f"the file ends inside the record starting at offset {end}")
 
 
 def _record_outcome(

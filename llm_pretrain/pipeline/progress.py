@@ -1,11 +1,13 @@
 """Live progress shared by worker processes: documents and input bytes done, shown by the parent.
 
 Workers add to two shared counters as they go (a task can be a 1 GB WARC, so counting only
-finished tasks would leave the bar still for minutes); the parent redraws a tqdm bar on stderr.
+finished tasks would leave the bar still for minutes). The parent redraws a tqdm bar on stderr
+when it is a terminal, and otherwise (cron, a log file) logs a progress line every 30 s.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sys
 import threading
@@ -15,6 +17,8 @@ from typing import Any
 from tqdm import tqdm
 
 _shared: tuple[Any, Any] | None = None  # (documents, bytes) in a worker process
+LOG_INTERVAL_S = 30.0
+log = logging.getLogger(__name__)
 
 
 def attach(documents: Any, nbytes: Any) -> None:
@@ -41,7 +45,10 @@ class ProgressBar:
     def __init__(self, total_bytes: int, description: str, enabled: bool) -> None:
         self.documents = multiprocessing.Value("q", 0)
         self.nbytes = multiprocessing.Value("q", 0)
-        self.enabled = enabled and sys.stderr.isatty()
+        self.enabled = enabled
+        self.draw = enabled and sys.stderr.isatty()
+        self.description = description
+        self.total_bytes = total_bytes
         self.started = time.monotonic()
         self._stop = threading.Event()
         self._bar = tqdm(
@@ -50,7 +57,7 @@ class ProgressBar:
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
-            disable=not self.enabled,
+            disable=not self.draw,
             file=sys.stderr,
             dynamic_ncols=True,
         )
@@ -73,11 +80,25 @@ class ProgressBar:
         self._bar.close()
 
     def _refresh_loop(self) -> None:
-        while not self._stop.wait(0.5):
-            self._redraw()
+        while not self._stop.wait(0.5 if self.draw else LOG_INTERVAL_S):
+            self._redraw() if self.draw else self._log_line()
+
+    def _log_line(self) -> None:
+        docs, done = self.documents.value, self.nbytes.value
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        share = done / self.total_bytes if self.total_bytes else 0.0
+        log.info(
+            "%s: %s docs, %.1f of %.1f MB read (%.0f%%), %.1f docs/s",
+            self.description,
+            f"{docs:,}",
+            done / 1e6,
+            self.total_bytes / 1e6,
+            100 * share,
+            docs / elapsed,
+        )
 
     def _redraw(self) -> None:
-        if not self.enabled:
+        if not self.draw:
             return
         docs = self.documents.value
         elapsed = max(time.monotonic() - self.started, 1e-9)

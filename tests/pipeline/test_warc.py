@@ -1,6 +1,7 @@
 import io
 from collections import Counter
 
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from llm_pretrain.pipeline.documents import Document, Rejected, Skipped
@@ -99,3 +100,37 @@ def test_cut_inside_record_headers_is_noticed(tmp_path, config):
             cuts += 1
         complete, counts = outcomes(tmp_path / name, config)
         assert not counts.input_errors and cuts == 6
+
+
+def test_non_utf8_pages_decode_from_header_or_meta(tmp_path, config):
+    russian = "Съешь же ещё этих мягких французских булок, да выпей же чаю. " * 4
+    german = "Grüße aus Köln: Die Straßenbahn fährt über die Brücke am Rhein. " * 4
+    path = tmp_path / "legacy.warc.gz"
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        pages = [
+            (
+                f"<html><body><article><p>{russian}</p></article></body></html>",
+                "windows-1251",
+                "text/html; charset=windows-1251",
+            ),
+            (
+                '<html><head><meta http-equiv="Content-Type" content="text/html; '
+                f'charset=iso-8859-1"></head><body><article><p>{german}</p></article></body></html>',
+                "latin-1",
+                "text/html",
+            ),
+        ]
+        for index, (page, encoding, ctype) in enumerate(pages):
+            payload = page.encode(encoding)
+            writer.write_record(
+                writer.create_warc_record(
+                    f"https://x.org/{index}",
+                    "response",
+                    payload=io.BytesIO(payload),
+                    http_headers=StatusAndHeaders("200 OK", [("Content-Type", ctype)], "HTTP/1.1"),
+                )
+            )
+    results, _ = outcomes(path, config)
+    assert [o.text.strip() for o in results] == [russian.strip(), german.strip()]
+    assert [o.metadata["charset"] for o in results] == ["cp1251", "iso8859-1"]

@@ -11,7 +11,6 @@ addressable and a re-run can tell finished work from unfinished.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,3 @@ def read_table(folder: Path, rejected: bool = False) -> pa.Table:
     """All kept (or rejected) rows of a finished dataset, in shard order."""
     return pa.concat_tables([pq.read_table(path) for path in shard_paths(folder, rejected)])
 
-
-def iter_batches(folder: Path, batch_rows: int = 1000) -> Iterator[pa.RecordBatch]:
-    for path in shard_paths(folder):
-        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)

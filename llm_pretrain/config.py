@@ -10,17 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-
-class ConfigError(ValueError):
-    """A configuration file or override that does not fit the schema."""
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys and wrong types are errors."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+from llm_pretrain.configbase import ConfigError, Section
 
 
 class ExecutorConfig(Section):

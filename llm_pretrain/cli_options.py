@@ -27,21 +27,26 @@ def _leaf_fields(model: type[BaseModel], path: tuple[str, ...]) -> Iterator[tupl
             yield (*path, name), info
 
 
+SCALARS = {int: click.INT, float: click.FLOAT, str: click.STRING, bool: click.BOOL}
+
+
 def _click_type(annotation: Any) -> Any:
+    """The Click type of a scalar field; None for lists and mappings (reachable with --set)."""
     origin = get_origin(annotation)
     if origin is Literal:
         return click.Choice([str(value) for value in get_args(annotation)])
     if origin in (Union, types.UnionType):
         members = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return _click_type(members[0])
-    return {int: click.INT, float: click.FLOAT, str: click.STRING, bool: click.BOOL}[annotation]
+        return _click_type(members[0]) if len(members) == 1 else None
+    return SCALARS.get(annotation)
 
 
 def config_options(*sections: str) -> Callable[[Callable], Callable]:
     """Add one option per config field of `sections`, named after its path in the section.
 
     `extract.html.mode` becomes `--html-mode` on a command given section `extract`. Options
-    default to None, meaning "not given": only given options override the YAML.
+    default to None, meaning "not given": only given options override the YAML. List and
+    mapping fields get no option of their own; `--set key=[a,b]` reaches them.
     """
     options = []
     for section in sections:
@@ -51,8 +56,11 @@ def config_options(*sections: str) -> Callable[[Callable], Callable]:
             dotted = ".".join((section, *path))
             dest = PREFIX + "__".join((section, *path))
             default = info.get_default(call_default_factory=True)
-            shown = "all cores" if default is None else default
+            shown = "null" if default is None else default
             help_text = f"{info.description} [{dotted}; default: {shown}]"
+            click_type = _click_type(info.annotation)
+            if click_type is None:
+                continue
             if info.annotation is bool:
                 name = flag[2:]
                 options.append(
@@ -60,9 +68,7 @@ def config_options(*sections: str) -> Callable[[Callable], Callable]:
                 )
             else:
                 options.append(
-                    click.option(
-                        flag, dest, type=_click_type(info.annotation), default=None, help=help_text
-                    )
+                    click.option(flag, dest, type=click_type, default=None, help=help_text)
                 )
 
     def decorate(command: Callable) -> Callable:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section
+from llm_pretrain.pipeline.filters.language import LanguageConfig
+from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 
 
 class ExecutorConfig(Section):
@@ -22,8 +24,8 @@ class ExecutorConfig(Section):
     task_timeout_s: float = Field(
         6 * 3600.0,
         gt=0,
-        description="wall-clock limit for one task (one input shard); a task over it is killed "
-        "and its inputs recorded as rejected",
+        description="wall-clock limit for one task (one output shard); a task over it is "
+        "killed: extract records its input files as rejected, other stages fail the run",
     )
 
 
@@ -74,9 +76,37 @@ class ExtractConfig(Section):
     pdf: PdfConfig = Field(default_factory=PdfConfig)
 
 
+class FilterConfig(Section):
+    steps: list[str] = Field(
+        ["language"],
+        description="steps to run, in order; a document stops at the first step that rejects it",
+    )
+    dry_run: bool = Field(
+        False,
+        description="reject nothing: keep every document and list in `would_reject` the "
+        "reasons of every step that would have rejected it (for tuning thresholds)",
+    )
+    document_timeout_s: float = Field(
+        10.0, gt=0, description="time limit for one step on one document (rule `timeout`)"
+    )
+    row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
+    language: LanguageConfig = Field(default_factory=LanguageConfig)
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, steps: list[str]) -> list[str]:
+        unknown = [name for name in steps if name not in STEP_CLASSES]
+        if unknown:
+            raise ValueError(f"unknown step {unknown[0]!r}; known: {', '.join(STEP_CLASSES)}")
+        if len(set(steps)) != len(steps):
+            raise ValueError("a step is listed twice")
+        return steps
+
+
 class PipelineConfig(Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

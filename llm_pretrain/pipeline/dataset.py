@@ -103,4 +103,3 @@ def shard_paths(folder: Path, rejected: bool = False) -> list[Path]:
 def read_table(folder: Path, rejected: bool = False) -> pa.Table:
     """All kept (or rejected) rows of a finished dataset, in shard order."""
     return pa.concat_tables([pq.read_table(path) for path in shard_paths(folder, rejected)])
-

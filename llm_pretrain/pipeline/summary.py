@@ -18,6 +18,21 @@ def _table(title: str, counts: dict[str, int]) -> list[str]:
     return lines
 
 
+def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
+    """Filter steps in pipeline order: documents seen, rejected, and skipped as not applicable."""
+    if not steps:
+        return []
+    steps = {name: steps[name] for name in order if name in steps}
+    width = max(len("step"), *(len(name) for name in steps))
+    lines = [f"  {'step':<{width}}  {'seen':>10}  {'rejected':>10}  {'n/a':>8}"]
+    for name, step in steps.items():
+        lines.append(
+            f"  {name:<{width}}  {step['seen']:>10,}  {step['rejected']:>10,}  "
+            f"{step['not_applicable']:>8,}"
+        )
+    return [*lines, ""]
+
+
 def _megabytes(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
@@ -45,6 +60,7 @@ def format_summary(summary: RunSummary, output: Path) -> str:
         f"  output shards       {len(manifest['shards']):>10,}  ({_megabytes(manifest['bytes'])})",
         "",
     ]
+    lines += _step_table(stats.get("steps", {}), manifest["config"].get("steps", []))
     lines += _table("rejected: reason", stats.get("rejected", {}))
     lines += _table("skipped: reason", stats.get("skipped", {}))
     for error in stats.get("input_errors", [])[:10]:

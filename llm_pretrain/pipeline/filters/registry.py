@@ -1,0 +1,16 @@
+"""The known filter steps by name; adding a step means one module, one line here, one config
+field in `FilterConfig`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_pretrain.pipeline.filters.base import Step
+from llm_pretrain.pipeline.filters.language import LanguageId
+
+STEP_CLASSES: dict[str, type[Step]] = {cls.name: cls for cls in (LanguageId,)}
+
+
+def build_steps(config: Any) -> list[Step]:
+    """Instantiate `config.steps` in order, each with its own config section."""
+    return [STEP_CLASSES[name](getattr(config, name)) for name in config.steps]

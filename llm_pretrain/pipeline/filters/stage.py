@@ -1,0 +1,214 @@
+"""`llm-data filter`: a document dataset in, kept + annotated + masked documents out.
+
+One task per input shard: shard i of the output (and of `rejected/`) comes from input shard
+i. Every step sees every document that earlier steps kept; the first rejection wins and its
+reason is `<step>:<rule>`. With `dry_run`, nothing is rejected and every step sees every
+document, so `would_reject` lists all the rules a document fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llm_pretrain.config import FilterConfig, PipelineConfig
+from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manifest, shard_name
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.filters.base import FilterDoc, Step
+from llm_pretrain.pipeline.filters.registry import build_steps
+from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
+from llm_pretrain.pipeline.runner import RunSummary, StageError, StageSpec, TaskResult, run_stage
+
+WOULD_REJECT = "would_reject"
+
+
+@dataclass(frozen=True)
+class FilterTask:
+    index: int
+    shard: str
+    input_bytes: int
+
+
+def output_schema(input_schema: pa.Schema, steps: list[Step], dry_run: bool) -> pa.Schema:
+    """Input columns (earlier annotations kept), then each step's columns, then would_reject."""
+    added = {name: dtype for step in steps for name, dtype in step.columns.items()}
+    if dry_run:
+        added[WOULD_REJECT] = pa.list_(pa.string())
+    fields = [field for field in input_schema if field.name not in added]
+    return pa.schema(fields + [pa.field(name, dtype) for name, dtype in added.items()])
+
+
+class StepStats:
+    """Per step: documents seen, rejected per rule, skipped as not applicable, own counters."""
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.seen: Counter[str] = Counter()
+        self.not_applicable: Counter[str] = Counter()
+        self.rules: dict[str, Counter[str]] = {step.name: Counter() for step in steps}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            step.name: {
+                "seen": self.seen[step.name],
+                "not_applicable": self.not_applicable[step.name],
+                "rejected": sum(self.rules[step.name].values()),
+                "rules": dict(self.rules[step.name]),
+                "counts": dict(step.counts),
+            }
+            for step in self.steps
+        }
+
+
+def run_steps(
+    doc: FilterDoc, steps: list[Step], stats: StepStats, dry_run: bool, timeout_s: float
+) -> list[str]:
+    """Apply the steps to one document; return the rejection reasons (at most one unless dry).
+
+    A step that raises or overruns the document time limit rejects the document with the rule
+    `error` or `timeout` (the message goes into metadata), so one odd document never stops a run.
+    """
+    reasons = []
+    for step in steps:
+        if not step.applies_to(doc):
+            stats.not_applicable[step.name] += 1
+            continue
+        stats.seen[step.name] += 1
+        try:
+            with time_limit(timeout_s):
+                rule = step.apply(doc)
+        except DocumentTimeout:
+            rule = "timeout"
+        except Exception as exc:
+            rule = "error"
+            doc.metadata["filter_error"] = f"{step.name}: {type(exc).__name__}: {exc}"[:500]
+        if rule is not None:
+            stats.rules[step.name][rule] += 1
+            reasons.append(f"{step.name}:{rule}")
+            if not dry_run:
+                break
+    return reasons
+
+
+def _to_doc(row: dict[str, Any]) -> FilterDoc:
+    return FilterDoc(
+        id=row["id"],
+        text=row["text"],
+        url=row.get("url"),
+        language=row.get("language"),
+        language_score=row.get("language_score"),
+        metadata=json.loads(row.get("metadata") or "{}"),
+    )
+
+
+def _update_row(row: dict[str, Any], doc: FilterDoc, columns: list[str]) -> dict[str, Any]:
+    row.update(
+        text=doc.text,
+        language=doc.language,
+        language_score=doc.language_score,
+        metadata=json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True, default=str),
+    )
+    for name in columns:
+        row[name] = doc.annotations.get(name)
+    return row
+
+
+def filter_task(task: FilterTask, config: FilterConfig, output: Path) -> TaskResult:
+    """Worker side: filter one input shard into output shard `task.index`."""
+    started = time.process_time()
+    steps = build_steps(config)
+    source = pq.ParquetFile(task.shard)
+    schema = output_schema(source.schema_arrow, steps, config.dry_run)
+    rejected_schema = schema.append(pa.field("reason", pa.string(), nullable=False))
+    columns = [name for step in steps for name in step.columns]
+    name = shard_name(task.index)
+    kept = ShardWriter(output, name, schema, config.row_group_rows)
+    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", rejected_schema, config.row_group_rows)
+    stats, reasons_count, kept_count = StepStats(steps), Counter(), 0
+    try:
+        for batch in source.iter_batches(batch_size=config.row_group_rows):
+            for row in batch.to_pylist():
+                doc = _to_doc(row)
+                reasons = run_steps(doc, steps, stats, config.dry_run, config.document_timeout_s)
+                row = _update_row(row, doc, columns)
+                if config.dry_run:
+                    row[WOULD_REJECT] = reasons
+                if reasons and not config.dry_run:
+                    reasons_count[reasons[0]] += 1
+                    rejected.add({**row, "reason": reasons[0]})
+                else:
+                    kept_count += 1
+                    kept.add(row)
+            progress.report(documents=batch.num_rows)
+        kept_info, rejected_info = kept.commit(), rejected.commit()
+    except BaseException:
+        kept.abort()
+        rejected.abort()
+        raise
+    progress.report(nbytes=task.input_bytes)
+    result_stats = {
+        "documents": {"kept": kept_count, "rejected": sum(reasons_count.values())},
+        "rejected": dict(reasons_count),
+        "steps": stats.to_json(),
+        "input_bytes": task.input_bytes,
+        "cpu_seconds": round(time.process_time() - started, 3),
+    }
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), result_stats)
+
+
+def fail_task(task: FilterTask, failure: TaskFailure) -> TaskResult:
+    """A shard whose worker died or hung cannot be filtered by rerunning it either."""
+    raise StageError(
+        f"filtering {task.shard} failed: {failure.message}; "
+        "finished shards are kept, run the same command again to retry"
+    )
+
+
+def run_filter(
+    input_dir: Path,
+    output: Path,
+    config: PipelineConfig,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> RunSummary:
+    manifest = read_manifest(input_dir)
+    if manifest is None:
+        raise StageError(f"{input_dir} is not a finished dataset (no _manifest.json)")
+    tasks = [
+        FilterTask(index, str(input_dir / shard["file"]), shard["bytes"])
+        for index, shard in enumerate(manifest["shards"])
+    ]
+    build_steps(config.filter)  # fail fast (e.g. a missing model) before starting workers
+    output.mkdir(parents=True, exist_ok=True)
+    spec = StageSpec(
+        stage="filter",
+        output=output,
+        tasks=tasks,
+        run_task=partial(filter_task, config=config.filter, output=output),
+        on_failure=fail_task,
+        config=config.filter.model_dump(),
+        inputs=[
+            {
+                "path": str(input_dir),
+                "stage": manifest["stage"],
+                "fingerprint": manifest["fingerprint"],
+                "shards": [shard["sha256"] for shard in manifest["shards"]],
+            }
+        ],
+    )
+    return run_stage(
+        spec,
+        workers=config.executor.workers or default_workers(),
+        task_timeout_s=config.executor.task_timeout_s,
+        show_progress=show_progress,
+        overwrite=overwrite,
+    )

@@ -1,0 +1,111 @@
+import json
+import time
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+
+from llm_pretrain.cli import data
+from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.filters.stage import StepStats, run_filter, run_steps
+from llm_pretrain.pipeline.runner import StageError
+from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN, RUSSIAN
+
+
+@pytest.fixture
+def extracted(tmp_path, config):
+    """An extracted dataset of 8 documents in 4 languages, over 2 shards."""
+    folder = tmp_path / "jsonl"
+    folder.mkdir()
+    texts = [ENGLISH, GERMAN, CHINESE, RUSSIAN]
+    for part in range(2):
+        rows = [{"text": text, "url": f"https://x.org/{part}/{i}"} for i, text in enumerate(texts)]
+        (folder / f"part{part}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "extracted"
+    run_extract([str(folder)], out, config, show_progress=False)
+    return out
+
+
+def test_language_filter_keeps_annotates_and_rejects(extracted, config, tmp_path):
+    out = tmp_path / "filtered"
+    summary = run_filter(extracted, out, config, show_progress=False)
+    kept = read_table(out).to_pylist()
+    assert [row["language"] for row in kept] == ["en", "en"]
+    assert all(row["language_score"] >= 0.65 for row in kept)
+    rejected = read_table(out, rejected=True).to_pylist()
+    assert Counter(row["reason"] for row in rejected) == {"language:other_language": 6}
+    assert {row["language"] for row in rejected} == {"de", "zh", "ru"}
+    steps = summary.stats["steps"]
+    assert steps["language"]["seen"] == 8 and steps["language"]["rejected"] == 6
+    assert steps["language"]["counts"]["detected:zh"] == 2
+    assert summary.manifest["counts"] == {"documents": 2, "rejected": 6}
+    assert summary.manifest["inputs"][0]["stage"] == "extract"
+    again = run_filter(extracted, out, config, show_progress=False)
+    assert again.up_to_date
+
+
+def test_dry_run_rejects_nothing_and_lists_reasons(extracted, config, tmp_path):
+    config.filter.dry_run = True
+    out = tmp_path / "dry"
+    run_filter(extracted, out, config, show_progress=False)
+    rows = read_table(out).to_pylist()
+    assert len(rows) == 8
+    assert read_table(out, rejected=True).num_rows == 0
+    by_language = {row["language"]: row["would_reject"] for row in rows}
+    assert by_language["en"] == []
+    assert by_language["de"] == ["language:other_language"]
+
+
+class Exploding(Step):
+    name = "exploding"
+    config_class = StepConfig
+
+    def apply(self, doc: FilterDoc) -> str | None:
+        if "slow" in doc.text:
+            time.sleep(5)
+        raise ValueError("bad regex")
+
+
+def test_a_failing_or_slow_step_rejects_the_document_only():
+    step = Exploding(StepConfig())
+    stats = StepStats([step])
+    doc = FilterDoc(id="x", text="text")
+    assert run_steps(doc, [step], stats, dry_run=False, timeout_s=5) == ["exploding:error"]
+    assert "bad regex" in doc.metadata["filter_error"]
+    started = time.monotonic()
+    slow = FilterDoc(id="y", text="slow")
+    assert run_steps(slow, [step], stats, dry_run=False, timeout_s=0.1) == ["exploding:timeout"]
+    assert time.monotonic() - started < 3
+
+
+def test_input_must_be_a_finished_dataset(tmp_path, config):
+    with pytest.raises(StageError, match="not a finished dataset"):
+        run_filter(tmp_path, tmp_path / "out", config, show_progress=False)
+
+
+def test_cli_filter(extracted, tmp_path):
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(
+        data,
+        [
+            "filter",
+            "-i",
+            str(extracted),
+            "-o",
+            str(out),
+            "--set",
+            "filter.language.languages=[de]",
+            "--language-min-score",
+            "0.5",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "language" in result.output and "language:other_language" in result.output
+    assert read_table(out).column("language").to_pylist() == ["de", "de"]
+    bad = CliRunner().invoke(
+        data, ["filter", "-i", str(extracted), "-o", str(out), "--set", "filter.steps=[nope]"]
+    )
+    assert bad.exit_code == 2 and "unknown step 'nope'" in bad.output

@@ -18,6 +18,7 @@ from llm_pretrain.cli_options import (
     setup_logging,
 )
 from llm_pretrain.pipeline.extract.inputs import InputError
+from llm_pretrain.pipeline.filters.classifier import ClassifierError
 from llm_pretrain.pipeline.filters.language import LanguageError
 from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, summary_json
@@ -134,11 +135,82 @@ def filter_(
     _report(lambda: run_filter(input_dir, output, config, not quiet, overwrite), output, as_json)
 
 
+@data.command(name="train-classifier")
+@click.option(
+    "--positive",
+    "positive",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH...",
+    help="Examples of the positive class: dataset folders, .parquet, .jsonl(.gz) or .txt "
+    "(one example per line). Several may follow one --positive.",
+)
+@click.option(
+    "--negative",
+    "negative",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH...",
+    help="Examples of the negative class, in the same forms.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Model file to write; a report with held-out metrics goes to OUTPUT.json.",
+)
+@config_file_options
+@config_options("train_classifier")
+@output_options
+def train_classifier(
+    positive: tuple[Path, ...],
+    negative: tuple[Path, ...],
+    output: Path,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Train a fastText classifier for the quality or toxicity filter step.
+
+    DCLM-style quality: high-quality reference text as --positive, random crawl as --negative;
+    toxicity: toxic examples as --positive (label it e.g. toxic with --positive-label). A share
+    of the examples is held out, and precision, recall and F1 of the positive class on it are
+    printed. Use the model with filter.quality_classifier.model_path (or toxicity_classifier).
+    """
+    from llm_pretrain.pipeline.filters.training import TrainingError, train_classifier
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options).train_classifier
+    try:
+        report = train_classifier(list(positive), list(negative), output, config)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    held_out, counts = report["held_out"], report["examples"]
+    click.echo(
+        f"train-classifier -> {output}\n"
+        f"  examples   {config.positive_label} {counts['positive']:,}, "
+        f"{config.negative_label} {counts['negative']:,} (trained on {counts['train']:,})\n"
+        f"  held out   {held_out['test_examples']:,} examples: "
+        f"precision {held_out['precision']:.3f}, recall {held_out['recall']:.3f}, "
+        f"F1 {held_out['f1']:.3f}, accuracy {held_out['accuracy']:.3f} "
+        f"({config.positive_label} at p >= 0.5)"
+    )
+
+
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
     """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
     try:
         summary = run()
-    except (InputError, StageError, LanguageError) as exc:
+    except (InputError, StageError, LanguageError, ClassifierError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))

@@ -136,7 +136,7 @@ class MultiValueGroup(click.Group):
     chained commands); write `./NAME` for an input literally called like a subcommand.
     """
 
-    multi_value_options = ("--input", "-i")
+    multi_value_options = ("--input", "-i", "--positive", "--negative")
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, spread_values(args, self.multi_value_options, self.commands))

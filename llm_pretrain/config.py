@@ -13,8 +13,13 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section
+from llm_pretrain.pipeline.filters.classifier import (
+    QualityClassifierConfig,
+    ToxicityClassifierConfig,
+)
 from llm_pretrain.pipeline.filters.language import LanguageConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
+from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
 
 
 class ExecutorConfig(Section):
@@ -91,6 +96,8 @@ class FilterConfig(Section):
     )
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
     language: LanguageConfig = Field(default_factory=LanguageConfig)
+    quality_classifier: QualityClassifierConfig = Field(default_factory=QualityClassifierConfig)
+    toxicity_classifier: ToxicityClassifierConfig = Field(default_factory=ToxicityClassifierConfig)
 
     @field_validator("steps")
     @classmethod
@@ -107,6 +114,7 @@ class PipelineConfig(Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     filter: FilterConfig = Field(default_factory=FilterConfig)
+    train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from llm_pretrain.pipeline.filters.base import Step
+from llm_pretrain.pipeline.filters.classifier import QualityClassifier, ToxicityClassifier
 from llm_pretrain.pipeline.filters.language import LanguageId
 
-STEP_CLASSES: dict[str, type[Step]] = {cls.name: cls for cls in (LanguageId,)}
+STEP_CLASSES: dict[str, type[Step]] = {
+    cls.name: cls for cls in (LanguageId, QualityClassifier, ToxicityClassifier)
+}
 
 
 def build_steps(config: Any) -> list[Step]:

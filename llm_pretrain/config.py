@@ -18,6 +18,7 @@ from llm_pretrain.pipeline.filters.classifier import (
     ToxicityClassifierConfig,
 )
 from llm_pretrain.pipeline.filters.language import LanguageConfig
+from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
 
@@ -83,7 +84,7 @@ class ExtractConfig(Section):
 
 class FilterConfig(Section):
     steps: list[str] = Field(
-        ["language"],
+        ["language", "pii"],
         description="steps to run, in order; a document stops at the first step that rejects it",
     )
     dry_run: bool = Field(
@@ -98,6 +99,7 @@ class FilterConfig(Section):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     quality_classifier: QualityClassifierConfig = Field(default_factory=QualityClassifierConfig)
     toxicity_classifier: ToxicityClassifierConfig = Field(default_factory=ToxicityClassifierConfig)
+    pii: PiiMaskingConfig = Field(default_factory=PiiMaskingConfig)
 
     @field_validator("steps")
     @classmethod

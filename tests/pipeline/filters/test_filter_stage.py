@@ -19,7 +19,7 @@ def extracted(tmp_path, config):
     """An extracted dataset of 8 documents in 4 languages, over 2 shards."""
     folder = tmp_path / "jsonl"
     folder.mkdir()
-    texts = [ENGLISH, GERMAN, CHINESE, RUSSIAN]
+    texts = [ENGLISH + " Write to jane.doe@example.org for a copy.", GERMAN, CHINESE, RUSSIAN]
     for part in range(2):
         rows = [{"text": text, "url": f"https://x.org/{part}/{i}"} for i, text in enumerate(texts)]
         (folder / f"part{part}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -34,12 +34,15 @@ def test_language_filter_keeps_annotates_and_rejects(extracted, config, tmp_path
     kept = read_table(out).to_pylist()
     assert [row["language"] for row in kept] == ["en", "en"]
     assert all(row["language_score"] >= 0.65 for row in kept)
+    assert all("<EMAIL>" in row["text"] and "jane.doe" not in row["text"] for row in kept)
+    assert all(json.loads(row["metadata"])["pii"] == {"email": 1} for row in kept)
     rejected = read_table(out, rejected=True).to_pylist()
     assert Counter(row["reason"] for row in rejected) == {"language:other_language": 6}
     assert {row["language"] for row in rejected} == {"de", "zh", "ru"}
     steps = summary.stats["steps"]
     assert steps["language"]["seen"] == 8 and steps["language"]["rejected"] == 6
     assert steps["language"]["counts"]["detected:zh"] == 2
+    assert steps["pii"]["seen"] == 2 and steps["pii"]["counts"] == {"email": 2}
     assert summary.manifest["counts"] == {"documents": 2, "rejected": 6}
     assert summary.manifest["inputs"][0]["stage"] == "extract"
     again = run_filter(extracted, out, config, show_progress=False)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section
+from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
 from llm_pretrain.pipeline.filters.classifier import (
     QualityClassifierConfig,
     ToxicityClassifierConfig,
@@ -99,6 +100,8 @@ class FilterConfig(Section):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     quality_classifier: QualityClassifierConfig = Field(default_factory=QualityClassifierConfig)
     toxicity_classifier: ToxicityClassifierConfig = Field(default_factory=ToxicityClassifierConfig)
+    word_blocklist: WordBlocklistConfig = Field(default_factory=WordBlocklistConfig)
+    url_blocklist: UrlBlocklistConfig = Field(default_factory=UrlBlocklistConfig)
     pii: PiiMaskingConfig = Field(default_factory=PiiMaskingConfig)
 
     @field_validator("steps")

@@ -6,12 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from llm_pretrain.pipeline.filters.base import Step
+from llm_pretrain.pipeline.filters.blocklist import UrlBlocklist, WordBlocklist
 from llm_pretrain.pipeline.filters.classifier import QualityClassifier, ToxicityClassifier
 from llm_pretrain.pipeline.filters.language import LanguageId
 from llm_pretrain.pipeline.filters.pii import PiiMasking
 
 STEP_CLASSES: dict[str, type[Step]] = {
-    cls.name: cls for cls in (LanguageId, QualityClassifier, ToxicityClassifier, PiiMasking)
+    cls.name: cls
+    for cls in (
+        LanguageId,
+        QualityClassifier,
+        WordBlocklist,
+        UrlBlocklist,
+        ToxicityClassifier,
+        PiiMasking,
+    )
 }
 
 

@@ -18,6 +18,7 @@ from llm_pretrain.pipeline.filters.classifier import (
     QualityClassifierConfig,
     ToxicityClassifierConfig,
 )
+from llm_pretrain.pipeline.filters.gopher import GopherQualityConfig, GopherRepetitionConfig
 from llm_pretrain.pipeline.filters.language import LanguageConfig
 from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
@@ -85,7 +86,7 @@ class ExtractConfig(Section):
 
 class FilterConfig(Section):
     steps: list[str] = Field(
-        ["language", "pii"],
+        ["language", "gopher_repetition", "gopher_quality", "pii"],
         description="steps to run, in order; a document stops at the first step that rejects it",
     )
     dry_run: bool = Field(
@@ -98,6 +99,8 @@ class FilterConfig(Section):
     )
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
     language: LanguageConfig = Field(default_factory=LanguageConfig)
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     quality_classifier: QualityClassifierConfig = Field(default_factory=QualityClassifierConfig)
     toxicity_classifier: ToxicityClassifierConfig = Field(default_factory=ToxicityClassifierConfig)
     word_blocklist: WordBlocklistConfig = Field(default_factory=WordBlocklistConfig)

@@ -8,6 +8,7 @@ from typing import Any
 from llm_pretrain.pipeline.filters.base import Step
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklist, WordBlocklist
 from llm_pretrain.pipeline.filters.classifier import QualityClassifier, ToxicityClassifier
+from llm_pretrain.pipeline.filters.gopher import GopherQuality, GopherRepetition
 from llm_pretrain.pipeline.filters.language import LanguageId
 from llm_pretrain.pipeline.filters.pii import PiiMasking
 
@@ -15,6 +16,8 @@ STEP_CLASSES: dict[str, type[Step]] = {
     cls.name: cls
     for cls in (
         LanguageId,
+        GopherRepetition,
+        GopherQuality,
         QualityClassifier,
         WordBlocklist,
         UrlBlocklist,

@@ -51,6 +51,7 @@ def test_language_filter_keeps_annotates_and_rejects(extracted, config, tmp_path
 
 def test_dry_run_rejects_nothing_and_lists_reasons(extracted, config, tmp_path):
     config.filter.dry_run = True
+    config.filter.steps = ["language", "gopher_quality"]
     out = tmp_path / "dry"
     run_filter(extracted, out, config, show_progress=False)
     rows = read_table(out).to_pylist()
@@ -58,7 +59,9 @@ def test_dry_run_rejects_nothing_and_lists_reasons(extracted, config, tmp_path):
     assert read_table(out, rejected=True).num_rows == 0
     by_language = {row["language"]: row["would_reject"] for row in rows}
     assert by_language["en"] == []
-    assert by_language["de"] == ["language:other_language"]
+    # Every failing rule is listed: the German sample is also under 50 words.
+    assert by_language["de"] == ["language:other_language", "gopher_quality:doc_words"]
+    assert by_language["zh"] == ["language:other_language"]  # word rules skip Chinese
 
 
 class Exploding(Step):
@@ -100,6 +103,8 @@ def test_cli_filter(extracted, tmp_path):
             str(out),
             "--set",
             "filter.language.languages=[de]",
+            "--set",
+            "filter.steps=[language]",
             "--language-min-score",
             "0.5",
             "-q",

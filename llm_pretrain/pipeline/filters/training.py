@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from pydantic import Field
 from llm_pretrain.configbase import Section
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.filters.classifier import fasttext_line, label_probability
-from llm_pretrain.pipeline.filters.language import LABEL_PREFIX
+from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
 from llm_pretrain.pipeline.storage import atomic_write_json, commit_file, temporary_path
 
 
@@ -141,8 +143,6 @@ def train_classifier(
     positive: list[Path], negative: list[Path], output: Path, config: TrainClassifierConfig
 ) -> dict[str, Any]:
     """Train, evaluate on the held-out share, save the model atomically, return the report."""
-    import fasttext
-
     lines = examples(positive, config.positive_label, config)
     n_positive = len(lines)
     lines += examples(negative, config.negative_label, config)
@@ -154,26 +154,31 @@ def train_classifier(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(train) + "\n")
+    tmp = temporary_path(output)
+    params = {
+        "dim": config.dim,
+        "epoch": config.epoch,
+        "lr": config.lr,
+        "wordNgrams": config.word_ngrams,
+        "minCount": config.min_count,
+        "bucket": config.bucket,
+        "seed": config.seed,
+    }
+    # A fresh interpreter per training run: fasttext-numpy2-wheel's trainer reads memory it
+    # never initialised (results change with MALLOC_PERTURB_), so on a heap this process has
+    # used, the same examples can give another model or diverge to NaN. A new process starts
+    # from the same heap every time, which makes training repeatable.
+    command = [sys.executable, "-m", __name__, handle.name, str(tmp), json.dumps(params)]
     try:
-        model = fasttext.train_supervised(
-            input=handle.name,
-            dim=config.dim,
-            epoch=config.epoch,
-            lr=config.lr,
-            wordNgrams=config.word_ngrams,
-            minCount=config.min_count,
-            bucket=config.bucket,
-            seed=config.seed,
-            thread=1,
-            verbose=0,
-        )
-    except RuntimeError as exc:  # fastText diverged ("Encountered NaN")
-        raise TrainingError(f"fastText training failed: {exc}; try a lower lr") from None
+        child = subprocess.run(command, capture_output=True, text=True)
     finally:
         os.unlink(handle.name)
-    tmp = temporary_path(output)
-    model.save_model(str(tmp))
+    if child.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        error = (child.stderr.strip().splitlines() or ["no message"])[-1]
+        raise TrainingError(f"fastText training failed: {error}; try other lr, dim or bucket")
     commit_file(tmp, output)
+    model = load_model.__wrapped__(str(output))
     report = {
         "model": str(output),
         "labels": {"positive": config.positive_label, "negative": config.negative_label},
@@ -187,3 +192,15 @@ def train_classifier(
     }
     atomic_write_json(output.with_name(output.name + ".json"), report)
     return report
+
+
+def _fit(train_path: str, model_path: str, params: str) -> None:
+    """Child-process side (`python -m` this module): train on one thread, save the model."""
+    import fasttext
+
+    model = fasttext.train_supervised(input=train_path, thread=1, verbose=0, **json.loads(params))
+    model.save_model(model_path)
+
+
+if __name__ == "__main__":
+    _fit(*sys.argv[1:4])

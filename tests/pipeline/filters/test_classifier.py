@@ -120,3 +120,10 @@ def test_cli_train_classifier(labelled, tmp_path):
     assert result.exit_code == 0, result.output
     assert "held out" in result.output and "precision" in result.output
     assert json.loads((tmp_path / "m.bin.json").read_text())["config"]["epoch"] == 3
+
+
+def test_diverging_training_is_a_clear_error(labelled, tmp_path):
+    wild = SMALL.model_copy(update={"lr": 1000.0})
+    with pytest.raises(TrainingError, match="fastText training failed"):
+        train_classifier([labelled / "good.txt"], [labelled / "bad.jsonl"], tmp_path / "m", wild)
+    assert not (tmp_path / "m").exists()

@@ -14,10 +14,12 @@ from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
+from llm_pretrain.pipeline.filters.c4 import C4QualityConfig
 from llm_pretrain.pipeline.filters.classifier import (
     QualityClassifierConfig,
     ToxicityClassifierConfig,
 )
+from llm_pretrain.pipeline.filters.fineweb import FineWebQualityConfig
 from llm_pretrain.pipeline.filters.gopher import GopherQualityConfig, GopherRepetitionConfig
 from llm_pretrain.pipeline.filters.language import LanguageConfig
 from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
@@ -86,7 +88,7 @@ class ExtractConfig(Section):
 
 class FilterConfig(Section):
     steps: list[str] = Field(
-        ["language", "gopher_repetition", "gopher_quality", "pii"],
+        ["language", "gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality", "pii"],
         description="steps to run, in order; a document stops at the first step that rejects it",
     )
     dry_run: bool = Field(
@@ -101,6 +103,8 @@ class FilterConfig(Section):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     gopher_quality: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    c4_quality: C4QualityConfig = Field(default_factory=C4QualityConfig)
+    fineweb_quality: FineWebQualityConfig = Field(default_factory=FineWebQualityConfig)
     quality_classifier: QualityClassifierConfig = Field(default_factory=QualityClassifierConfig)
     toxicity_classifier: ToxicityClassifierConfig = Field(default_factory=ToxicityClassifierConfig)
     word_blocklist: WordBlocklistConfig = Field(default_factory=WordBlocklistConfig)

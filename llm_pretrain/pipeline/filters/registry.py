@@ -7,7 +7,9 @@ from typing import Any
 
 from llm_pretrain.pipeline.filters.base import Step
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklist, WordBlocklist
+from llm_pretrain.pipeline.filters.c4 import C4Quality
 from llm_pretrain.pipeline.filters.classifier import QualityClassifier, ToxicityClassifier
+from llm_pretrain.pipeline.filters.fineweb import FineWebQuality
 from llm_pretrain.pipeline.filters.gopher import GopherQuality, GopherRepetition
 from llm_pretrain.pipeline.filters.language import LanguageId
 from llm_pretrain.pipeline.filters.pii import PiiMasking
@@ -18,6 +20,8 @@ STEP_CLASSES: dict[str, type[Step]] = {
         LanguageId,
         GopherRepetition,
         GopherQuality,
+        C4Quality,
+        FineWebQuality,
         QualityClassifier,
         WordBlocklist,
         UrlBlocklist,

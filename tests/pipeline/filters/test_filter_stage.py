@@ -30,6 +30,7 @@ def extracted(tmp_path, config):
 
 def test_language_filter_keeps_annotates_and_rejects(extracted, config, tmp_path):
     out = tmp_path / "filtered"
+    config.filter.steps = ["language", "pii"]
     summary = run_filter(extracted, out, config, show_progress=False)
     kept = read_table(out).to_pylist()
     assert [row["language"] for row in kept] == ["en", "en"]

@@ -1,7 +1,6 @@
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -153,11 +152,6 @@ def test_worker_count_does_not_change_the_output(mixed_inputs, config, tmp_path)
     run_extract([str(mixed_inputs["root"])], two, config, show_progress=False)
     assert read_table(one).equals(read_table(two))
     assert read_table(one, rejected=True).equals(read_table(two, rejected=True))
-
-
-def shard_checksums(folder: Path) -> list[tuple[str, str]]:
-    manifest = json.loads((folder / "_manifest.json").read_text())
-    return [(s["file"], s["sha256"]) for s in manifest["shards"] + manifest["rejected_shards"]]
 
 
 def test_time_limit_applies_inside_worker_processes(tmp_path, config):

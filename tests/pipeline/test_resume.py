@@ -17,7 +17,7 @@ from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
 from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
 from llm_pretrain.samples import article
-from tests.pipeline.test_extract_stage import shard_checksums
+from tests.pipeline.extract_helpers import shard_checksums
 
 
 def many_pages(folder: Path, count: int) -> Path:

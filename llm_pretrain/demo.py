@@ -1,4 +1,4 @@
-"""`make demo`: build a small mixed crawl offline and run the pipeline on it.
+"""`make demo`: build a small mixed crawl offline and run the pipeline on it (extract, filter).
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
 redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from llm_pretrain.config import load_config
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.summary import format_summary
 from llm_pretrain.samples import (
     build_sample,
@@ -28,6 +29,12 @@ from llm_pretrain.samples import (
 )
 
 CONFIG = Path("configs/pipeline.yaml")
+GERMAN = (
+    "Die Flussbehörde hat nach monatelanger Arbeit eine ausführliche Untersuchung der nördlichen "
+    "Küste veröffentlicht. Ingenieure haben den Wasserstand an vierzig Stationen gemessen und die "
+    "Ergebnisse mit Aufzeichnungen verglichen, die seit dem neunzehnten Jahrhundert geführt "
+    "werden. Der Bericht wird in der nächsten Sitzung des Rates besprochen."
+)
 
 
 def add_broken_inputs(folder: Path) -> None:
@@ -47,7 +54,13 @@ def add_jsonl(folder: Path) -> None:
     import random
 
     rng = random.Random(1)
-    rows = [{"text": paragraph(rng), "url": f"https://forum.example.net/t/{i}"} for i in range(5)]
+    texts = [paragraph(rng, 8) for _ in range(4)]
+    texts.append(paragraph(rng, 6) + "\nWrite to the.editor@example.net or call (555) 123-4567.")
+    texts.append(GERMAN)  # rejected by the language step (English is kept by default)
+    texts.append("\n".join(["Buy cheap watches online, best prices, free shipping!"] * 12))
+    rows = [
+        {"text": text, "url": f"https://forum.example.net/t/{i}"} for i, text in enumerate(texts)
+    ]
     lines = [json.dumps(row) for row in rows] + ['{"broken json']
     (folder / "forum.jsonl").write_text("\n".join(lines) + "\n")
 
@@ -66,9 +79,14 @@ def main() -> None:
     print(f"$ llm-data extract --input {raw} --output {output}\n")
     summary = run_extract([str(raw)], output, config, overwrite=True)
     print(format_summary(summary, output))
-    first = pq.read_table(shard_paths(output)[0]).slice(0, 1).to_pylist()[0]
+    filtered = args.workdir / "filtered"
+    print(f"$ llm-data filter --input {output} --output {filtered}\n")
+    summary = run_filter(output, filtered, config, overwrite=True)
+    print(format_summary(summary, filtered))
+    first = pq.read_table(shard_paths(filtered)[0]).slice(0, 1).to_pylist()[0]
     print("first document:")
     print(f"  id {first['id']}  format {first['format']}  url {first['url']}")
+    print(f"  language {first['language']} ({first['language_score']:.2f})")
     print(f"  metadata {first['metadata']}")
     print(f"  text {first['text'][:300]!r}...")
 

@@ -79,10 +79,34 @@ _TAILS = [
 _TOPICS = ["Science", "History", "Culture", "Environment", "Travel", "Education", "Technology"]
 
 
+_ADJECTIVES = """old new small large quiet busy northern southern eastern western local
+national early late remarkable careful detailed unusual familiar forgotten modern ancient
+wooden narrow broad sunny rainy crowded empty famous hidden curious patient generous bright
+dark heavy fragile seasonal rural urban coastal""".split()
+_NOUNS = """bridge harbour library orchard museum garden railway school market village
+river valley archive festival survey report experiment map letter window tower chapel mill
+factory forest meadow lighthouse canal station theatre hospital bakery workshop laboratory
+vineyard quarry island footpath manuscript painting""".split()
+_PLACES = """the coast, the hills, the old town, the county, the northern valley, the lake
+district, the capital, the border, the islands, the mountains, the river delta, the plains,
+the suburbs, the university, the harbour district""".replace("\n", " ").split(", ")
+_PREPOSITIONS = ["near", "beside", "behind", "across", "above", "below", "around", "beyond"]
+_CONNECTIVES = ["", "", "", "Meanwhile, ", "Later, ", "As expected, ", "In the end, "]
+
+
+def _thing(rng: random.Random) -> str:
+    thing = f"the {rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}"
+    if rng.random() < 0.5:
+        thing += f" {rng.choice(_PREPOSITIONS)} {rng.choice(_PLACES)}"
+    return thing
+
+
 def sentence(rng: random.Random) -> str:
-    text = (
-        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_TAILS)}"
-    )
+    """One sentence from a small grammar with enough slots that word n-grams rarely repeat."""
+    parts = [rng.choice(_CONNECTIVES) + rng.choice(_SUBJECTS), rng.choice(_VERBS), _thing(rng)]
+    if rng.random() < 0.6:
+        parts.append(rng.choice(_TAILS))
+    text = " ".join(parts)
     return text[0].upper() + text[1:] + rng.choice([".", ".", ".", "!", "?"])
 
 

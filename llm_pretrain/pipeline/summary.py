@@ -30,6 +30,11 @@ def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]
             f"  {name:<{width}}  {step['seen']:>10,}  {step['rejected']:>10,}  "
             f"{step['not_applicable']:>8,}"
         )
+    for name, step in steps.items():  # the steps' own counters: masks, detected languages
+        counts = sorted(step.get("counts", {}).items(), key=lambda item: (-item[1], item[0]))
+        if counts:
+            shown = ", ".join(f"{key} {value:,}" for key, value in counts[:6])
+            lines.append(f"  {name}: {shown}" + (", ..." if len(counts) > 6 else ""))
     return [*lines, ""]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -25,23 +26,60 @@ class TruncatedInput(EOFError):
 
 def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rejected | Skipped]:
     with open(file.path, "rb") as stream:
-        done = end = 0
+        done = start = end = 0
         records = ArchiveIterator(stream)
-        for record in records:
+        for record in _records(records):
             outcome = _record_outcome(record, file, records, config)
             # warcio ends quietly at a cut; a record whose block is short shows the cut.
             records.read_to_end(record)
-            if record.raw_stream.limit > 0:
+            # Every WARC record has a Content-Length, which warcio enforces with a limit.
+            missing = getattr(record.raw_stream, "limit", None)
+            if missing is None or missing > 0:
                 raise TruncatedInput(
-                    f"file ends {record.raw_stream.limit} bytes into the record at offset "
-                    f"{records.get_record_offset()}"
+                    f"the record at offset {records.get_record_offset()} is cut short"
+                    + (f" by {missing} bytes" if missing else " (no Content-Length)")
                 )
-            end = records.get_record_offset() + records.get_record_length()
+            start = records.get_record_offset()
+            end = start + records.get_record_length()
             yield outcome
             position = stream.tell()
             progress.report(nbytes=position - done)
             done = position
         _check_nothing_after(stream, end)
+        _check_last_member(stream, start, end)
+
+
+def _records(records: ArchiveIterator) -> Iterator[ArcWarcRecord]:
+    """warcio's records, with its errors on a record cut inside its headers (it may raise
+    anything there, an AttributeError included) reported as the cut they are."""
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise TruncatedInput(
+                f"a record after the last whole one is cut short or broken "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+        yield record
+
+
+def _check_last_member(stream: BinaryIO, start: int, end: int) -> None:
+    """A .warc.gz cut inside the last record's gzip trailer still yields the whole record, but
+    the member never ends: decompress that one member again and see that it does."""
+    stream.seek(start)
+    member = stream.read(end - start)
+    if member[:2] != b"\x1f\x8b":
+        return
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        inflater.decompress(member)
+    except zlib.error as exc:
+        raise TruncatedInput(f"the record at offset {start} is broken: {exc}") from None
+    if not inflater.eof:
+        raise TruncatedInput(f"the gzip member of the record at offset {start} is cut short")
 
 
 def _check_nothing_after(stream: BinaryIO, end: int) -> None:

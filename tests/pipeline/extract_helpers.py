@@ -1,6 +1,11 @@
 """Helpers shared by the stage tests."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 
@@ -8,3 +13,23 @@ def shard_checksums(folder: Path) -> list[tuple[str, str]]:
     """(file, sha256) of every kept and rejected shard a finished dataset lists."""
     manifest = json.loads((folder / "_manifest.json").read_text())
     return [(s["file"], s["sha256"]) for s in manifest["shards"] + manifest["rejected_shards"]]
+
+
+def assert_kill_and_rerun_is_identical(args: list[str], tmp_path: Path) -> Path:
+    """Run `llm-data ARGS` cleanly; run it again, SIGKILL it (workers too) after 3 finished
+    tasks, rerun it, and check that the shards are byte-identical to the clean run's."""
+    command = [sys.executable, "-m", "llm_pretrain", *args]
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    subprocess.run([*command, "--output", str(clean)], check=True)
+    process = subprocess.Popen([*command, "--output", str(out)], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(list((out / "_progress").glob("task-*.json"))) < 3:
+        assert process.poll() is None, "run finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "_manifest.json").exists()
+    subprocess.run([*command, "--output", str(out)], check=True)
+    assert shard_checksums(out) == shard_checksums(clean)
+    return out

@@ -2,9 +2,6 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -17,7 +14,7 @@ from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
 from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
 from llm_pretrain.samples import article
-from tests.pipeline.extract_helpers import shard_checksums
+from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
 
 
 def many_pages(folder: Path, count: int) -> Path:
@@ -59,22 +56,7 @@ def test_crash_before_commit_then_partial_state_is_repaired(tmp_path, config, mo
 def test_killed_process_rerun_gives_identical_output(tmp_path):
     pages = many_pages(tmp_path / "pages", 80)
     args = ["extract", "--input", str(pages), "--task-max-files", "1", "--workers", "1", "-q"]
-    command = [sys.executable, "-m", "llm_pretrain", *args]
-    subprocess.run([*command, "--output", str(tmp_path / "clean")], check=True)
-
-    out = tmp_path / "out"
-    process = subprocess.Popen([*command, "--output", str(out)], start_new_session=True)
-    deadline = time.monotonic() + 60
-    while len(list((out / "_progress").glob("task-*.json"))) < 3:
-        assert process.poll() is None, "run finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / "_manifest.json").exists()
-
-    subprocess.run([*command, "--output", str(out)], check=True)
-    assert shard_checksums(out) == shard_checksums(tmp_path / "clean")
+    out = assert_kill_and_rerun_is_identical(args, tmp_path)
     assert read_table(out).equals(read_table(tmp_path / "clean"))
 
 

@@ -1,18 +1,13 @@
 """The default step list on a mixed dataset: every document lands where its flaw says."""
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.samples import sentence
-from tests.pipeline.extract_helpers import shard_checksums
+from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN
 
 
@@ -79,27 +74,5 @@ def test_killed_filter_rerun_gives_identical_output(tmp_path, config):
     write_inputs(tmp_path / "in", many)
     config.extract.task_max_files = 1  # 60 shards, so that the filter has 60 tasks
     run_extract([str(tmp_path / "in")], tmp_path / "ex", config, show_progress=False)
-    command = [
-        sys.executable,
-        "-m",
-        "llm_pretrain",
-        "filter",
-        "-i",
-        str(tmp_path / "ex"),
-        "--workers",
-        "1",
-        "-q",
-    ]
-    subprocess.run([*command, "-o", str(tmp_path / "clean")], check=True)
-    out = tmp_path / "out"
-    process = subprocess.Popen([*command, "-o", str(out)], start_new_session=True)
-    deadline = time.monotonic() + 60
-    while len(list((out / "_progress").glob("task-*.json"))) < 3:
-        assert process.poll() is None, "run finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / "_manifest.json").exists()
-    subprocess.run([*command, "-o", str(out)], check=True)
-    assert shard_checksums(out) == shard_checksums(tmp_path / "clean")
+    args = ["filter", "-i", str(tmp_path / "ex"), "--workers", "1", "-q"]
+    assert_kill_and_rerun_is_identical(args, tmp_path)

@@ -24,6 +24,20 @@ from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, summary_json
 
 
+def dataset_output_options(command: Callable) -> Callable:
+    """--output and --overwrite, the same on every stage that writes a dataset."""
+    command = click.option(
+        "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
+    )(command)
+    return click.option(
+        "--output",
+        "-o",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Dataset folder to write (created if missing).",
+    )(command)
+
+
 @click.group(cls=MultiValueGroup, chain=True)
 @click.version_option(__version__, prog_name="llm-pretrain")
 def data() -> None:
@@ -47,16 +61,7 @@ def data() -> None:
     help="Files, folders (read recursively) or globs: .warc(.gz), .warc.wet.gz, .html(.gz), "
     ".htm, .pdf, .txt, .md, .jsonl(.gz), .parquet. Several may follow one --input.",
 )
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Dataset folder to write (created if missing).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
-)
+@dataset_output_options
 @config_file_options
 @config_options("executor", "extract")
 @output_options
@@ -96,16 +101,7 @@ def extract(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Dataset folder to filter (the output of extract or of an earlier filter).",
 )
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Dataset folder to write (created if missing).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
-)
+@dataset_output_options
 @config_file_options
 @config_options("executor", "filter")
 @output_options

@@ -1,4 +1,4 @@
-"""Text measures shared by the rule sets: words, lines, paragraphs, n-grams.
+"""Text measures shared by the rule sets: words, lines, paragraphs.
 
 Words are split on whitespace and stripped of surrounding punctuation, the way the Gopher
 paper (Rae et al. 2021, appendix A) counts them; a regex is 10-50x faster than the spaCy or
@@ -30,6 +30,3 @@ def paragraphs(text: str) -> list[str]:
     """Blocks separated by blank lines, stripped."""
     return [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
 
-
-def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from llm_pretrain.pipeline.filters.base import FilterDoc
+from llm_pretrain.pipeline.filters.english_words import english_words
 from llm_pretrain.pipeline.filters.gopher import (
     GopherQuality,
     GopherQualityConfig,
@@ -17,11 +18,8 @@ from llm_pretrain.pipeline.filters.gopher import (
     duplicate_ngram_chars,
     gopher_quality_rule,
     gopher_repetition_rule,
-    split_words,
-    token_count,
     top_ngram_chars,
 )
-from llm_pretrain.pipeline.filters.text import words
 
 QUALITY = GopherQualityConfig()
 REPETITION = GopherRepetitionConfig()
@@ -180,7 +178,7 @@ def test_symbol_word_ratio(symbol):
             tokens.insert(8 * k + 1, symbol)
         return " ".join(tokens)
 
-    assert token_count(text(10), words(text(10))) == 100
+    assert len(english_words(text(10))) == 100
     assert quality(text(10)) is None
     assert quality(text(11)) == "symbol_word_ratio"
     assert quality(text(11), max_symbol_word_ratio=None) is None
@@ -368,10 +366,3 @@ def test_disabling_every_ngram_rule_skips_the_words():
     nothing.update({f"dup_{n}gram_char_frac": None for n in range(5, 11)})
     assert repetition(text) == "top_2gram"
     assert repetition(text, **nothing) is None
-
-
-def test_words_are_split_once_for_both_steps():
-    first = split_words(ENGLISH)
-    assert first == words(ENGLISH)
-    assert split_words(ENGLISH) is first
-    assert split_words(ENGLISH + " ") is not first

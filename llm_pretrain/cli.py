@@ -131,6 +131,57 @@ def filter_(
     _report(lambda: run_filter(input_dir, output, config, not quiet, overwrite), output, as_json)
 
 
+@data.command()
+@click.option(
+    "--input",
+    "-i",
+    "input_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Dataset folder to deduplicate (usually the output of filter).",
+)
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder of everything kept by earlier runs (created if missing): the batch is "
+    "deduplicated against it too, and its kept documents are added to it.",
+)
+@dataset_output_options
+@config_file_options
+@config_options("executor", "dedup")
+@output_options
+def dedup(
+    input_dir: Path,
+    index_dir: Path | None,
+    output: Path,
+    overwrite: bool,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Remove exact and near-duplicate documents (MinHash LSH).
+
+    Exact duplicates share their normalised text; near-duplicates have an estimated Jaccard
+    similarity of word 5-gram sets of at least dedup.minhash.threshold (0.8). Each cluster of
+    duplicates keeps one document (dedup.keep: first, oldest or longest; documents of the
+    index always win); the others go to OUTPUT/rejected/ with the reason
+    `exact_duplicate_of:<id>` or `near_duplicate_of:<id>` and the estimated similarity.
+    """
+    from llm_pretrain.pipeline.dedup.stage import run_dedup
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options)
+    _report(
+        lambda: run_dedup(input_dir, output, config, index_dir, not quiet, overwrite),
+        output,
+        as_json,
+    )
+
+
 @data.command(name="train-classifier")
 @click.option(
     "--positive",

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section
+from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
 from llm_pretrain.pipeline.filters.c4 import C4QualityConfig
 from llm_pretrain.pipeline.filters.classifier import (
@@ -126,6 +127,7 @@ class PipelineConfig(Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     filter: FilterConfig = Field(default_factory=FilterConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
     train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
 
 

@@ -68,6 +68,13 @@ class ShardWriter:
         if len(self.buffer) >= self.row_group_rows or self.buffered_bytes >= ROW_GROUP_MAX_BYTES:
             self.flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Write whole Arrow rows (already in this shard's schema) after the buffered ones."""
+        self.flush()
+        if len(table):
+            self.writer.write_table(table, row_group_size=self.row_group_rows)
+            self.rows += len(table)
+
     def flush(self) -> None:
         if self.buffer:
             self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=self.schema))

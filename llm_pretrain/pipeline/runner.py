@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,6 +76,9 @@ class StageSpec:
     config: dict[str, Any]  # the stage's effective config, as written into the manifest
     inputs: list[dict[str, Any]]  # input files or datasets, as written into the manifest
     extra_stats: dict[str, Any] = field(default_factory=dict)
+    # Runs in the parent once the output folder is claimed, before the tasks: a global step
+    # whose files live under `_progress/` (dedup's signatures and clusters). Its stats are added.
+    prepare: Callable[[], dict[str, Any]] | None = None
 
     def fingerprint(self) -> str:
         blob = json.dumps(
@@ -137,18 +140,60 @@ def run_stage(
     _claim_progress_dir(progress_dir, spec, fingerprint)
     remove_stale_temporaries(output)
     remove_stale_temporaries(output / REJECTED_DIR)
-    remove_stale_temporaries(progress_dir)
 
-    done = _finished_tasks(progress_dir)
-    pending = [task for task in spec.tasks if task.index not in done]
     started = time.monotonic()
+    extra_stats = dict(spec.extra_stats)
+    if spec.prepare is not None:
+        merge_stats(extra_stats, spec.prepare())
+    done, ran = run_resumable(
+        spec.tasks,
+        spec.run_task,
+        spec.on_failure,
+        progress_dir,
+        description=spec.stage,
+        workers=workers,
+        task_timeout_s=task_timeout_s,
+        show_progress=show_progress,
+    )
+    results = [TaskResult.from_json(done[task.index]) for task in spec.tasks]
+    spec = replace(spec, extra_stats=extra_stats)
+    manifest, stats = _finalize(spec, fingerprint, results, time.monotonic() - started)
+    remove_tree(progress_dir)
+    return RunSummary(manifest, stats, up_to_date=False, tasks_run=ran)
+
+
+class Outcome(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def run_resumable(
+    tasks: Sequence[Task],
+    run_task: Callable[[Any], Outcome],
+    on_failure: Callable[[Any, TaskFailure], Outcome],
+    marker_dir: Path,
+    *,
+    description: str,
+    workers: int,
+    task_timeout_s: float,
+    show_progress: bool,
+) -> tuple[dict[int, dict[str, Any]], int]:
+    """Run the tasks without a done-marker in `marker_dir` in the worker pool, writing each
+    one's marker (its result as JSON) as it finishes; return every task's result, and how many
+    ran now."""
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(marker_dir)
+    done = {
+        int(marker.stem.removeprefix("task-")): read_json(marker)
+        for marker in marker_dir.glob("task-*.json")
+    }
+    pending = [task for task in tasks if task.index not in done]
     errors: list[str] = []
     if pending:
-        description = f"{spec.stage} ({len(pending)} tasks)"
         total_bytes = sum(task.input_bytes for task in pending)
-        with ProgressBar(total_bytes, description, enabled=show_progress) as bar:
+        label = f"{description} ({len(pending)} tasks)"
+        with ProgressBar(total_bytes, label, enabled=show_progress) as bar:
             outcomes = run_tasks(
-                spec.run_task,
+                run_task,
                 pending,
                 workers=max(1, min(workers, len(pending))),
                 timeout_s=task_timeout_s,
@@ -159,19 +204,17 @@ def run_stage(
                     errors.append(f"task {task.index}: {outcome.message}")
                     continue
                 if isinstance(outcome, TaskFailure):
-                    outcome = spec.on_failure(task, outcome)
-                atomic_write_json(_marker(progress_dir, task.index), outcome.to_json())
-                done[task.index] = outcome
+                    outcome = on_failure(task, outcome)
+                result = outcome.to_json()
+                atomic_write_json(_marker(marker_dir, task.index), result)
+                done[task.index] = result
     if errors:
         first = errors[0].splitlines()[0]
         raise StageError(
             f"{len(errors)} of {len(pending)} tasks failed ({first}); "
             f"finished tasks are kept, run the same command again to retry the rest"
         )
-    results = [done[task.index] for task in spec.tasks]
-    manifest, stats = _finalize(spec, fingerprint, results, time.monotonic() - started)
-    remove_tree(progress_dir)
-    return RunSummary(manifest, stats, up_to_date=False, tasks_run=len(pending))
+    return done, len(pending)
 
 
 def _marker(progress_dir: Path, index: int) -> Path:
@@ -193,14 +236,6 @@ def _claim_progress_dir(progress_dir: Path, spec: StageSpec, fingerprint: str) -
             "or pass --overwrite"
         )
     atomic_write_json(plan_path, {"fingerprint": fingerprint, "stage": spec.stage})
-
-
-def _finished_tasks(progress_dir: Path) -> dict[int, TaskResult]:
-    done = {}
-    for marker in progress_dir.glob("task-*.json"):
-        result = TaskResult.from_json(read_json(marker))
-        done[result.index] = result
-    return done
 
 
 def _finalize(

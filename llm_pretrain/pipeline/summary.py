@@ -38,6 +38,35 @@ def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]
     return [*lines, ""]
 
 
+def _dedup_lines(dedup: dict[str, Any]) -> list[str]:
+    """What dedup found, how long each phase took and the memory it used."""
+    if not dedup:
+        return []
+    sizes = ", ".join(f"{k}: {v:,}" for k, v in dedup.get("cluster_sizes", {}).items())
+    sizes = f"  (by size {sizes})" if sizes else ""
+    memory = dedup.get("peak_rss_mb", {})
+    lines = [
+        f"  exact duplicates    {dedup.get('exact_duplicates', 0):>10,}",
+        f"  near duplicates     {dedup.get('near_duplicates', 0):>10,}",
+        f"  of the index's      {dedup.get('duplicates_of_index', 0):>10,}"
+        f"  (index: {dedup.get('index_documents', 0):,} documents)",
+        f"  clusters            {dedup.get('clusters', 0):>10,}{sizes}",
+    ]
+    if "candidate_pairs" in dedup:
+        lines.append(
+            f"  LSH candidate pairs {dedup['candidate_pairs']:>10,}"
+            f"  ({dedup['verified_pairs']:,} at or above the threshold)"
+        )
+    lines.append(
+        f"  phases: signatures {dedup.get('seconds_signatures', 0):,.1f} s "
+        f"({dedup.get('signatures_docs_per_s', 0):,.0f} docs/s), global step "
+        f"{dedup.get('seconds_global_step', 0):,.1f} s; peak memory: global step "
+        f"{memory.get('global_step', 0):,.0f} MB, largest worker "
+        f"{memory.get('largest_worker', 0):,.0f} MB"
+    )
+    return [*lines, ""]
+
+
 def _megabytes(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
@@ -66,6 +95,7 @@ def format_summary(summary: RunSummary, output: Path) -> str:
         "",
     ]
     lines += _step_table(stats.get("steps", {}), manifest["config"].get("steps", []))
+    lines += _dedup_lines(stats.get("dedup", {}))
     lines += _table("rejected: reason", stats.get("rejected", {}))
     lines += _table("skipped: reason", stats.get("skipped", {}))
     for error in stats.get("input_errors", [])[:10]:

@@ -1,0 +1,91 @@
+"""The `dedup` section of the pipeline config."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from llm_pretrain.configbase import Section
+
+
+class NormalizeConfig(Section):
+    """How text is normalised before it is hashed or shingled."""
+
+    unicode: bool = Field(
+        True, description="Unicode NFKC normalisation (full-width letters, ligatures, ...)"
+    )
+    lowercase: bool = Field(True, description="compare case-insensitively")
+    punctuation: bool = Field(
+        False, description="remove punctuation and symbols (Unicode categories P and S)"
+    )
+    whitespace: bool = Field(
+        True, description="collapse runs of whitespace to one space and trim the ends"
+    )
+
+
+class ShingleNormalizeConfig(NormalizeConfig):
+    """Near-duplicate detection also ignores punctuation by default (as datatrove's MinHash)."""
+
+    punctuation: bool = Field(
+        True, description="remove punctuation and symbols (Unicode categories P and S)"
+    )
+
+
+class ExactConfig(Section):
+    enabled: bool = Field(True, description="remove documents whose normalised text is identical")
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
+
+
+class MinHashConfig(Section):
+    enabled: bool = Field(True, description="remove near-duplicates found with MinHash LSH")
+    shingle: Literal["word", "char"] = Field(
+        "word", description="shingles are n-grams of words or of characters"
+    )
+    ngram: int = Field(
+        5, ge=1, description="words (or characters) per shingle; 5 words as in FineWeb"
+    )
+    num_perm: int = Field(
+        128, ge=2, le=1024, description="hash permutations: the length of a signature"
+    )
+    threshold: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="Jaccard similarity of shingle sets at which two documents are duplicates",
+    )
+    bands: int | None = Field(
+        None,
+        ge=1,
+        description="LSH bands; empty: datasketch's optimum for the threshold and num_perm",
+    )
+    rows: int | None = Field(
+        None, ge=1, description="signature rows per band; give it together with bands"
+    )
+    verify: bool = Field(
+        True,
+        description="keep only candidate pairs whose estimated Jaccard similarity reaches the "
+        "threshold (LSH alone also pairs some less similar documents)",
+    )
+    seed: int = Field(1, ge=0, description="seed of the hash permutations")
+    normalize: ShingleNormalizeConfig = Field(default_factory=ShingleNormalizeConfig)
+
+    @model_validator(mode="after")
+    def _bands_and_rows(self) -> MinHashConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give bands and rows together, or neither")
+        if self.bands and self.rows and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands * self.rows}) exceeds num_perm")
+        return self
+
+
+class DedupConfig(Section):
+    exact: ExactConfig = Field(default_factory=ExactConfig)
+    minhash: MinHashConfig = Field(default_factory=MinHashConfig)
+    keep: Literal["first", "oldest", "longest"] = Field(
+        "first",
+        description="which document of a duplicate cluster survives: the first in input order, "
+        "the one with the earliest date (undated last), or the longest; documents already in "
+        "the index always win",
+    )
+    row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group when writing")

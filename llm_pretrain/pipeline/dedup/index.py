@@ -1,0 +1,149 @@
+"""The persistent dedup index: hashes and signatures of every document kept so far.
+
+    index/_index.json               format, the settings signatures depend on, committed parts
+    index/part-<batch>.parquet      one part per dedup run (batch): id, text_hash, signature
+    index/_lock                     held (flock) by the run using the index
+
+A run writes its part before it commits its output, and lists the part in `_index.json`
+(atomically replaced: the commit point) after. Unlisted parts are ignored, so a run killed at
+any moment leaves the index as it was; the run's retry writes the same part again and lists it.
+A run never reads its own batch's part, so that a retry decides exactly as the first attempt.
+Parquet, not pickle: nothing in the index executes code when read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llm_pretrain.pipeline.dedup.clusters import Documents
+from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.storage import (
+    atomic_write_json,
+    commit_file,
+    file_sha256,
+    read_json,
+    temporary_path,
+)
+
+INDEX_MANIFEST = "_index.json"
+INDEX_FORMAT = 1
+
+
+def index_params(config: DedupConfig) -> dict[str, Any]:
+    """The settings stored hashes and signatures depend on: a run must use the same ones."""
+    minhash = config.minhash
+    return {
+        "exact_normalize": config.exact.normalize.model_dump(),
+        "minhash_normalize": minhash.normalize.model_dump(),
+        "shingle": minhash.shingle,
+        "ngram": minhash.ngram,
+        "num_perm": minhash.num_perm,
+        "seed": minhash.seed,
+        "scheme": "datasketch affine32",
+    }
+
+
+def signature_schema(num_perm: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("text_hash", pa.binary(16), nullable=False),
+            pa.field("signature", pa.list_(pa.uint32(), num_perm), nullable=False),
+        ]
+    )
+
+
+def table_documents(table: pa.Table, num_perm: int) -> Documents:
+    """Hashes and signatures of a signature table as numpy arrays."""
+    hashes = table.column("text_hash").combine_chunks()
+    hash_bytes = np.frombuffer(hashes.buffers()[1], dtype=np.uint8)[hashes.offset * 16 :]
+    signature = table.column("signature").combine_chunks()
+    flat = signature.flatten().to_numpy(zero_copy_only=False)
+    return Documents(
+        hashes=hash_bytes[: len(table) * 16].copy().view("V16"),
+        signatures=flat.reshape(len(table), num_perm).astype(np.uint32, copy=False),
+    )
+
+
+class DedupIndex:
+    def __init__(self, folder: Path, config: DedupConfig) -> None:
+        self.folder = Path(folder)
+        self.params = index_params(config)
+        self.num_perm = config.minhash.num_perm
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the index for this run; a second run on it fails at once."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / "_lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StageError(
+                    f"dedup index {self.folder} is in use by another run; try again later"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def manifest(self) -> dict[str, Any]:
+        path = self.folder / INDEX_MANIFEST
+        if not path.exists():
+            return {"format": INDEX_FORMAT, "params": self.params, "parts": [], "documents": 0}
+        manifest = read_json(path)
+        if manifest.get("format") != INDEX_FORMAT:
+            raise StageError(f"{path}: unknown index format {manifest.get('format')!r}")
+        if manifest["params"] != self.params:
+            changed = sorted(k for k in self.params if manifest["params"].get(k) != self.params[k])
+            raise StageError(
+                f"dedup index {self.folder} was built with other settings ({', '.join(changed)}); "
+                "use the same settings or a new --index"
+            )
+        return manifest
+
+    def other_batches(self, batch: str) -> list[str]:
+        return [part["batch"] for part in self.manifest()["parts"] if part["batch"] != batch]
+
+    def load(self, batch: str) -> tuple[list[str], Documents]:
+        """Ids, hashes and signatures of every committed part but `batch`'s own."""
+        parts = [p for p in self.manifest()["parts"] if p["batch"] != batch]
+        schema = signature_schema(self.num_perm)
+        tables = [pq.read_table(self.folder / part["file"], schema=schema) for part in parts]
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        return table.column("id").to_pylist(), table_documents(table, self.num_perm)
+
+    def part_name(self, batch: str) -> str:
+        return f"part-{batch}.parquet"
+
+    def write_part(self, batch: str, table: pa.Table) -> None:
+        """Write (or write again, identically) this batch's part; not yet committed."""
+        path = self.folder / self.part_name(batch)
+        tmp = temporary_path(path)
+        pq.write_table(table, tmp, compression="zstd")
+        commit_file(tmp, path)
+
+    def commit(self, batch: str) -> bool:
+        """List this batch's part in the manifest, unless it already is; True if it was added."""
+        manifest = self.manifest()
+        if any(part["batch"] == batch for part in manifest["parts"]):
+            return False
+        path = self.folder / self.part_name(batch)
+        if not path.exists():
+            raise StageError(f"dedup index part {path} is missing; run dedup with --overwrite")
+        rows = pq.ParquetFile(path).metadata.num_rows
+        part = {"batch": batch, "file": path.name, "rows": rows, "sha256": file_sha256(path)}
+        manifest["parts"].append(part)
+        manifest["documents"] = sum(p["rows"] for p in manifest["parts"])
+        atomic_write_json(self.folder / INDEX_MANIFEST, manifest)
+        return True

@@ -1,0 +1,412 @@
+"""`llm-data dedup`: a document dataset in, one document per duplicate cluster out.
+
+Three phases, each resumable, all under the output's `_progress/` until the commit:
+
+1. signatures (worker pool, one task per input shard): the normalised-text hash and the MinHash
+   signature of every document -> `_progress/signatures/part-i.parquet`;
+2. clusters (this process): every signature of the batch and of the index, LSH candidates,
+   verification, connected components, survivors -> `_progress/decisions/part-i.parquet` (the
+   reason for every row) and the batch's index part;
+3. apply (worker pool, one task per input shard): shard i of the output and of `rejected/`.
+
+Then the output manifest is written, and the index lists the batch's part. Memory: the global
+step holds (16 + 4 x num_perm + ~8 x bands) bytes per document of the batch and the index,
+about 600 bytes at the defaults, plus ids of the index: 1 million documents take ~1 GB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import resource
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from llm_pretrain.config import PipelineConfig
+from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manifest, shard_name
+from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
+from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
+from llm_pretrain.pipeline.dedup.minhash import shingle_hashes, signatures
+from llm_pretrain.pipeline.dedup.normalize import text_hash
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.runner import (
+    PROGRESS_DIR,
+    RunSummary,
+    StageError,
+    StageSpec,
+    TaskResult,
+    run_resumable,
+    run_stage,
+)
+from llm_pretrain.pipeline.storage import atomic_write_json, commit_file, read_json, temporary_path
+
+DUPLICATE_COUNT = "duplicate_count"
+SIMILARITY = "similarity"
+_BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class DedupTask:
+    index: int
+    shard: str
+    input_bytes: int
+
+
+@dataclass
+class SignatureResult:
+    index: int
+    rows: int
+    cpu_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "rows": self.rows, "cpu_seconds": self.cpu_seconds}
+
+
+# --- Phase 1: signatures ----------------------------------------------------------------------
+
+
+def signature_table(texts: list[str], ids: list[str], config: DedupConfig) -> pa.Table:
+    num_perm = config.minhash.num_perm
+    hashes = [text_hash(text, config.exact.normalize) for text in texts]
+    rows = signatures(
+        [shingle_hashes(text, config.minhash) for text in texts], num_perm, config.minhash.seed
+    )
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "text_hash": pa.array(hashes, pa.binary(16)),
+            "signature": pa.FixedSizeListArray.from_arrays(
+                pa.array(rows.ravel(), pa.uint32()), num_perm
+            ),
+        },
+        schema=signature_schema(num_perm),
+    )
+
+
+def signature_task(task: DedupTask, config: DedupConfig, folder: Path) -> SignatureResult:
+    """Worker side: hashes and signatures of one input shard, with the columns the `keep`
+    policy needs (length, date), into `folder/part-i.parquet`."""
+    started = time.process_time()
+    path = folder / shard_name(task.index)
+    tmp = temporary_path(path)
+    source = pq.ParquetFile(task.shard)
+    has_date = "date" in source.schema_arrow.names
+    rows = 0
+    writer = None
+    try:
+        columns = ["id", "text", "date"] if has_date else ["id", "text"]
+        for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+            table = signature_table(
+                batch.column("text").to_pylist(), batch.column("id").to_pylist(), config
+            )
+            dates = batch.column("date") if has_date else pa.nulls(len(batch), pa.string())
+            table = table.append_column(
+                "length", pc.utf8_length(batch.column("text")).cast(pa.int64())
+            )
+            table = table.append_column("date", dates.cast(pa.string()))
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table)
+            rows += len(batch)
+            progress.report(documents=len(batch))
+        if writer is None:  # an empty shard
+            empty = signature_schema(config.minhash.num_perm)
+            empty = empty.append(pa.field("length", pa.int64())).append(
+                pa.field("date", pa.string())
+            )
+            writer = pq.ParquetWriter(tmp, empty, compression="zstd")
+        writer.close()
+        commit_file(tmp, path)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    progress.report(nbytes=task.input_bytes)
+    return SignatureResult(task.index, rows, round(time.process_time() - started, 3))
+
+
+# --- Phase 2: clusters ------------------------------------------------------------------------
+
+
+def _load_batch(folder: Path, count: int, num_perm: int) -> tuple[list[str], Documents, list[int]]:
+    tables = [pq.read_table(folder / shard_name(i)) for i in range(count)]
+    table = pa.concat_tables(tables) if tables else None
+    rows = [len(t) for t in tables]
+    if table is None or not len(table):
+        return [], Documents.empty(num_perm), rows
+    documents = table_documents(table, num_perm)
+    documents.lengths = table.column("length").to_numpy()
+    documents.dates = np.array(table.column("date").fill_null("").to_pylist(), dtype=str)
+    return table.column("id").to_pylist(), documents, rows
+
+
+def _reasons(decisions: Decisions, ids: list[str], index_ids: list[str]) -> list[str | None]:
+    n_index = len(index_ids)
+    reasons: list[str | None] = []
+    for position, survivor in enumerate(decisions.survivor.tolist()):
+        if survivor == n_index + position:
+            reasons.append(None)
+            continue
+        other = index_ids[survivor] if survivor < n_index else ids[survivor - n_index]
+        kind = "exact_duplicate_of" if decisions.exact[position] else "near_duplicate_of"
+        reasons.append(f"{kind}:{other}")
+    return reasons
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"global_step": round(own, 1), "largest_worker": round(workers, 1)}
+
+
+@dataclass
+class DedupPlan:
+    """What the global step needs, and where it keeps its work."""
+
+    tasks: list[DedupTask]
+    config: DedupConfig
+    progress_dir: Path
+    index: DedupIndex | None
+    batch: str
+    workers: int
+    task_timeout_s: float
+    show_progress: bool
+
+    def prepare(self) -> dict[str, Any]:
+        """Phases 1 and 2 (skipped when an earlier attempt finished them); their stats."""
+        marker = self.progress_dir / "clusters.json"
+        if marker.exists():
+            return read_json(marker)
+        started = time.perf_counter()
+        folder = self.progress_dir / "signatures"
+        folder.mkdir(parents=True, exist_ok=True)
+        run_resumable(
+            self.tasks,
+            partial(signature_task, config=self.config, folder=folder),
+            fail_task,
+            folder,
+            description="dedup signatures",
+            workers=self.workers,
+            task_timeout_s=self.task_timeout_s,
+            show_progress=self.show_progress,
+        )
+        signature_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        num_perm = self.config.minhash.num_perm
+        ids, batch, rows = _load_batch(folder, len(self.tasks), num_perm)
+        index_ids: list[str] = []
+        index_docs = Documents.empty(num_perm)
+        if self.index is not None:
+            index_ids, index_docs = self.index.load(self.batch)
+        decisions = cluster(index_docs, batch, self.config)
+        self._write_decisions(decisions, _reasons(decisions, ids, index_ids), rows)
+        if self.index is not None:
+            kept = decisions.survivor == np.arange(len(index_ids), len(index_ids) + len(ids))
+            self._write_index_part(folder, kept)
+        stats = {
+            "dedup": {
+                **decisions.stats,
+                "index_documents": len(index_ids),
+                "seconds_signatures": round(signature_seconds, 3),
+                "seconds_global_step": round(time.perf_counter() - started, 3),
+                "signatures_docs_per_s": round(len(ids) / signature_seconds, 1)
+                if signature_seconds
+                else 0.0,
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+        }
+        atomic_write_json(marker, stats)
+        return stats
+
+    def _write_decisions(
+        self, decisions: Decisions, reasons: list[str | None], rows: list[int]
+    ) -> None:
+        folder = self.progress_dir / "decisions"
+        folder.mkdir(parents=True, exist_ok=True)
+        start = 0
+        for task, count in zip(self.tasks, rows, strict=True):
+            part = slice(start, start + count)
+            removed = [r is not None for r in reasons[part]]
+            table = pa.table(
+                {
+                    "reason": pa.array(reasons[part], pa.string()),
+                    SIMILARITY: pa.array(
+                        np.where(removed, decisions.similarity[part], np.nan), pa.float32()
+                    ),
+                    DUPLICATE_COUNT: pa.array(decisions.duplicates[part], pa.int32()),
+                }
+            )
+            path = folder / shard_name(task.index)
+            tmp = temporary_path(path)
+            pq.write_table(table, tmp)
+            commit_file(tmp, path)
+            start += count
+
+    def _write_index_part(self, folder: Path, kept: np.ndarray) -> None:
+        assert self.index is not None
+        schema = signature_schema(self.config.minhash.num_perm)
+        tables = [
+            pq.read_table(folder / shard_name(task.index), columns=schema.names)
+            for task in self.tasks
+        ]
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        self.index.write_part(self.batch, table.filter(pa.array(kept)).cast(schema))
+
+
+# --- Phase 3: apply ---------------------------------------------------------------------------
+
+
+def apply_task(task: DedupTask, config: DedupConfig, output: Path) -> TaskResult:
+    """Worker side: split input shard i into output shard i and rejected shard i."""
+    started = time.process_time()
+    decisions = pq.read_table(output / PROGRESS_DIR / "decisions" / shard_name(task.index))
+    source = pq.ParquetFile(task.shard)
+    fields = [f for f in source.schema_arrow if f.name not in (DUPLICATE_COUNT, SIMILARITY)]
+    schema = pa.schema([*fields, pa.field(DUPLICATE_COUNT, pa.int32())])
+    rejected_schema = pa.schema(
+        [
+            *fields,
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field(SIMILARITY, pa.float32()),
+        ]
+    )
+    name = shard_name(task.index)
+    kept = ShardWriter(output, name, schema, config.row_group_rows)
+    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", rejected_schema, config.row_group_rows)
+    kinds: dict[str, int] = {}
+    start = 0
+    try:
+        for batch in source.iter_batches(batch_size=config.row_group_rows):
+            table = pa.Table.from_batches([batch]).select([f.name for f in fields])
+            part = decisions.slice(start, len(batch))
+            start += len(batch)
+            removed = pc.is_valid(part.column("reason"))
+            keep = pc.invert(removed)
+            kept.add_table(
+                table.filter(keep).append_column(
+                    DUPLICATE_COUNT, part.column(DUPLICATE_COUNT).filter(keep)
+                )
+            )
+            dropped = (
+                table.filter(removed)
+                .append_column("reason", part.column("reason").filter(removed))
+                .append_column(SIMILARITY, part.column(SIMILARITY).filter(removed))
+            )
+            rejected.add_table(dropped.cast(rejected_schema))
+            for reason in dropped.column("reason").to_pylist():
+                kind = reason.split(":", 1)[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            progress.report(documents=len(batch))
+        kept_info, rejected_info = kept.commit(), rejected.commit()
+    except BaseException:
+        kept.abort()
+        rejected.abort()
+        raise
+    if start != len(decisions):
+        raise StageError(f"{task.shard} changed since its signatures were computed")
+    progress.report(nbytes=task.input_bytes)
+    stats = {
+        "documents": {"kept": kept_info.rows, "rejected": rejected_info.rows},
+        "rejected": kinds,
+        "input_bytes": task.input_bytes,
+        "cpu_seconds": round(time.process_time() - started, 3),
+    }
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
+
+
+def fail_task(task: DedupTask, failure: TaskFailure) -> TaskResult:
+    raise StageError(
+        f"dedup of {task.shard} failed: {failure.message}; "
+        "finished shards are kept, run the same command again to retry"
+    )
+
+
+# --- The stage --------------------------------------------------------------------------------
+
+
+def batch_id(input_info: dict[str, Any], config: DedupConfig) -> str:
+    """Names this batch in the index: the input dataset's content and the dedup settings."""
+    blob = json.dumps(
+        {
+            "fingerprint": input_info["fingerprint"],
+            "shards": input_info["shards"],
+            "config": config.model_dump(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_dedup(
+    input_dir: Path,
+    output: Path,
+    config: PipelineConfig,
+    index_dir: Path | None = None,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> RunSummary:
+    manifest = read_manifest(input_dir)
+    if manifest is None:
+        raise StageError(f"{input_dir} is not a finished dataset (no _manifest.json)")
+    dedup = config.dedup
+    tasks = [
+        DedupTask(i, str(input_dir / shard["file"]), shard["bytes"])
+        for i, shard in enumerate(manifest["shards"])
+    ]
+    input_info = {
+        "path": str(input_dir),
+        "stage": manifest["stage"],
+        "fingerprint": manifest["fingerprint"],
+        "shards": [shard["sha256"] for shard in manifest["shards"]],
+    }
+    batch = batch_id(input_info, dedup)
+    index = DedupIndex(index_dir, dedup) if index_dir is not None else None
+    output.mkdir(parents=True, exist_ok=True)
+    workers = config.executor.workers or default_workers()
+    with index.locked() if index is not None else contextlib.nullcontext():
+        inputs = [input_info]
+        if index is not None:
+            inputs.append({"index": str(index.folder), "batches": index.other_batches(batch)})
+        plan = DedupPlan(
+            tasks=tasks,
+            config=dedup,
+            progress_dir=output / PROGRESS_DIR,
+            index=index,
+            batch=batch,
+            workers=workers,
+            task_timeout_s=config.executor.task_timeout_s,
+            show_progress=show_progress,
+        )
+        spec = StageSpec(
+            stage="dedup",
+            output=output,
+            tasks=tasks,
+            run_task=partial(apply_task, config=dedup, output=output),
+            on_failure=fail_task,
+            config={**dedup.model_dump(), "batch": batch},
+            inputs=inputs,
+            prepare=plan.prepare,
+        )
+        summary = run_stage(
+            spec,
+            workers=workers,
+            task_timeout_s=config.executor.task_timeout_s,
+            show_progress=show_progress,
+            overwrite=overwrite,
+        )
+        if index is not None:
+            index.commit(batch)
+    return summary

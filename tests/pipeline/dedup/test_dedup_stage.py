@@ -1,0 +1,191 @@
+"""`llm-data dedup` end to end: planted duplicates go, boilerplate-sharing pages stay, the index
+carries decisions across runs, and the output does not depend on workers or on being killed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+
+from llm_pretrain.cli import data
+from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.dedup import stage
+from llm_pretrain.pipeline.dedup.index import INDEX_MANIFEST, DedupIndex
+from llm_pretrain.pipeline.dedup.stage import run_dedup
+from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.runner import StageError
+from tests.pipeline.dedup.corpus import (
+    original,
+    paragraph_inserted,
+    whitespace_changed,
+    words_changed,
+    write_jsonl,
+)
+from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
+
+PLANTED = {
+    "copy0": ("doc00", "exact_duplicate_of"),
+    "spaces1": ("doc01", "exact_duplicate_of"),
+    "para2": ("doc02", "near_duplicate_of"),
+    "words3": ("doc03", "near_duplicate_of"),
+}
+
+
+def first_batch() -> dict[str, str]:
+    documents = {f"doc{i:02d}": original(i) for i in range(20)}
+    documents["copy0"] = documents["doc00"]
+    documents["spaces1"] = whitespace_changed(documents["doc01"])
+    documents["para2"] = paragraph_inserted(documents["doc02"], seed=2)
+    documents["words3"] = words_changed(documents["doc03"], 3, seed=3)
+    return documents
+
+
+def extracted(tmp_path, config, documents: dict[str, str], name: str = "ex"):
+    write_jsonl(tmp_path / f"{name}-in", documents, per_file=3)
+    config.extract.task_max_files = 1  # one shard per input file
+    run_extract([str(tmp_path / f"{name}-in")], tmp_path / name, config, show_progress=False)
+    return tmp_path / name
+
+
+def names(folder, rejected: bool = False) -> dict[str, dict]:
+    """Rows of a dataset by document name (the last part of the URL)."""
+    return {row["url"].rsplit("/", 1)[1]: row for row in read_table(folder, rejected).to_pylist()}
+
+
+def reasons(out, source) -> dict[str, tuple[str, str]]:
+    """name -> (name of the document it duplicates, kind) for every rejected document."""
+    name_of = {row["id"]: name for name, row in names(source).items()}
+    result = {}
+    for name, row in names(out, rejected=True).items():
+        kind, other = row["reason"].split(":", 1)
+        result[name] = (name_of[other], kind)
+    return result
+
+
+def test_planted_duplicates_go_and_the_rest_stays(tmp_path, config):
+    source = extracted(tmp_path, config, first_batch())
+    summary = run_dedup(source, tmp_path / "out", config, show_progress=False)
+    assert reasons(tmp_path / "out", source) == PLANTED
+    kept = names(tmp_path / "out")
+    assert sorted(kept) == [f"doc{i:02d}" for i in range(20)]  # shared footer or not
+    assert kept["doc00"]["duplicate_count"] == 1 and kept["doc05"]["duplicate_count"] == 0
+    rejected = names(tmp_path / "out", rejected=True)
+    assert rejected["copy0"]["similarity"] == 1.0
+    assert 0.8 <= rejected["words3"]["similarity"] < 1.0
+    stats = summary.stats["dedup"]
+    assert stats["exact_duplicates"] == 2 and stats["near_duplicates"] == 2
+    assert stats["cluster_sizes"] == {"2": 4}
+    assert summary.stats["rejected"] == {"exact_duplicate_of": 2, "near_duplicate_of": 2}
+    assert summary.manifest["counts"] == {"documents": 20, "rejected": 4}
+    again = run_dedup(source, tmp_path / "out", config, show_progress=False)
+    assert again.up_to_date
+
+
+def test_second_batch_is_deduplicated_against_the_index(tmp_path, config):
+    index = tmp_path / "index"
+    first = extracted(tmp_path, config, first_batch(), "ex1")
+    run_dedup(first, tmp_path / "out1", config, index, show_progress=False)
+    assert json.loads((index / INDEX_MANIFEST).read_text())["documents"] == 20
+
+    documents = {f"new{i:02d}": original(100 + i) for i in range(6)}
+    documents["again5"] = original(5)  # already kept in batch 1
+    documents["near6"] = words_changed(original(6), 2, seed=6)
+    documents["twin"] = documents["new00"]  # a duplicate within batch 2
+    second = extracted(tmp_path, config, documents, "ex2")
+    summary = run_dedup(second, tmp_path / "out2", config, index, show_progress=False)
+
+    by_id = {row["id"]: name for name, row in {**names(first), **names(second)}.items()}
+    found = {
+        name: (by_id[row["reason"].split(":", 1)[1]], row["reason"].split(":", 1)[0])
+        for name, row in names(tmp_path / "out2", rejected=True).items()
+    }
+    assert found == {
+        "again5": ("doc05", "exact_duplicate_of"),
+        "near6": ("doc06", "near_duplicate_of"),
+        "twin": ("new00", "exact_duplicate_of"),
+    }
+    assert summary.stats["dedup"]["duplicates_of_index"] == 2
+    assert summary.stats["dedup"]["index_documents"] == 20
+    manifest = json.loads((index / INDEX_MANIFEST).read_text())
+    assert manifest["documents"] == 26 and len(manifest["parts"]) == 2
+
+    # Running batch 2 again changes nothing, in the output or in the index.
+    rerun = run_dedup(second, tmp_path / "out2", config, index, show_progress=False)
+    assert rerun.up_to_date
+    assert json.loads((index / INDEX_MANIFEST).read_text()) == manifest
+
+
+def broken_apply(*args, **kwargs):
+    raise RuntimeError("disk on fire")
+
+
+def test_a_retry_or_an_overwrite_decides_as_the_first_attempt(tmp_path, config, monkeypatch):
+    """The batch's index part exists before the output is committed, and stays listed after:
+    neither may make the batch a duplicate of itself."""
+    index, out = tmp_path / "index", tmp_path / "out"
+    source = extracted(tmp_path, config, first_batch())
+
+    monkeypatch.setattr(stage, "apply_task", broken_apply)
+    with pytest.raises(StageError, match="disk on fire"):
+        run_dedup(source, out, config, index, show_progress=False)
+    assert list(index.glob("part-*.parquet")) and not (index / INDEX_MANIFEST).exists()
+    monkeypatch.undo()
+
+    retried = run_dedup(source, out, config, index, show_progress=False)
+    assert retried.manifest["counts"] == {"documents": 20, "rejected": 4}
+    manifest = json.loads((index / INDEX_MANIFEST).read_text())
+    assert manifest["documents"] == 20
+    again = run_dedup(source, out, config, index, show_progress=False, overwrite=True)
+    assert again.manifest["counts"] == {"documents": 20, "rejected": 4}
+    assert json.loads((index / INDEX_MANIFEST).read_text()) == manifest
+
+
+def test_output_does_not_depend_on_workers(tmp_path, config):
+    source = extracted(tmp_path, config, first_batch())
+    config.executor.workers = 1
+    run_dedup(source, tmp_path / "one", config, show_progress=False)
+    config.executor.workers = 2
+    run_dedup(source, tmp_path / "two", config, show_progress=False)
+    assert shard_checksums(tmp_path / "one") == shard_checksums(tmp_path / "two")
+
+
+def test_killed_dedup_rerun_gives_identical_output(tmp_path, config):
+    documents = {f"doc{i:03d}": original(i, paragraphs=2) for i in range(60)}
+    documents.update({f"copy{i:03d}": documents[f"doc{i:03d}"] for i in range(0, 60, 7)})
+    source = extracted(tmp_path, config, documents)
+    args = ["dedup", "-i", str(source), "--workers", "1", "-q"]
+    out = assert_kill_and_rerun_is_identical(args, tmp_path)
+    assert Counter(r["reason"].split(":")[0] for r in read_table(out, True).to_pylist()) == {
+        "exact_duplicate_of": 9
+    }
+
+
+def test_a_locked_index_or_other_settings_are_refused(tmp_path, config):
+    source = extracted(tmp_path, config, first_batch())
+    index = tmp_path / "index"
+    with (
+        DedupIndex(index, config.dedup).locked(),
+        pytest.raises(StageError, match="in use by another run"),
+    ):
+        run_dedup(source, tmp_path / "out", config, index, show_progress=False)
+    run_dedup(source, tmp_path / "out", config, index, show_progress=False)
+    config.dedup.minhash.ngram = 3
+    with pytest.raises(StageError, match="other settings \\(ngram\\)"):
+        run_dedup(source, tmp_path / "out3", config, index, show_progress=False)
+
+
+def test_cli_reports_duplicates(tmp_path, config):
+    source = extracted(tmp_path, config, first_batch())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        data,
+        ["dedup", "-i", str(source), "-o", str(out), "--index", str(tmp_path / "ix"), "-q"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "near duplicates" in result.output and "exact duplicates" in result.output
+    result = CliRunner().invoke(
+        data, ["dedup", "-i", str(source), "-o", str(out), "--minhash-ngram", "0"]
+    )
+    assert result.exit_code == 2 and "dedup.minhash.ngram" in result.output  # usage error

@@ -93,8 +93,8 @@ def _ngram_hashes(values: np.ndarray, n: int) -> np.ndarray:
 def shingle_hashes(text: str, config: MinHashConfig) -> np.ndarray:
     """The 32-bit hashes of the shingles of `text` after normalisation (may repeat; empty
     when the normalised text is)."""
-    text = normalize(text, config.normalize)
-    if not text:
+    text = normalize(text, config.normalize, words=config.shingle == "word")
+    if not text or text.isspace():
         return np.empty(0, dtype=np.uint32)
     if config.shingle == "char":
         points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -115,9 +115,12 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def _permuted_min(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise permuted values of `hashes` (shingles x num_perm)."""
-    return fmix32(hashes)[:, None] * a[None, :] + b[None, :]
+def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(num_perm x shingles) permuted values. This orientation makes each document's minimum
+    a reduction over contiguous memory, several times faster than the transpose."""
+    permuted = a[:, None] * fmix32(hashes)[None, :]
+    permuted += b[:, None]
+    return permuted
 
 
 def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
@@ -136,13 +139,13 @@ def signatures(hash_lists: list[np.ndarray], num_perm: int, seed: int) -> np.nda
         if len(rows) == 1 and total > _BLOCK:  # one long document, in pieces
             hashes = hash_lists[rows[0]]
             for first in range(0, len(hashes), _BLOCK):
-                piece = _permuted_min(hashes[first : first + _BLOCK], a, b).min(axis=0)
+                piece = _permuted(hashes[first : first + _BLOCK], a, b).min(axis=1)
                 np.minimum(result[rows[0]], piece, out=result[rows[0]])
         elif rows:
             lengths = np.array([len(hash_lists[i]) for i in rows])
             offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            permuted = _permuted_min(np.concatenate([hash_lists[i] for i in rows]), a, b)
-            result[rows] = np.minimum.reduceat(permuted, offsets, axis=0)
+            permuted = _permuted(np.concatenate([hash_lists[i] for i in rows]), a, b)
+            result[rows] = np.minimum.reduceat(permuted, offsets, axis=1).T
         start = stop
     return result
 

@@ -1,9 +1,11 @@
-"""`make demo`: build a small mixed crawl offline and run the pipeline on it (extract, filter).
+"""`make demo`: build a small mixed crawl offline and run the pipeline on it (extract, filter,
+dedup).
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
 redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
 encrypted PDF, a scan without text, a WARC cut short, binary junk named .html, a page with no
-article) so that the summary shows every kind of rejection with its reason.
+article) so that the summary shows every kind of rejection with its reason, and reposted
+forum threads (a copy and a lightly edited one) for dedup to find.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import load_config
 from llm_pretrain.pipeline.dataset import shard_paths
+from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.summary import format_summary
@@ -58,6 +61,8 @@ def add_jsonl(folder: Path) -> None:
     texts.append(paragraph(rng, 6) + "\nWrite to the.editor@example.net or call (555) 123-4567.")
     texts.append(GERMAN)  # rejected by the language step (English is kept by default)
     texts.append("\n".join(["Buy cheap watches online, best prices, free shipping!"] * 12))
+    texts.append(texts[0])  # reposted as it was
+    texts.append(texts[1].replace(" the ", " a ", 2) + " Edited.")  # reposted, edited
     rows = [
         {"text": text, "url": f"https://forum.example.net/t/{i}"} for i, text in enumerate(texts)
     ]
@@ -83,7 +88,12 @@ def main() -> None:
     print(f"$ llm-data filter --input {output} --output {filtered}\n")
     summary = run_filter(output, filtered, config, overwrite=True)
     print(format_summary(summary, filtered))
-    first = pq.read_table(shard_paths(filtered)[0]).slice(0, 1).to_pylist()[0]
+    deduped, index = args.workdir / "deduped", args.workdir / "index"
+    shutil.rmtree(index, ignore_errors=True)
+    print(f"$ llm-data dedup --input {filtered} --output {deduped} --index {index}\n")
+    summary = run_dedup(filtered, deduped, config, index, overwrite=True)
+    print(format_summary(summary, deduped))
+    first = pq.read_table(shard_paths(deduped)[0]).slice(0, 1).to_pylist()[0]
     print("first document:")
     print(f"  id {first['id']}  format {first['format']}  url {first['url']}")
     print(f"  language {first['language']} ({first['language_score']:.2f})")

@@ -86,7 +86,9 @@ def _candidate_edges(
     signatures: np.ndarray, nodes: np.ndarray, config: DedupConfig, n_index: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unique LSH candidate pairs (first < second) among `nodes`, at least one in the batch."""
-    keys = band_keys(signatures[nodes], lsh_params(config.minhash))
+    chosen = signatures if len(nodes) == len(signatures) else signatures[nodes]
+    keys = band_keys(chosen, lsh_params(config.minhash))
+    del chosen
     firsts, seconds = [], []
     for band in range(keys.shape[1]):
         head, member = _bucket_edges(keys[:, band], nodes)
@@ -138,8 +140,11 @@ def cluster(index: Documents, batch: Documents, config: DedupConfig) -> Decision
     """Find the duplicates of the batch among themselves and against the index."""
     started = time.perf_counter()
     n_index, n = len(index), len(index) + len(batch)
-    hashes = np.concatenate([index.hashes, batch.hashes])
-    signatures = np.concatenate([index.signatures, batch.signatures])
+    # Without an index the batch's arrays serve as they are (a copy is 0.5 GB per million).
+    hashes = np.concatenate([index.hashes, batch.hashes]) if n_index else batch.hashes
+    signatures = (
+        np.concatenate([index.signatures, batch.signatures]) if n_index else batch.signatures
+    )
     sources, targets = [], []
     stats: dict[str, Any] = {}
 

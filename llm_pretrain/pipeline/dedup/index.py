@@ -126,12 +126,20 @@ class DedupIndex:
     def part_name(self, batch: str) -> str:
         return f"part-{batch}.parquet"
 
-    def write_part(self, batch: str, table: pa.Table) -> None:
+    @contextmanager
+    def part_writer(self, batch: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
         """Write (or write again, identically) this batch's part; not yet committed."""
         path = self.folder / self.part_name(batch)
         tmp = temporary_path(path)
-        pq.write_table(table, tmp, compression="zstd")
-        commit_file(tmp, path)
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            yield writer
+            writer.close()
+            commit_file(tmp, path)
+        except BaseException:
+            writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
 
     def commit(self, batch: str) -> bool:
         """List this batch's part in the manifest, unless it already is; True if it was added."""

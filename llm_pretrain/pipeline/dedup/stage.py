@@ -141,15 +141,27 @@ def signature_task(task: DedupTask, config: DedupConfig, folder: Path) -> Signat
 
 
 def _load_batch(folder: Path, count: int, num_perm: int) -> tuple[list[str], Documents, list[int]]:
-    tables = [pq.read_table(folder / shard_name(i)) for i in range(count)]
-    table = pa.concat_tables(tables) if tables else None
-    rows = [len(t) for t in tables]
-    if table is None or not len(table):
+    """Ids and the numpy columns of every signature file, one file at a time (the Arrow form
+    of all of them at once would double the memory of the global step)."""
+    ids: list[str] = []
+    parts: list[Documents] = []
+    for i in range(count):
+        table = pq.read_table(folder / shard_name(i))
+        ids.extend(table.column("id").to_pylist())
+        part = table_documents(table, num_perm)
+        part.lengths = table.column("length").to_numpy()
+        part.dates = np.array(table.column("date").fill_null("").to_pylist(), dtype=str)
+        parts.append(part)
+    rows = [len(part) for part in parts]
+    if not ids:
         return [], Documents.empty(num_perm), rows
-    documents = table_documents(table, num_perm)
-    documents.lengths = table.column("length").to_numpy()
-    documents.dates = np.array(table.column("date").fill_null("").to_pylist(), dtype=str)
-    return table.column("id").to_pylist(), documents, rows
+    documents = Documents(
+        np.concatenate([p.hashes for p in parts]),
+        np.concatenate([p.signatures for p in parts]),
+        np.concatenate([p.lengths for p in parts]),
+        np.concatenate([p.dates for p in parts]),
+    )
+    return ids, documents, rows
 
 
 def _reasons(decisions: Decisions, ids: list[str], index_ids: list[str]) -> list[str | None]:
@@ -256,14 +268,16 @@ class DedupPlan:
             start += count
 
     def _write_index_part(self, folder: Path, kept: np.ndarray) -> None:
+        """The batch's kept documents (hash and signature), shard by shard, into its part."""
         assert self.index is not None
         schema = signature_schema(self.config.minhash.num_perm)
-        tables = [
-            pq.read_table(folder / shard_name(task.index), columns=schema.names)
-            for task in self.tasks
-        ]
-        table = pa.concat_tables(tables) if tables else schema.empty_table()
-        self.index.write_part(self.batch, table.filter(pa.array(kept)).cast(schema))
+        with self.index.part_writer(self.batch, schema) as writer:
+            start = 0
+            for task in self.tasks:
+                table = pq.read_table(folder / shard_name(task.index), columns=schema.names)
+                mask = pa.array(kept[start : start + len(table)])
+                writer.write_table(table.filter(mask).cast(schema))
+                start += len(table)
 
 
 # --- Phase 3: apply ---------------------------------------------------------------------------

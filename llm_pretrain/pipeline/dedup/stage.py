@@ -37,7 +37,7 @@ from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manife
 from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
-from llm_pretrain.pipeline.dedup.minhash import shingle_hashes, signatures
+from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, signatures
 from llm_pretrain.pipeline.dedup.normalize import text_hash
 from llm_pretrain.pipeline.executor import TaskFailure, default_workers
 from llm_pretrain.pipeline.runner import (
@@ -76,12 +76,16 @@ class SignatureResult:
 # --- Phase 1: signatures ----------------------------------------------------------------------
 
 
-def signature_table(texts: list[str], ids: list[str], config: DedupConfig) -> pa.Table:
-    num_perm = config.minhash.num_perm
+def signature_table(texts: list[str], ids: list[str], config: DedupConfig, width: int) -> pa.Table:
+    """Ids, text hashes and signatures of `width` values: the configured num_perm, or 1 (a
+    placeholder) when neither near-dedup nor the index needs them."""
     hashes = [text_hash(text, config.exact.normalize) for text in texts]
-    rows = signatures(
-        [shingle_hashes(text, config.minhash) for text in texts], num_perm, config.minhash.seed
-    )
+    if width == config.minhash.num_perm:
+        shingles = [shingle_hashes(text, config.minhash) for text in texts]
+        rows = signatures(shingles, width, config.minhash.seed)
+    else:
+        rows = np.full((len(texts), width), EMPTY, dtype=np.uint32)
+    num_perm = width
     return pa.table(
         {
             "id": pa.array(ids, pa.string()),
@@ -94,7 +98,9 @@ def signature_table(texts: list[str], ids: list[str], config: DedupConfig) -> pa
     )
 
 
-def signature_task(task: DedupTask, config: DedupConfig, folder: Path) -> SignatureResult:
+def signature_task(
+    task: DedupTask, config: DedupConfig, folder: Path, width: int
+) -> SignatureResult:
     """Worker side: hashes and signatures of one input shard, with the columns the `keep`
     policy needs (length, date), into `folder/part-i.parquet`."""
     started = time.process_time()
@@ -108,7 +114,7 @@ def signature_task(task: DedupTask, config: DedupConfig, folder: Path) -> Signat
         columns = ["id", "text", "date"] if has_date else ["id", "text"]
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             table = signature_table(
-                batch.column("text").to_pylist(), batch.column("id").to_pylist(), config
+                batch.column("text").to_pylist(), batch.column("id").to_pylist(), config, width
             )
             dates = batch.column("date") if has_date else pa.nulls(len(batch), pa.string())
             table = table.append_column(
@@ -121,7 +127,7 @@ def signature_task(task: DedupTask, config: DedupConfig, folder: Path) -> Signat
             rows += len(batch)
             progress.report(documents=len(batch))
         if writer is None:  # an empty shard
-            empty = signature_schema(config.minhash.num_perm)
+            empty = signature_schema(width)
             empty = empty.append(pa.field("length", pa.int64())).append(
                 pa.field("date", pa.string())
             )
@@ -196,6 +202,13 @@ class DedupPlan:
     task_timeout_s: float
     show_progress: bool
 
+    @property
+    def width(self) -> int:
+        """Values per stored signature: none are needed (1, a placeholder) for exact dedup
+        alone without an index."""
+        needed = self.config.minhash.enabled or self.index is not None
+        return self.config.minhash.num_perm if needed else 1
+
     def prepare(self) -> dict[str, Any]:
         """Phases 1 and 2 (skipped when an earlier attempt finished them); their stats."""
         marker = self.progress_dir / "clusters.json"
@@ -206,7 +219,7 @@ class DedupPlan:
         folder.mkdir(parents=True, exist_ok=True)
         run_resumable(
             self.tasks,
-            partial(signature_task, config=self.config, folder=folder),
+            partial(signature_task, config=self.config, folder=folder, width=self.width),
             fail_task,
             folder,
             description="dedup signatures",
@@ -217,7 +230,7 @@ class DedupPlan:
         signature_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        num_perm = self.config.minhash.num_perm
+        num_perm = self.width
         ids, batch, rows = _load_batch(folder, len(self.tasks), num_perm)
         index_ids: list[str] = []
         index_docs = Documents.empty(num_perm)

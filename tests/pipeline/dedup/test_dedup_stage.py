@@ -189,3 +189,13 @@ def test_cli_reports_duplicates(tmp_path, config):
         data, ["dedup", "-i", str(source), "-o", str(out), "--minhash-ngram", "0"]
     )
     assert result.exit_code == 2 and "dedup.minhash.ngram" in result.output  # usage error
+
+
+def test_exact_dedup_alone(tmp_path, config):
+    source = extracted(tmp_path, config, first_batch())
+    config.dedup.minhash.enabled = False
+    summary = run_dedup(source, tmp_path / "out", config, show_progress=False)
+    assert reasons(tmp_path / "out", source) == {
+        name: found for name, found in PLANTED.items() if found[1] == "exact_duplicate_of"
+    }
+    assert "candidate_pairs" not in summary.stats["dedup"]

@@ -14,6 +14,7 @@ cluster has one, else the batch document the `keep` policy prefers, ties to the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from llm_pretrain.pipeline.dedup.config import DedupConfig
-from llm_pretrain.pipeline.dedup.minhash import EMPTY, band_keys, lsh_params, similarity
+from llm_pretrain.pipeline.dedup.minhash import (
+    EMPTY,
+    band_keys,
+    lsh_params,
+    similarity,
+    uncertainty,
+)
 
 # Candidate pairs compared at once: bounds the gathered signatures to ~256 MB at 128 perms.
 _PAIR_BLOCK = 1 << 18
@@ -101,13 +108,40 @@ def _candidate_edges(
     return pairs // len(signatures), pairs % len(signatures)
 
 
-def _verified(
-    first: np.ndarray, second: np.ndarray, signatures: np.ndarray, threshold: float
-) -> np.ndarray:
-    keep = np.empty(len(first), dtype=bool)
+# Exact Jaccard similarities of pairs of batch positions (computed from stored shingle sets).
+ExactJaccard = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _estimates(first: np.ndarray, second: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+    result = np.empty(len(first), dtype=np.float64)
     for start in range(0, len(first), _PAIR_BLOCK):
         block = slice(start, start + _PAIR_BLOCK)
-        keep[block] = similarity(signatures[first[block]], signatures[second[block]]) >= threshold
+        result[block] = similarity(signatures[first[block]], signatures[second[block]])
+    return result
+
+
+def _verified(
+    first: np.ndarray,
+    second: np.ndarray,
+    signatures: np.ndarray,
+    config: DedupConfig,
+    n_index: int,
+    exact: ExactJaccard | None,
+    stats: dict[str, Any],
+) -> np.ndarray:
+    """Which candidate pairs reach the threshold: by their estimate, or, near the threshold
+    and with `exact`, by their shingle sets (pairs with an index document keep the estimate:
+    the index stores no shingles)."""
+    threshold = config.minhash.threshold
+    estimates = _estimates(first, second, signatures)
+    keep = estimates >= threshold
+    if exact is not None:
+        margin = uncertainty(threshold, config.minhash.num_perm)
+        unsure = (np.abs(estimates - threshold) <= margin) & (first >= n_index)
+        if unsure.any():
+            true = exact(first[unsure] - n_index, second[unsure] - n_index)
+            keep[unsure] = true >= threshold
+        stats["exactly_compared_pairs"] = int(unsure.sum())
     return keep
 
 
@@ -136,8 +170,11 @@ def size_histogram(sizes: np.ndarray) -> dict[str, int]:
     return histogram
 
 
-def cluster(index: Documents, batch: Documents, config: DedupConfig) -> Decisions:
-    """Find the duplicates of the batch among themselves and against the index."""
+def cluster(
+    index: Documents, batch: Documents, config: DedupConfig, exact: ExactJaccard | None = None
+) -> Decisions:
+    """Find the duplicates of the batch among themselves and against the index. `exact`
+    gives exact similarities for `verify: exact` (without it, the estimate decides)."""
     started = time.perf_counter()
     n_index, n = len(index), len(index) + len(batch)
     # Without an index the batch's arrays serve as they are (a copy is 0.5 GB per million).
@@ -161,8 +198,10 @@ def cluster(index: Documents, batch: Documents, config: DedupConfig) -> Decision
         nodes = np.flatnonzero(representatives & has_shingles)
         first, second = _candidate_edges(signatures, nodes, config, n_index)
         stats["candidate_pairs"] = int(len(first))
-        if config.minhash.verify and len(first):
-            keep = _verified(first, second, signatures, config.minhash.threshold)
+        if config.minhash.verify != "off" and len(first):
+            if config.minhash.verify != "exact":
+                exact = None
+            keep = _verified(first, second, signatures, config, n_index, exact, stats)
             first, second = first[keep], second[keep]
         stats["verified_pairs"] = int(len(first))
         sources.append(first)

@@ -62,10 +62,12 @@ class MinHashConfig(Section):
     rows: int | None = Field(
         None, ge=1, description="signature rows per band; give it together with bands"
     )
-    verify: bool = Field(
-        True,
-        description="keep only candidate pairs whose estimated Jaccard similarity reaches the "
-        "threshold (LSH alone also pairs some less similar documents)",
+    verify: Literal["exact", "estimate", "off"] = Field(
+        "exact",
+        description="check LSH candidate pairs against the threshold: exact compares the "
+        "shingle sets of pairs whose estimate is near the threshold (the estimate alone is off "
+        "by 0.035 on average at 0.8 and 128 permutations), estimate uses the signatures only, "
+        "off keeps every candidate",
     )
     seed: int = Field(1, ge=0, description="seed of the hash permutations")
     normalize: ShingleNormalizeConfig = Field(default_factory=ShingleNormalizeConfig)

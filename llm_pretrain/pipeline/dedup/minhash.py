@@ -17,6 +17,7 @@ adds a bias of that order to the Jaccard estimate.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -190,7 +191,7 @@ def lsh_params(config: MinHashConfig) -> LshParams:
     (9 x 13: only 40% of pairs at exactly 0.8 are found, 93% at 0.9)."""
     if config.bands is not None and config.rows is not None:
         return LshParams(config.bands, config.rows)
-    if config.verify:
+    if config.verify != "off":
         return _recall_bands(config.threshold, config.num_perm)
     return _balanced_bands(config.threshold, config.num_perm)
 
@@ -204,6 +205,26 @@ def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
         for k in range(params.rows):
             keys[:, band] += signatures[:, first + k].astype(np.uint64) * _BAND_COEFFICIENTS[k]
     return fmix64(keys)
+
+
+def uncertainty(threshold: float, num_perm: int) -> float:
+    """Four standard deviations of the similarity estimate at the threshold: an estimate
+    further than this from the threshold is on the same side as the true similarity, but for
+    a chance of about 3e-5."""
+    return 4 * math.sqrt(threshold * (1 - threshold) / num_perm)
+
+
+def shingle_set(hashes: np.ndarray) -> np.ndarray:
+    """The sorted distinct shingle hashes: what exact verification compares."""
+    return np.unique(hashes)
+
+
+def jaccard(left: np.ndarray, right: np.ndarray) -> float:
+    """Jaccard similarity of two `shingle_set`s."""
+    if not len(left) and not len(right):
+        return 0.0
+    common = len(np.intersect1d(left, right, assume_unique=True))
+    return common / (len(left) + len(right) - common)
 
 
 def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:

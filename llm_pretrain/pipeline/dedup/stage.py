@@ -34,10 +34,16 @@ import pyarrow.parquet as pq
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manifest, shard_name
-from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
+from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, ExactJaccard, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
-from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, signatures
+from llm_pretrain.pipeline.dedup.minhash import (
+    EMPTY,
+    jaccard,
+    shingle_hashes,
+    shingle_set,
+    signatures,
+)
 from llm_pretrain.pipeline.dedup.normalize import text_hash
 from llm_pretrain.pipeline.executor import TaskFailure, default_workers
 from llm_pretrain.pipeline.runner import (
@@ -76,74 +82,98 @@ class SignatureResult:
 # --- Phase 1: signatures ----------------------------------------------------------------------
 
 
-def signature_table(texts: list[str], ids: list[str], config: DedupConfig, width: int) -> pa.Table:
-    """Ids, text hashes and signatures of `width` values: the configured num_perm, or 1 (a
-    placeholder) when neither near-dedup nor the index needs them."""
-    hashes = [text_hash(text, config.exact.normalize) for text in texts]
+SHINGLES = "shingles"
+
+
+def signature_file_schema(width: int, with_sets: bool) -> pa.Schema:
+    """Phase 1's files: the index columns, what the `keep` policy needs (length, date) and,
+    for exact verification, each document's shingle set."""
+    schema = signature_schema(width)
+    schema = schema.append(pa.field("length", pa.int64())).append(pa.field("date", pa.string()))
+    return schema.append(pa.field(SHINGLES, pa.list_(pa.uint32()))) if with_sets else schema
+
+
+def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> pa.Table:
+    """Phase 1's columns for a batch of documents. `width`: values per signature, the
+    configured num_perm, or 1 (a placeholder) when neither near-dedup nor the index needs them."""
+    texts = batch.column("text").to_pylist()
+    with_sets = config.minhash.enabled and config.minhash.verify == "exact"
+    columns: dict[str, Any] = {
+        "id": batch.column("id"),
+        "text_hash": pa.array([text_hash(t, config.exact.normalize) for t in texts], pa.binary(16)),
+    }
     if width == config.minhash.num_perm:
         shingles = [shingle_hashes(text, config.minhash) for text in texts]
         rows = signatures(shingles, width, config.minhash.seed)
     else:
-        rows = np.full((len(texts), width), EMPTY, dtype=np.uint32)
-    num_perm = width
-    return pa.table(
-        {
-            "id": pa.array(ids, pa.string()),
-            "text_hash": pa.array(hashes, pa.binary(16)),
-            "signature": pa.FixedSizeListArray.from_arrays(
-                pa.array(rows.ravel(), pa.uint32()), num_perm
-            ),
-        },
-        schema=signature_schema(num_perm),
-    )
+        shingles, rows = [], np.full((len(texts), width), EMPTY, dtype=np.uint32)
+    columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), width)
+    columns["length"] = pc.utf8_length(batch.column("text")).cast(pa.int64())
+    has_date = "date" in batch.schema.names
+    columns["date"] = batch.column("date") if has_date else pa.nulls(len(texts), pa.string())
+    if with_sets:
+        columns[SHINGLES] = pa.array([shingle_set(h) for h in shingles], pa.list_(pa.uint32()))
+    schema = signature_file_schema(width, with_sets)
+    return pa.table(columns).cast(schema)
 
 
 def signature_task(
     task: DedupTask, config: DedupConfig, folder: Path, width: int
 ) -> SignatureResult:
-    """Worker side: hashes and signatures of one input shard, with the columns the `keep`
-    policy needs (length, date), into `folder/part-i.parquet`."""
+    """Worker side: phase 1's columns for one input shard, into `folder/part-i.parquet`."""
     started = time.process_time()
     path = folder / shard_name(task.index)
     tmp = temporary_path(path)
     source = pq.ParquetFile(task.shard)
-    has_date = "date" in source.schema_arrow.names
+    columns = [name for name in ("id", "text", "date") if name in source.schema_arrow.names]
+    with_sets = config.minhash.enabled and config.minhash.verify == "exact"
+    writer = pq.ParquetWriter(tmp, signature_file_schema(width, with_sets), compression="zstd")
     rows = 0
-    writer = None
     try:
-        columns = ["id", "text", "date"] if has_date else ["id", "text"]
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
-            table = signature_table(
-                batch.column("text").to_pylist(), batch.column("id").to_pylist(), config, width
-            )
-            dates = batch.column("date") if has_date else pa.nulls(len(batch), pa.string())
-            table = table.append_column(
-                "length", pc.utf8_length(batch.column("text")).cast(pa.int64())
-            )
-            table = table.append_column("date", dates.cast(pa.string()))
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
+            writer.write_table(signature_table(batch, config, width))
             rows += len(batch)
             progress.report(documents=len(batch))
-        if writer is None:  # an empty shard
-            empty = signature_schema(width)
-            empty = empty.append(pa.field("length", pa.int64())).append(
-                pa.field("date", pa.string())
-            )
-            writer = pq.ParquetWriter(tmp, empty, compression="zstd")
         writer.close()
         commit_file(tmp, path)
     except BaseException:
-        if writer is not None:
-            writer.close()
+        writer.close()
         tmp.unlink(missing_ok=True)
         raise
     progress.report(nbytes=task.input_bytes)
     return SignatureResult(task.index, rows, round(time.process_time() - started, 3))
 
 
+def exact_jaccard(folder: Path, rows: list[int]) -> ExactJaccard:
+    """Exact similarities of pairs of batch positions, from the shingle sets of phase 1's
+    files; reads, shard by shard, only the sets of the documents asked for."""
+    starts = np.cumsum([0, *rows])
+
+    def compute(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        needed = np.unique(np.concatenate([first, second]))
+        sets: dict[int, np.ndarray] = {}
+        for shard in range(len(rows)):
+            here = needed[(needed >= starts[shard]) & (needed < starts[shard + 1])]
+            if not len(here):
+                continue
+            column = pq.read_table(folder / shard_name(shard), columns=[SHINGLES]).column(0)
+            picked = column.take(pa.array(here - starts[shard]))
+            for position, value in zip(here.tolist(), picked.to_pylist(), strict=True):
+                sets[position] = np.array(value, dtype=np.uint32)
+        return np.array(
+            [
+                jaccard(sets[a], sets[b])
+                for a, b in zip(first.tolist(), second.tolist(), strict=True)
+            ]
+        )
+
+    return compute
+
+
 # --- Phase 2: clusters ------------------------------------------------------------------------
+
+
+_CLUSTER_COLUMNS = ["id", "text_hash", "signature", "length", "date"]
 
 
 def _load_batch(folder: Path, count: int, num_perm: int) -> tuple[list[str], Documents, list[int]]:
@@ -152,7 +182,7 @@ def _load_batch(folder: Path, count: int, num_perm: int) -> tuple[list[str], Doc
     ids: list[str] = []
     parts: list[Documents] = []
     for i in range(count):
-        table = pq.read_table(folder / shard_name(i))
+        table = pq.read_table(folder / shard_name(i), columns=_CLUSTER_COLUMNS)
         ids.extend(table.column("id").to_pylist())
         part = table_documents(table, num_perm)
         part.lengths = table.column("length").to_numpy()
@@ -236,7 +266,7 @@ class DedupPlan:
         index_docs = Documents.empty(num_perm)
         if self.index is not None:
             index_ids, index_docs = self.index.load(self.batch)
-        decisions = cluster(index_docs, batch, self.config)
+        decisions = cluster(index_docs, batch, self.config, exact_jaccard(folder, rows))
         self._write_decisions(decisions, _reasons(decisions, ids, index_ids), rows)
         if self.index is not None:
             kept = decisions.survivor == np.arange(len(index_ids), len(index_ids) + len(ids))

@@ -85,8 +85,27 @@ def test_verification_drops_candidates_below_the_threshold():
     decisions = cluster(Documents.empty(PERM), batch, cfg)
     assert decisions.stats["candidate_pairs"] == 1 and decisions.stats["verified_pairs"] == 0
     assert decisions.survivor.tolist() == [0, 1]
-    cfg.minhash.verify = False
+    cfg.minhash.verify = "off"
     assert cluster(Documents.empty(PERM), batch, cfg).survivor.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize(("estimate_rows", "true", "same"), [(26, 0.85, True), (29, 0.7, False)])
+def test_exact_verification_decides_near_the_threshold(estimate_rows, true, same):
+    """An estimate within the margin of the threshold is checked against the shingle sets."""
+    batch = documents([1, 1])
+    batch.signatures[1, estimate_rows:] += 1  # estimate 26/32 = 0.81 or 29/32 = 0.91
+    cfg = config()
+    cfg.minhash.bands, cfg.minhash.rows = PERM // 2, 2
+
+    def exact(first, second):
+        assert first.tolist() == [0] and second.tolist() == [1]
+        return np.array([true])
+
+    decisions = cluster(Documents.empty(PERM), batch, cfg, exact)
+    assert decisions.stats["exactly_compared_pairs"] == 1
+    assert decisions.survivor.tolist() == ([0, 0] if same else [0, 1])
+    cfg.minhash.verify = "estimate"  # the estimate alone: both are duplicates
+    assert cluster(Documents.empty(PERM), batch, cfg, exact).survivor.tolist() == [0, 0]
 
 
 def test_disabled_steps_find_nothing_of_their_kind():

@@ -77,6 +77,7 @@ def test_planted_duplicates_go_and_the_rest_stays(tmp_path, config):
     stats = summary.stats["dedup"]
     assert stats["exact_duplicates"] == 2 and stats["near_duplicates"] == 2
     assert stats["cluster_sizes"] == {"2": 4}
+    assert stats["exactly_compared_pairs"] >= 1  # the edited copies are near the threshold
     assert summary.stats["rejected"] == {"exact_duplicate_of": 2, "near_duplicate_of": 2}
     assert summary.manifest["counts"] == {"documents": 20, "rejected": 4}
     again = run_dedup(source, tmp_path / "out", config, show_progress=False)

@@ -67,8 +67,17 @@ def test_lsh_parameters():
     at_threshold = mh.candidate_probability(0.8, mh.lsh_params(MinHashConfig()))
     assert at_threshold >= mh.CANDIDATE_RECALL
     # Without verification, datasketch's balanced optimum (fewer false candidates).
-    assert mh.lsh_params(MinHashConfig(verify=False)) == mh.LshParams(9, 13)
+    assert mh.lsh_params(MinHashConfig(verify="off")) == mh.LshParams(9, 13)
     assert mh.lsh_params(MinHashConfig(bands=4, rows=32)) == mh.LshParams(4, 32)
+
+
+def test_exact_jaccard_of_shingle_sets():
+    left = mh.shingle_set(np.array([5, 1, 3, 3], dtype=np.uint32))
+    right = mh.shingle_set(np.array([3, 5, 7], dtype=np.uint32))
+    assert left.tolist() == [1, 3, 5]
+    assert mh.jaccard(left, right) == 2 / 4
+    assert mh.jaccard(left[:0], right[:0]) == 0.0
+    assert 0.13 < mh.uncertainty(0.8, 128) < 0.15
 
 
 def test_band_keys_agree_exactly_where_bands_agree():

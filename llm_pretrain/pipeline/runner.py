@@ -145,6 +145,7 @@ def run_stage(
     extra_stats = dict(spec.extra_stats)
     if spec.prepare is not None:
         merge_stats(extra_stats, spec.prepare())
+    tasks_started = time.monotonic()
     done, ran = run_resumable(
         spec.tasks,
         spec.run_task,
@@ -156,6 +157,7 @@ def run_stage(
         show_progress=show_progress,
     )
     results = [TaskResult.from_json(done[task.index]) for task in spec.tasks]
+    extra_stats["task_seconds"] = round(time.monotonic() - tasks_started, 3)  # this attempt's
     spec = replace(spec, extra_stats=extra_stats)
     manifest, stats = _finalize(spec, fingerprint, results, time.monotonic() - started)
     remove_tree(progress_dir)

@@ -38,7 +38,7 @@ def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]
     return [*lines, ""]
 
 
-def _dedup_lines(dedup: dict[str, Any]) -> list[str]:
+def _dedup_lines(dedup: dict[str, Any], apply_seconds: float) -> list[str]:
     """What dedup found, how long each phase took and the memory it used."""
     if not dedup:
         return []
@@ -60,7 +60,8 @@ def _dedup_lines(dedup: dict[str, Any]) -> list[str]:
     lines.append(
         f"  phases: signatures {dedup.get('seconds_signatures', 0):,.1f} s "
         f"({dedup.get('signatures_docs_per_s', 0):,.0f} docs/s), global step "
-        f"{dedup.get('seconds_global_step', 0):,.1f} s; peak memory: global step "
+        f"{dedup.get('seconds_global_step', 0):,.1f} s, apply {apply_seconds:,.1f} s; "
+        f"peak memory: global step "
         f"{memory.get('global_step', 0):,.0f} MB, largest worker "
         f"{memory.get('largest_worker', 0):,.0f} MB"
     )
@@ -95,7 +96,7 @@ def format_summary(summary: RunSummary, output: Path) -> str:
         "",
     ]
     lines += _step_table(stats.get("steps", {}), manifest["config"].get("steps", []))
-    lines += _dedup_lines(stats.get("dedup", {}))
+    lines += _dedup_lines(stats.get("dedup", {}), stats.get("task_seconds", 0.0))
     lines += _table("rejected: reason", stats.get("rejected", {}))
     lines += _table("skipped: reason", stats.get("skipped", {}))
     for error in stats.get("input_errors", [])[:10]:

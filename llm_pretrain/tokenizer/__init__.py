@@ -1,1 +1,1 @@
-"""Byte-level BPE training, encoding and packing into token shards (see DESIGN.md)."""
+"""Byte-level BPE: training, the Hugging Face file format, encoding and packing."""

@@ -253,6 +253,66 @@ def train_classifier(
     )
 
 
+@data.command(name="train-tokenizer")
+@click.option(
+    "--input",
+    "-i",
+    "input_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Dataset folder to train on (usually the output of dedup).",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for tokenizer.json, tokenizer_config.json and train_report.json.",
+)
+@config_file_options
+@config_options("tokenizer")
+@output_options
+def train_tokenizer(
+    input_dir: Path,
+    output: Path,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Train a byte-level BPE tokenizer on a dataset's documents.
+
+    The 256 bytes are tokens (any text encodes), <|endoftext|> and tokenizer.special_tokens
+    are never learned as pieces, and the files load unchanged in Hugging Face tokenizers and
+    transformers (AutoTokenizer.from_pretrained(OUTPUT)). A corpus larger than
+    tokenizer.train_bytes is sampled by a hash of the document ids.
+    """
+    from llm_pretrain.tokenizer.bpe import TokenizerError
+    from llm_pretrain.tokenizer.training import train_tokenizer as train
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options).tokenizer
+    try:
+        report = train(input_dir, output, config)
+    except TokenizerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    trained = report["trained_on"]
+    click.echo(
+        f"train-tokenizer -> {output}\n"
+        f"  vocabulary     {report['vocab_size']:,} tokens "
+        f"({len(report['special_tokens'])} special)\n"
+        f"  trained on     {trained['documents']:,} documents, {trained['bytes'] / 1e6:,.1f} MB "
+        f"of {report['corpus_bytes'] / 1e6:,.1f} MB in {report['train_seconds']:,.1f} s\n"
+        f"  compression    {report['bytes_per_token']:.2f} bytes per token\n"
+        f"  sha256         {report['tokenizer_sha256']}"
+    )
+
+
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
     """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
     try:

@@ -26,6 +26,7 @@ from llm_pretrain.pipeline.filters.language import LanguageConfig
 from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
+from llm_pretrain.tokenizer.config import TokenizerConfig
 
 
 class ExecutorConfig(Section):
@@ -128,6 +129,7 @@ class PipelineConfig(Section):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     filter: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ def train_bpe(
             f"{len(specials)} special tokens"
         )
     regex = resolve_pattern(pattern)
+    logging.getLogger("rustbpe").setLevel(logging.WARNING)  # it logs every 1% of merges
     trainer = rustbpe.Tokenizer()
     trainer.train_from_iterator(_without_specials(texts, specials), merged_size, pattern=regex)
     ranks = {bytes(token): rank for token, rank in trainer.get_mergeable_ranks()}

@@ -1,0 +1,99 @@
+"""`llm-data train-tokenizer`: a BPE tokenizer from a dataset's documents.
+
+A big corpus is sampled by a byte budget: every document whose id hashes below the wanted
+share is taken, so the sample is the same on every run and spread over the whole corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
+from llm_pretrain.pipeline.storage import atomic_write_json
+from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError, train_bpe
+from llm_pretrain.tokenizer.config import TokenizerConfig
+
+REPORT_FILE = "train_report.json"
+# Text encoded after training to report the compression (bytes per token).
+_COMPRESSION_SAMPLE_BYTES = 10_000_000
+
+
+def text_bytes(shards: list[Path]) -> int:
+    """UTF-8 bytes of the `text` column of the shards."""
+    total = 0
+    for shard in shards:
+        column = pq.read_table(shard, columns=["text"]).column("text")
+        total += pc.sum(pc.binary_length(column)).as_py() or 0
+    return total
+
+
+def picked(document_id: str, share: float, salt: int) -> bool:
+    digest = hashlib.blake2b(f"{salt}:{document_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") < share * 2**64
+
+
+def sample_texts(
+    shards: list[Path], share: float, salt: int, counts: dict[str, int]
+) -> Iterator[str]:
+    """The texts of the sampled documents, shard by shard; `counts` gets documents and bytes."""
+    for shard in shards:
+        table = pq.read_table(shard, columns=["id", "text"])
+        for document_id, text in zip(
+            table.column("id").to_pylist(), table.column("text").to_pylist(), strict=True
+        ):
+            if share >= 1 or picked(document_id, share, salt):
+                counts["documents"] += 1
+                counts["bytes"] += len(text.encode("utf-8"))
+                yield text
+
+
+def bytes_per_token(tokenizer: BpeTokenizer, texts: list[str]) -> float:
+    tokens = sum(map(len, tokenizer.encode_batch(texts, threads=2)))
+    return sum(len(t.encode("utf-8")) for t in texts) / tokens if tokens else 0.0
+
+
+def train_tokenizer(input_dir: Path, output: Path, config: TokenizerConfig) -> dict[str, Any]:
+    """Train on `input_dir` (a finished dataset), save into `output`, return the report."""
+    if read_manifest(input_dir) is None:
+        raise TokenizerError(f"{input_dir} is not a finished dataset (no _manifest.json)")
+    shards = shard_paths(input_dir)
+    total = text_bytes(shards)
+    if not total:
+        raise TokenizerError(f"{input_dir} holds no text to train on")
+    share = 1.0 if config.train_bytes is None else min(1.0, config.train_bytes / total)
+    counts = {"documents": 0, "bytes": 0}
+    started = time.perf_counter()
+    tokenizer = train_bpe(
+        sample_texts(shards, share, config.sample_seed, counts),
+        config.vocab_size,
+        config.pattern,
+        config.special_tokens,
+    )
+    seconds = time.perf_counter() - started
+    tokenizer.save(output)
+    check: list[str] = []
+    for text in sample_texts(shards, share, config.sample_seed, {"documents": 0, "bytes": 0}):
+        check.append(text)
+        if sum(map(len, check)) >= _COMPRESSION_SAMPLE_BYTES:
+            break
+    report = {
+        "input": str(input_dir),
+        "vocab_size": tokenizer.vocab_size,
+        "special_tokens": tokenizer.special_tokens,
+        "pattern": tokenizer.pattern,
+        "corpus_bytes": total,
+        "trained_on": counts,
+        "train_seconds": round(seconds, 3),
+        "bytes_per_token": round(bytes_per_token(tokenizer, check), 4),
+        "tokenizer_sha256": tokenizer.fingerprint(),
+        "config": config.model_dump(),
+    }
+    atomic_write_json(output / REPORT_FILE, report)
+    return report

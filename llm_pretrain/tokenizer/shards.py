@@ -1,0 +1,98 @@
+"""Packed token shards: Arrow IPC files the trainer memory-maps, and the reader it uses.
+
+    shard-00000.arrow   input_ids: fixed_size_list<uint16 | uint32>[seq_len + 1]
+                        length:    int32, the real ids in the row (seq_len + 1 but for a padded
+                                   last row; positions from `length` on are padding)
+
+Uncompressed IPC file format: `pyarrow.memory_map` + `ipc.open_file` give the rows without a
+copy, so a reader costs no memory beyond the pages it touches, and any Arrow reader (pyarrow,
+polars, Hugging Face `datasets`) opens the files.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from llm_pretrain.pipeline.storage import commit_file, file_sha256, temporary_path
+
+
+def shard_schema(row_len: int, dtype: np.dtype) -> pa.Schema:
+    ids = pa.uint16() if dtype == np.uint16 else pa.uint32()
+    return pa.schema(
+        [
+            pa.field("input_ids", pa.list_(ids, row_len), nullable=False),
+            pa.field("length", pa.int32(), nullable=False),
+        ]
+    )
+
+
+def write_shard(path: Path, rows: np.ndarray, lengths: np.ndarray | None = None) -> dict[str, Any]:
+    """Write `rows` (rows x row_len) atomically; `lengths` defaults to full rows."""
+    count, row_len = rows.shape
+    if lengths is None:
+        lengths = np.full(count, row_len, dtype=np.int32)
+    schema = shard_schema(row_len, rows.dtype)
+    ids = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), row_len)
+    table = pa.table([ids, pa.array(lengths, pa.int32())], schema=schema)
+    tmp = temporary_path(path)
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        writer.write_table(table, max_chunksize=max(1, (64 << 20) // max(1, rows[:1].nbytes)))
+    commit_file(tmp, path)
+    return {
+        "file": path.name,
+        "rows": count,
+        "tokens": int(lengths.sum()),
+        "bytes": path.stat().st_size,
+        "sha256": file_sha256(path),
+    }
+
+
+class PackedReader:
+    """Rows of packed shards by global index, memory-mapped."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        # One entry per record batch of every shard: views into the mapped files (combining
+        # a shard's batches into one array would copy it).
+        self.ids: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.starts: list[int] = []
+        total = 0
+        for path in paths:
+            table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+            ids, lengths = table.column("input_ids"), table.column("length")
+            for chunk, length in zip(ids.chunks, lengths.chunks, strict=True):
+                if not len(chunk):
+                    continue
+                row_len = chunk.type.list_size
+                values = chunk.values.to_numpy(zero_copy_only=True)
+                start = chunk.offset * row_len
+                self.ids.append(values[start : start + len(chunk) * row_len].reshape(-1, row_len))
+                self.lengths.append(length.to_numpy(zero_copy_only=True))
+                self.starts.append(total)
+                total += len(chunk)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        """Row `index`: its ids (a read-only view) and how many of them are real."""
+        if not 0 <= index < self.total:
+            raise IndexError(f"row {index} of {self.total}")
+        part = bisect.bisect_right(self.starts, index) - 1
+        local = index - self.starts[part]
+        return self.ids[part][local], int(self.lengths[part][local])
+
+    def rank_rows(self, rank: int, world: int) -> range:
+        """The rows of one data-parallel rank: every world-th, starting at rank."""
+        return range(rank, self.total, world)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
+        for ids, lengths in zip(self.ids, self.lengths, strict=True):
+            yield from zip(ids, lengths.tolist(), strict=True)

@@ -38,6 +38,18 @@ def dataset_output_options(command: Callable) -> Callable:
     )(command)
 
 
+def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
+    """--input for the stages that read a dataset folder."""
+    return click.option(
+        "--input",
+        "-i",
+        "input_dir",
+        required=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
 @click.group(cls=MultiValueGroup, chain=True)
 @click.version_option(__version__, prog_name="llm-pretrain")
 def data() -> None:
@@ -93,14 +105,7 @@ def extract(
 
 
 @data.command(name="filter")
-@click.option(
-    "--input",
-    "-i",
-    "input_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Dataset folder to filter (the output of extract or of an earlier filter).",
-)
+@dataset_input_option("Dataset folder to filter (the output of extract or of an earlier filter).")
 @dataset_output_options
 @config_file_options
 @config_options("executor", "filter")
@@ -132,14 +137,7 @@ def filter_(
 
 
 @data.command()
-@click.option(
-    "--input",
-    "-i",
-    "input_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Dataset folder to deduplicate (usually the output of filter).",
-)
+@dataset_input_option("Dataset folder to deduplicate (usually the output of filter).")
 @click.option(
     "--index",
     "index_dir",
@@ -254,14 +252,7 @@ def train_classifier(
 
 
 @data.command(name="train-tokenizer")
-@click.option(
-    "--input",
-    "-i",
-    "input_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Dataset folder to train on (usually the output of dedup).",
-)
+@dataset_input_option("Dataset folder to train on (usually the output of dedup).")
 @click.option(
     "--output",
     "-o",

@@ -11,6 +11,8 @@ addressable and a re-run can tell finished work from unfinished.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llm_pretrain.pipeline.storage import commit_file, file_sha256, read_json, temporary_path
+from llm_pretrain.pipeline.storage import (
+    atomic_path,
+    commit_file,
+    file_sha256,
+    read_json,
+    temporary_path,
+)
 
 MANIFEST = "_manifest.json"
 STATS = "_stats.json"
@@ -91,6 +99,14 @@ class ShardWriter:
     def abort(self) -> None:
         self.writer.close()
         self.tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_parquet(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A zstd Parquet writer whose file appears as `path` only if the block completes (for
+    files that are not document shards: dedup's signatures, decisions and index parts)."""
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        yield writer
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:

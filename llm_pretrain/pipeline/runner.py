@@ -42,6 +42,52 @@ class Task(Protocol):
     input_bytes: int
 
 
+@dataclass(frozen=True)
+class ShardTask:
+    """A task of a stage that reads a dataset: shard `index` of the input makes shard `index`
+    of the output."""
+
+    index: int
+    shard: str
+    input_bytes: int
+
+
+@dataclass(frozen=True)
+class InputDataset:
+    """A finished dataset a stage reads, as its manifest describes it."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    def tasks(self) -> list[ShardTask]:
+        shards = self.manifest["shards"]
+        return [ShardTask(i, str(self.path / s["file"]), s["bytes"]) for i, s in enumerate(shards)]
+
+    def identity(self) -> dict[str, Any]:
+        """What the reading stage's manifest records (and fingerprints) of this input."""
+        return {
+            "path": str(self.path),
+            "stage": self.manifest["stage"],
+            "fingerprint": self.manifest["fingerprint"],
+            "shards": [shard["sha256"] for shard in self.manifest["shards"]],
+        }
+
+
+def read_input_dataset(folder: Path) -> InputDataset:
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
+    return InputDataset(Path(folder), manifest)
+
+
+def shard_task_failed(task: ShardTask, failure: TaskFailure) -> TaskResult:
+    """A shard whose worker died or hung would do the same on a rerun of the task: stop."""
+    raise StageError(
+        f"{task.shard}: {failure.message}; "
+        "finished shards are kept, run the same command again to retry"
+    )
+
+
 @dataclass
 class TaskResult:
     """What one finished task leaves behind: its two shards and additive stats."""

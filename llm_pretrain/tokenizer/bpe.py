@@ -38,8 +38,10 @@ class TokenizerError(ValueError):
     """A tokenizer that cannot be trained or loaded; the message is for the user."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BpeTokenizer:
+    """Not to be changed once made: its encoding and its file are computed once."""
+
     pattern: str
     ranks: dict[bytes, int]  # token bytes -> id, ids 0..n-1 without gaps
     special_tokens: dict[str, int] = field(default_factory=dict)  # ids after the ranks
@@ -81,9 +83,11 @@ class BpeTokenizer:
 
     def fingerprint(self) -> str:
         """sha256 of the saved `tokenizer.json`: names this tokenizer in manifests."""
-        return hashlib.sha256(self._tokenizer_json()).hexdigest()
+        return hashlib.sha256(self._tokenizer_json).hexdigest()
 
+    @cached_property
     def _tokenizer_json(self) -> bytes:
+        """The file's bytes (recovering the merges takes a while on a large vocabulary)."""
         document = to_tokenizer_json(self.ranks, self.pattern, self.special_tokens)
         return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
@@ -92,7 +96,7 @@ class BpeTokenizer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         config = tokenizer_config(self.special_tokens, END_OF_TEXT, max_length)
-        atomic_write_bytes(folder / TOKENIZER_FILE, self._tokenizer_json())
+        atomic_write_bytes(folder / TOKENIZER_FILE, self._tokenizer_json)
         atomic_write_bytes(folder / CONFIG_FILE, json.dumps(config, indent=1).encode("utf-8"))
 
     @classmethod

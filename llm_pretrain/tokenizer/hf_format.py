@@ -43,8 +43,13 @@ def token_text(token: bytes) -> str:
     return "".join(alphabet[byte] for byte in token)
 
 
+@lru_cache(maxsize=1)
+def _alphabet_bytes() -> dict[str, int]:
+    return {char: byte for byte, char in byte_alphabet().items()}
+
+
 def token_bytes(text: str) -> bytes:
-    reverse = {char: byte for byte, char in byte_alphabet().items()}
+    reverse = _alphabet_bytes()
     return bytes(reverse[char] for char in text)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from llm_pretrain.pipeline.storage import commit_file, file_sha256, temporary_path
+from llm_pretrain.pipeline.storage import atomic_path, file_sha256
 
 
 def shard_schema(row_len: int, dtype: np.dtype) -> pa.Schema:
@@ -40,10 +40,13 @@ def write_shard(path: Path, rows: np.ndarray, lengths: np.ndarray | None = None)
     schema = shard_schema(row_len, rows.dtype)
     ids = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), row_len)
     table = pa.table([ids, pa.array(lengths, pa.int32())], schema=schema)
-    tmp = temporary_path(path)
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        writer.write_table(table, max_chunksize=max(1, (64 << 20) // max(1, rows[:1].nbytes)))
-    commit_file(tmp, path)
+    batch_rows = max(1, (64 << 20) // max(1, rows[:1].nbytes))  # record batches of ~64 MB
+    with (
+        atomic_path(path) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, schema) as writer,
+    ):
+        writer.write_table(table, max_chunksize=batch_rows)
     return {
         "file": path.name,
         "rows": count,

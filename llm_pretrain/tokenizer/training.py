@@ -64,10 +64,11 @@ def train_tokenizer(input_dir: Path, output: Path, config: TokenizerConfig) -> d
     if read_manifest(input_dir) is None:
         raise TokenizerError(f"{input_dir} is not a finished dataset (no _manifest.json)")
     shards = shard_paths(input_dir)
-    total = text_bytes(shards)
-    if not total:
+    # The size of the corpus is measured (one more read of the text) only to apply a budget.
+    total = None if config.train_bytes is None else text_bytes(shards)
+    if total == 0:
         raise TokenizerError(f"{input_dir} holds no text to train on")
-    share = 1.0 if config.train_bytes is None else min(1.0, config.train_bytes / total)
+    share = 1.0 if total is None else min(1.0, config.train_bytes / total)
     counts = {"documents": 0, "bytes": 0}
     started = time.perf_counter()
     tokenizer = train_bpe(
@@ -79,16 +80,17 @@ def train_tokenizer(input_dir: Path, output: Path, config: TokenizerConfig) -> d
     seconds = time.perf_counter() - started
     tokenizer.save(output)
     check: list[str] = []
-    for text in sample_texts(shards, share, config.sample_seed, {"documents": 0, "bytes": 0}):
+    check_counts = {"documents": 0, "bytes": 0}
+    for text in sample_texts(shards, share, config.sample_seed, check_counts):
         check.append(text)
-        if sum(map(len, check)) >= _COMPRESSION_SAMPLE_BYTES:
+        if check_counts["bytes"] >= _COMPRESSION_SAMPLE_BYTES:
             break
     report = {
         "input": str(input_dir),
         "vocab_size": tokenizer.vocab_size,
         "special_tokens": tokenizer.special_tokens,
         "pattern": tokenizer.pattern,
-        "corpus_bytes": total,
+        "corpus_bytes": counts["bytes"] if total is None else total,
         "trained_on": counts,
         "train_seconds": round(seconds, 3),
         "bytes_per_token": round(bytes_per_token(tokenizer, check), 4),

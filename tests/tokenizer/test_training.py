@@ -69,3 +69,11 @@ def test_cli(dataset, tmp_path):
         data, ["train-tokenizer", "-i", str(dataset), "-o", str(out), "--vocab-size", "100000"]
     )
     assert too_big.exit_code == 1 and "too few distinct pairs" in too_big.output
+
+
+def test_without_a_budget_all_text_is_used_unmeasured(dataset, tmp_path, config):
+    config.tokenizer.vocab_size = 400
+    config.tokenizer.train_bytes = None
+    report = train_tokenizer(dataset, tmp_path / "tok", config.tokenizer)
+    assert report["trained_on"]["documents"] == 200
+    assert report["corpus_bytes"] == report["trained_on"]["bytes"] > 0

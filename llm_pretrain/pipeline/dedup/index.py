@@ -16,7 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llm_pretrain.pipeline.dataset import atomic_parquet
 from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import (
     atomic_write_json,
-    commit_file,
     file_sha256,
     read_json,
-    temporary_path,
 )
 
 INDEX_MANIFEST = "_index.json"
@@ -126,20 +125,11 @@ class DedupIndex:
     def part_name(self, batch: str) -> str:
         return f"part-{batch}.parquet"
 
-    @contextmanager
-    def part_writer(self, batch: str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    def part_writer(
+        self, batch: str, schema: pa.Schema
+    ) -> AbstractContextManager[pq.ParquetWriter]:
         """Write (or write again, identically) this batch's part; not yet committed."""
-        path = self.folder / self.part_name(batch)
-        tmp = temporary_path(path)
-        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-        try:
-            yield writer
-            writer.close()
-            commit_file(tmp, path)
-        except BaseException:
-            writer.close()
-            tmp.unlink(missing_ok=True)
-            raise
+        return atomic_parquet(self.folder / self.part_name(batch), schema)
 
     def commit(self, batch: str) -> bool:
         """List this batch's part in the manifest, unless it already is; True if it was added."""

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manifest, shard_name
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, atomic_parquet, shard_name
 from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, ExactJaccard, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
@@ -45,28 +45,24 @@ from llm_pretrain.pipeline.dedup.minhash import (
     signatures,
 )
 from llm_pretrain.pipeline.dedup.normalize import text_hash
-from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.executor import default_workers
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     RunSummary,
+    ShardTask,
     StageError,
     StageSpec,
     TaskResult,
+    read_input_dataset,
     run_resumable,
     run_stage,
+    shard_task_failed,
 )
-from llm_pretrain.pipeline.storage import atomic_write_json, commit_file, read_json, temporary_path
+from llm_pretrain.pipeline.storage import atomic_write_json, read_json
 
 DUPLICATE_COUNT = "duplicate_count"
 SIMILARITY = "similarity"
 _BATCH_ROWS = 1000
-
-
-@dataclass(frozen=True)
-class DedupTask:
-    index: int
-    shard: str
-    input_bytes: int
 
 
 @dataclass
@@ -118,28 +114,20 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
 
 
 def signature_task(
-    task: DedupTask, config: DedupConfig, folder: Path, width: int
+    task: ShardTask, config: DedupConfig, folder: Path, width: int
 ) -> SignatureResult:
     """Worker side: phase 1's columns for one input shard, into `folder/part-i.parquet`."""
     started = time.process_time()
-    path = folder / shard_name(task.index)
-    tmp = temporary_path(path)
     source = pq.ParquetFile(task.shard)
     columns = [name for name in ("id", "text", "date") if name in source.schema_arrow.names]
     with_sets = config.minhash.enabled and config.minhash.verify == "exact"
-    writer = pq.ParquetWriter(tmp, signature_file_schema(width, with_sets), compression="zstd")
+    schema = signature_file_schema(width, with_sets)
     rows = 0
-    try:
+    with atomic_parquet(folder / shard_name(task.index), schema) as writer:
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             writer.write_table(signature_table(batch, config, width))
             rows += len(batch)
             progress.report(documents=len(batch))
-        writer.close()
-        commit_file(tmp, path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
     progress.report(nbytes=task.input_bytes)
     return SignatureResult(task.index, rows, round(time.process_time() - started, 3))
 
@@ -223,7 +211,7 @@ def _peak_rss_mb() -> dict[str, float]:
 class DedupPlan:
     """What the global step needs, and where it keeps its work."""
 
-    tasks: list[DedupTask]
+    tasks: list[ShardTask]
     config: DedupConfig
     progress_dir: Path
     index: DedupIndex | None
@@ -250,7 +238,7 @@ class DedupPlan:
         run_resumable(
             self.tasks,
             partial(signature_task, config=self.config, folder=folder, width=self.width),
-            fail_task,
+            shard_task_failed,
             folder,
             description="dedup signatures",
             workers=self.workers,
@@ -304,10 +292,8 @@ class DedupPlan:
                     DUPLICATE_COUNT: pa.array(decisions.duplicates[part], pa.int32()),
                 }
             )
-            path = folder / shard_name(task.index)
-            tmp = temporary_path(path)
-            pq.write_table(table, tmp)
-            commit_file(tmp, path)
+            with atomic_parquet(folder / shard_name(task.index), table.schema) as writer:
+                writer.write_table(table)
             start += count
 
     def _write_index_part(self, folder: Path, kept: np.ndarray) -> None:
@@ -326,11 +312,13 @@ class DedupPlan:
 # --- Phase 3: apply ---------------------------------------------------------------------------
 
 
-def apply_task(task: DedupTask, config: DedupConfig, output: Path) -> TaskResult:
+def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult:
     """Worker side: split input shard i into output shard i and rejected shard i."""
     started = time.process_time()
     decisions = pq.read_table(output / PROGRESS_DIR / "decisions" / shard_name(task.index))
     source = pq.ParquetFile(task.shard)
+    if source.metadata.num_rows != len(decisions):  # every row needs its decision
+        raise StageError(f"{task.shard} changed since its signatures were computed")
     fields = [f for f in source.schema_arrow if f.name not in (DUPLICATE_COUNT, SIMILARITY)]
     schema = pa.schema([*fields, pa.field(DUPLICATE_COUNT, pa.int32())])
     rejected_schema = pa.schema(
@@ -372,8 +360,6 @@ def apply_task(task: DedupTask, config: DedupConfig, output: Path) -> TaskResult
         kept.abort()
         rejected.abort()
         raise
-    if start != len(decisions):
-        raise StageError(f"{task.shard} changed since its signatures were computed")
     progress.report(nbytes=task.input_bytes)
     stats = {
         "documents": {"kept": kept_info.rows, "rejected": rejected_info.rows},
@@ -382,13 +368,6 @@ def apply_task(task: DedupTask, config: DedupConfig, output: Path) -> TaskResult
         "cpu_seconds": round(time.process_time() - started, 3),
     }
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
-
-
-def fail_task(task: DedupTask, failure: TaskFailure) -> TaskResult:
-    raise StageError(
-        f"dedup of {task.shard} failed: {failure.message}; "
-        "finished shards are kept, run the same command again to retry"
-    )
 
 
 # --- The stage --------------------------------------------------------------------------------
@@ -415,20 +394,10 @@ def run_dedup(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
-    manifest = read_manifest(input_dir)
-    if manifest is None:
-        raise StageError(f"{input_dir} is not a finished dataset (no _manifest.json)")
+    source = read_input_dataset(input_dir)
     dedup = config.dedup
-    tasks = [
-        DedupTask(i, str(input_dir / shard["file"]), shard["bytes"])
-        for i, shard in enumerate(manifest["shards"])
-    ]
-    input_info = {
-        "path": str(input_dir),
-        "stage": manifest["stage"],
-        "fingerprint": manifest["fingerprint"],
-        "shards": [shard["sha256"] for shard in manifest["shards"]],
-    }
+    tasks = source.tasks()
+    input_info = source.identity()
     batch = batch_id(input_info, dedup)
     index = DedupIndex(index_dir, dedup) if index_dir is not None else None
     output.mkdir(parents=True, exist_ok=True)
@@ -452,7 +421,7 @@ def run_dedup(
             output=output,
             tasks=tasks,
             run_task=partial(apply_task, config=dedup, output=output),
-            on_failure=fail_task,
+            on_failure=shard_task_failed,
             config={**dedup.model_dump(), "batch": batch},
             inputs=inputs,
             prepare=plan.prepare,

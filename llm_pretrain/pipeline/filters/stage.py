@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,21 +20,22 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, read_manifest, shard_name
-from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, shard_name
+from llm_pretrain.pipeline.executor import default_workers
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
-from llm_pretrain.pipeline.runner import RunSummary, StageError, StageSpec, TaskResult, run_stage
+from llm_pretrain.pipeline.runner import (
+    RunSummary,
+    ShardTask,
+    StageSpec,
+    TaskResult,
+    read_input_dataset,
+    run_stage,
+    shard_task_failed,
+)
 
 WOULD_REJECT = "would_reject"
-
-
-@dataclass(frozen=True)
-class FilterTask:
-    index: int
-    shard: str
-    input_bytes: int
 
 
 def output_schema(input_schema: pa.Schema, steps: list[Step], dry_run: bool) -> pa.Schema:
@@ -122,7 +122,7 @@ def _update_row(row: dict[str, Any], doc: FilterDoc, columns: list[str]) -> dict
     return row
 
 
-def filter_task(task: FilterTask, config: FilterConfig, output: Path) -> TaskResult:
+def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResult:
     """Worker side: filter one input shard into output shard `task.index`."""
     started = time.process_time()
     steps = build_steps(config)
@@ -165,14 +165,6 @@ def filter_task(task: FilterTask, config: FilterConfig, output: Path) -> TaskRes
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), result_stats)
 
 
-def fail_task(task: FilterTask, failure: TaskFailure) -> TaskResult:
-    """A shard whose worker died or hung cannot be filtered by rerunning it either."""
-    raise StageError(
-        f"filtering {task.shard} failed: {failure.message}; "
-        "finished shards are kept, run the same command again to retry"
-    )
-
-
 def run_filter(
     input_dir: Path,
     output: Path,
@@ -180,30 +172,17 @@ def run_filter(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
-    manifest = read_manifest(input_dir)
-    if manifest is None:
-        raise StageError(f"{input_dir} is not a finished dataset (no _manifest.json)")
-    tasks = [
-        FilterTask(index, str(input_dir / shard["file"]), shard["bytes"])
-        for index, shard in enumerate(manifest["shards"])
-    ]
+    source = read_input_dataset(input_dir)
     build_steps(config.filter)  # fail fast (e.g. a missing model) before starting workers
     output.mkdir(parents=True, exist_ok=True)
     spec = StageSpec(
         stage="filter",
         output=output,
-        tasks=tasks,
+        tasks=source.tasks(),
         run_task=partial(filter_task, config=config.filter, output=output),
-        on_failure=fail_task,
+        on_failure=shard_task_failed,
         config=config.filter.model_dump(),
-        inputs=[
-            {
-                "path": str(input_dir),
-                "stage": manifest["stage"],
-                "fingerprint": manifest["fingerprint"],
-                "shards": [shard["sha256"] for shard in manifest["shards"]],
-            }
-        ],
+        inputs=[source.identity()],
     )
     return run_stage(
         spec,

@@ -21,7 +21,7 @@ from llm_pretrain.pipeline.extract.inputs import InputError
 from llm_pretrain.pipeline.filters.classifier import ClassifierError
 from llm_pretrain.pipeline.filters.language import LanguageError
 from llm_pretrain.pipeline.runner import RunSummary, StageError
-from llm_pretrain.pipeline.summary import format_summary, summary_json
+from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
 
 
 def dataset_output_options(command: Callable) -> Callable:
@@ -178,6 +178,55 @@ def dedup(
         output,
         as_json,
     )
+
+
+@data.command()
+@dataset_input_option("Dataset folder to tokenize (usually the output of dedup).")
+@click.option(
+    "--tokenizer",
+    "tokenizer_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Reuse this tokenizer (a folder with tokenizer.json, or the file) instead of training "
+    "one on the input; a refresh keeps its corpus's tokenizer this way.",
+)
+@dataset_output_options
+@config_file_options
+@config_options("executor", "tokenizer", "tokenize")
+@output_options
+def tokenize(
+    input_dir: Path,
+    tokenizer_path: Path | None,
+    output: Path,
+    overwrite: bool,
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    **options: object,
+) -> None:
+    """Train a tokenizer (or reuse one), encode every document, pack rows of seq_len + 1 ids.
+
+    OUTPUT gets the tokenizer files (tokenizer.json, tokenizer_config.json: Hugging Face
+    format), train/ and val/ with Arrow IPC shards of packed rows (documents joined by
+    <|endoftext|>; a split's last row is padded, its `length` column marks where), and
+    _manifest.json with token counts, rows per shard and the tokenizer's sha256. Validation
+    documents (tokenize.val_fraction, chosen by a hash of their id) are never in the
+    tokenizer's training sample.
+    """
+    from llm_pretrain.tokenizer.bpe import TokenizerError
+    from llm_pretrain.tokenizer.stage import run_tokenize
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, options)
+    try:
+        summary = run_tokenize(input_dir, output, config, tokenizer_path, not quiet, overwrite)
+    except (StageError, TokenizerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
+    else:
+        click.echo(format_tokenize_summary(summary, output), nl=False)
 
 
 @data.command(name="train-classifier")

@@ -26,7 +26,7 @@ from llm_pretrain.pipeline.filters.language import LanguageConfig
 from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
-from llm_pretrain.tokenizer.config import TokenizerConfig
+from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
 
 
 class ExecutorConfig(Section):
@@ -130,6 +130,7 @@ class PipelineConfig(Section):
     filter: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
 
 

@@ -77,6 +77,8 @@ def read_input_dataset(folder: Path) -> InputDataset:
     manifest = read_manifest(folder)
     if manifest is None:
         raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
+    if "shards" not in manifest:
+        raise StageError(f"{folder} holds {manifest.get('stage')} output, not documents")
     return InputDataset(Path(folder), manifest)
 
 
@@ -174,16 +176,10 @@ def run_stage(
     fingerprint = spec.fingerprint()
     if overwrite:
         clear_output(output)
-    manifest = read_manifest(output)
-    if manifest is not None:
-        if manifest.get("fingerprint") == fingerprint:
-            return RunSummary(manifest, read_json(output / STATS), up_to_date=True, tasks_run=0)
-        raise StageError(
-            f"{output} already holds a dataset made from other inputs or settings; "
-            "choose another --output or pass --overwrite"
-        )
-    progress_dir = output / PROGRESS_DIR
-    _claim_progress_dir(progress_dir, spec, fingerprint)
+    finished = finished_run(output, fingerprint)
+    if finished is not None:
+        return finished
+    progress_dir = claim_progress_dir(output, spec.stage, fingerprint)
     remove_stale_temporaries(output)
     remove_stale_temporaries(output / REJECTED_DIR)
 
@@ -269,21 +265,41 @@ def _marker(progress_dir: Path, index: int) -> Path:
     return progress_dir / f"task-{index:05d}.json"
 
 
-def _claim_progress_dir(progress_dir: Path, spec: StageSpec, fingerprint: str) -> None:
+def finished_run(output: Path, fingerprint: str) -> RunSummary | None:
+    """The dataset in `output` when this same run (same fingerprint) made it; None when there
+    is none yet; an error when another run made it."""
+    manifest = read_manifest(output)
+    if manifest is None:
+        return None
+    if manifest.get("fingerprint") == fingerprint:
+        return RunSummary(manifest, read_json(output / STATS), up_to_date=True, tasks_run=0)
+    raise StageError(
+        f"{output} already holds a dataset made from other inputs or settings; "
+        "choose another --output or pass --overwrite"
+    )
+
+
+def claim_progress_dir(
+    output: Path, stage: str, fingerprint: str, data_glob: str = "part-*.parquet"
+) -> Path:
+    """The output's `_progress/` folder for this run: a new one, or the unfinished one of the
+    same run (same fingerprint) to resume; never one of another run or shards of unknown
+    origin (files matching `data_glob`)."""
+    progress_dir = output / PROGRESS_DIR
     plan_path = progress_dir / "plan.json"
     if plan_path.exists():
         if read_json(plan_path).get("fingerprint") != fingerprint:
             raise StageError(
-                f"{spec.output} holds an unfinished run with other inputs or settings; "
+                f"{output} holds an unfinished run with other inputs or settings; "
                 "run that command again to finish it, or pass --overwrite"
             )
-        return
-    if any(spec.output.glob("part-*.parquet")):
+        return progress_dir
+    if any(output.glob(data_glob)):
         raise StageError(
-            f"{spec.output} holds shards of an unknown run; choose another --output "
-            "or pass --overwrite"
+            f"{output} holds shards of an unknown run; choose another --output or pass --overwrite"
         )
-    atomic_write_json(plan_path, {"fingerprint": fingerprint, "stage": spec.stage})
+    atomic_write_json(plan_path, {"fingerprint": fingerprint, "stage": stage})
+    return progress_dir
 
 
 def _finalize(

@@ -114,7 +114,61 @@ def summary_json(summary: RunSummary, output: Path) -> dict[str, Any]:
         "up_to_date": summary.up_to_date,
         "tasks_run": summary.tasks_run,
         "counts": summary.manifest["counts"],
-        "shards": len(summary.manifest["shards"]),
+        "shards": _shard_count(summary.manifest),
         "bytes": summary.manifest["bytes"],
         "stats": summary.stats,
     }
+
+
+def _shard_count(manifest: dict[str, Any]) -> int:
+    if "splits" in manifest:  # token shards, per split
+        return sum(len(split["shards"]) for split in manifest["splits"].values())
+    return len(manifest["shards"])
+
+
+def _histogram(buckets: dict[str, int], width: int = 40) -> list[str]:
+    """Power-of-two buckets ("256" holds 256 .. 511) as text bars."""
+    if not buckets:
+        return []
+    peak = max(buckets.values())
+    lines = []
+    for low, count in sorted(buckets.items(), key=lambda item: int(item[0])):
+        span = f"{int(low):,}-{2 * int(low) - 1:,}"
+        lines.append(f"    {span:>17}  {count:>9,}  {'#' * max(1, round(width * count / peak))}")
+    return lines
+
+
+def format_tokenize_summary(summary: RunSummary, output: Path) -> str:
+    manifest, stats = summary.manifest, summary.stats
+    tokenizer, splits = manifest["tokenizer"], manifest["splits"]
+    train, val = splits["train"], splits["val"]
+    seconds = stats["seconds"]
+    if summary.up_to_date:
+        head = f"tokenize -> {output}: up to date, nothing to do"
+    else:
+        head = f"tokenize -> {output}: {summary.tasks_run} tasks run in {seconds['total']:,.1f} s"
+    origin = f"reused {tokenizer['source']}" if tokenizer["source"] else "trained on the input"
+    rate = stats.get("encode_mb_per_cpu_second")
+    lines = [
+        head,
+        f"  tokenizer       {tokenizer['vocab_size']:,} tokens, {origin}, "
+        f"sha256 {tokenizer['sha256'][:16]}",
+        f"  documents       {train['documents']:>12,} train  {val['documents']:>10,} val"
+        f"  ({stats['empty_documents']:,} empty, not packed)",
+        f"  tokens          {train['tokens']:>12,} train  {val['tokens']:>10,} val"
+        f"  ({stats['bytes_per_token']:.2f} bytes of text per token)",
+        f"  rows            {train['rows']:>12,} train  {val['rows']:>10,} val"
+        f"  (of {manifest['row_len']:,} {tokenizer['dtype']} ids; "
+        f"last row of a split padded: {train['padded_rows'] + val['padded_rows']})",
+        f"  shards          {len(train['shards']):>12,} train  {len(val['shards']):>10,} val"
+        f"  ({_megabytes(manifest['bytes'])})",
+        f"  time            tokenizer {seconds['tokenizer']:,.1f} s, "
+        f"encode {seconds['encode']:,.1f} s"
+        + (f" ({rate:,.1f} MB/s per core)" if rate else "")
+        + f", pack {seconds['pack']:,.1f} s",
+        "  tokens per document",
+        *_histogram(stats["tokens_per_document"]),
+    ]
+    if train["tokens"] and not val["documents"] and manifest["config"]["tokenize"]["val_fraction"]:
+        lines.append("  note: no document fell into the validation split; raise val_fraction")
+    return "\n".join(lines) + "\n"

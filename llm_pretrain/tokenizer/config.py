@@ -28,3 +28,23 @@ class TokenizerConfig(Section):
         "a hash of their id); null trains on all of it",
     )
     sample_seed: int = Field(0, ge=0, description="salt of the hash that picks the sample")
+
+
+class TokenizeConfig(Section):
+    seq_len: int = Field(
+        2048,
+        ge=1,
+        description="tokens per training sequence; each row holds seq_len + 1 ids, the inputs "
+        "and the targets shifted by one",
+    )
+    val_fraction: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="share of documents held out for validation (chosen by a hash of their "
+        "id, so the same documents on every run)",
+    )
+    split_seed: int = Field(0, ge=0, description="salt of the hash that picks the validation set")
+    shard_max_bytes: int = Field(
+        256 << 20, ge=1, description="largest token shard file; more rows go to the next shard"
+    )

@@ -1,15 +1,16 @@
-"""Packing: documents' token ids, each followed by the end-of-text id, cut into training rows.
+"""Packing: the token stream of a split (every document's ids followed by the end-of-text id, in
+document order) cut into training rows.
 
 A row holds `seq_len + 1` ids, so that one row gives both the inputs (`row[:-1]`) and the
-targets (`row[1:]`). Rows do not overlap: every id of the stream is in exactly one row. What is
-left after the last whole row (the tail) is returned, never dropped: the caller carries it
-into the next batch, or writes it as a padded row with its true length (`pad_row`), whose
-padding the trainer masks out of the loss.
+targets (`row[1:]`). Rows do not overlap and are cut at fixed offsets of the whole stream (row
+k is ids k*row_len .. (k+1)*row_len), so reading all rows in order gives the stream back and
+every id is in exactly one row. The stream's last, partial row is padded, and its true length
+is kept with it: the trainer masks the targets from that length on out of the loss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -19,54 +20,52 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
 
 
-class Packer:
-    """Accumulates documents and hands out whole rows as a (rows x row_len) array."""
-
-    def __init__(self, seq_len: int, eot_id: int, dtype: np.dtype, carry: np.ndarray | None = None):
-        self.row_len = seq_len + 1
-        self.eot_id = eot_id
-        self.dtype = dtype
-        self.pending: list[np.ndarray] = [] if carry is None else [carry.astype(dtype)]
-        self.pending_ids = 0 if carry is None else len(carry)
-        self.tokens_in = 0  # ids of the documents added (end-of-text ids included)
-
-    def add(self, ids: Iterable[int] | np.ndarray) -> None:
-        document = np.fromiter(ids, dtype=self.dtype) if not isinstance(ids, np.ndarray) else ids
-        piece = np.empty(len(document) + 1, dtype=self.dtype)
-        piece[:-1] = document
-        piece[-1] = self.eot_id
-        self.pending.append(piece)
-        self.pending_ids += len(piece)
-        self.tokens_in += len(piece)
-
-    def rows(self) -> np.ndarray:
-        """The whole rows available now; the rest stays pending."""
-        count = self.pending_ids // self.row_len
-        if not count:
-            return np.empty((0, self.row_len), dtype=self.dtype)
-        stream = np.concatenate(self.pending)
-        cut = count * self.row_len
-        self.pending = [stream[cut:]]
-        self.pending_ids = len(stream) - cut
-        return stream[:cut].reshape(count, self.row_len)
-
-    def tail(self) -> np.ndarray:
-        """The ids after the last whole row (fewer than a row)."""
-        stream = np.concatenate(self.pending) if self.pending else np.empty(0, self.dtype)
-        return stream[: self.pending_ids]
+def row_count(tokens: int, row_len: int) -> int:
+    """Rows a stream of `tokens` ids fills, the padded last one included."""
+    return -(-tokens // row_len)
 
 
-def pad_row(tail: np.ndarray, row_len: int, pad_id: int) -> tuple[np.ndarray, int]:
-    """The tail as one row padded with `pad_id`, and its true length: positions from that
-    length on are padding, and the targets there must be masked out of the loss."""
-    row = np.full(row_len, pad_id, dtype=tail.dtype)
-    row[: len(tail)] = tail
-    return row, len(tail)
+def pack_rows(ids: np.ndarray, row_len: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ids` as (rows x row_len), the last row padded with `pad_id`, and each row's true length."""
+    rows = row_count(len(ids), row_len)
+    packed = np.full(rows * row_len, pad_id, dtype=ids.dtype)
+    packed[: len(ids)] = ids
+    lengths = np.full(rows, row_len, dtype=np.int32)
+    if rows and len(ids) % row_len:
+        lengths[-1] = len(ids) % row_len
+    return packed.reshape(rows, row_len), lengths
 
 
-def documents_of(rows: Iterator[np.ndarray] | np.ndarray, eot_id: int) -> list[list[int]]:
-    """Split packed rows back into documents at the end-of-text ids (for checks and tests)."""
-    stream = np.concatenate(list(rows)) if not isinstance(rows, np.ndarray) else rows.ravel()
+class TokenStream:
+    """Raw token files (one per input shard, in order) read as one stream. Files are opened
+    only while a read needs them, so a corpus of thousands of shards holds no file handles."""
+
+    def __init__(self, files: list[tuple[Path, int]], dtype: np.dtype) -> None:
+        """`files`: each file with the number of ids it holds."""
+        self.dtype = np.dtype(dtype)
+        self.files = [(Path(path), count) for path, count in files if count]
+        for path, count in self.files:
+            if path.stat().st_size != count * self.dtype.itemsize:
+                raise ValueError(f"{path} does not hold the {count} ids its task recorded")
+        self.starts = np.cumsum([0, *(count for _, count in self.files)]).tolist()
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Ids `start` .. `stop` of the stream."""
+        pieces = []
+        for (path, count), first in zip(self.files, self.starts, strict=False):
+            lo, hi = max(start - first, 0), min(stop - first, count)
+            if lo < hi:
+                offset = lo * self.dtype.itemsize
+                pieces.append(np.fromfile(path, self.dtype, count=hi - lo, offset=offset))
+        return np.concatenate(pieces) if pieces else np.empty(0, self.dtype)
+
+
+def documents_of(stream: np.ndarray, eot_id: int) -> list[list[int]]:
+    """Split a stream back into documents at the end-of-text ids (for checks and tests)."""
+    stream = stream.ravel()
     ends = np.flatnonzero(stream == eot_id)
     starts = np.concatenate(([0], ends[:-1] + 1))
     return [stream[a:b].tolist() for a, b in zip(starts, ends, strict=True)]

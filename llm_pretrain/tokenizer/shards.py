@@ -1,8 +1,12 @@
 """Packed token shards: Arrow IPC files the trainer memory-maps, and the reader it uses.
 
-    shard-00000.arrow   input_ids: fixed_size_list<uint16 | uint32>[seq_len + 1]
-                        length:    int32, the real ids in the row (seq_len + 1 but for a padded
-                                   last row; positions from `length` on are padding)
+    train/shard-00000.arrow   input_ids: fixed_size_list<uint16 | uint32>[seq_len + 1]
+                              length:    int32, the real ids in the row: seq_len + 1 but in a
+                                         split's last row, which is padded with the manifest's
+                                         `pad_id` from `length` on
+
+Training on row r: inputs r[:-1], targets r[1:]; the target at position t is real when
+t + 1 < length, and padding (to be left out of the loss) otherwise.
 
 Uncompressed IPC file format: `pyarrow.memory_map` + `ipc.open_file` give the rows without a
 copy, so a reader costs no memory beyond the pages it touches, and any Arrow reader (pyarrow,
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.pipeline.storage import atomic_path, file_sha256
 
 
@@ -99,3 +104,15 @@ class PackedReader:
     def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
         for ids, lengths in zip(self.ids, self.lengths, strict=True):
             yield from zip(ids, lengths.tolist(), strict=True)
+
+
+def open_split(folder: Path, split: str = "train") -> PackedReader:
+    """The rows of one split (`train` or `val`) of a finished `llm-data tokenize` output."""
+    manifest = read_manifest(folder)
+    if manifest is None or manifest.get("stage") != "tokenize":
+        raise FileNotFoundError(f"{folder} is not a finished llm-data tokenize output")
+    if split not in manifest["splits"]:
+        raise KeyError(f"{folder} has no split {split!r}; it has {', '.join(manifest['splits'])}")
+    return PackedReader(
+        [Path(folder) / shard["file"] for shard in manifest["splits"][split]["shards"]]
+    )

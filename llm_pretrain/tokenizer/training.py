@@ -6,9 +6,8 @@ share is taken, so the sample is the same on every run and spread over the whole
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.storage import atomic_write_json
 from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError, train_bpe
 from llm_pretrain.tokenizer.config import TokenizerConfig
+from llm_pretrain.tokenizer.sampling import picked, training_sample_salt
 
 REPORT_FILE = "train_report.json"
 # Text encoded after training to report the compression (bytes per token).
@@ -34,13 +34,15 @@ def text_bytes(shards: list[Path]) -> int:
     return total
 
 
-def picked(document_id: str, share: float, salt: int) -> bool:
-    digest = hashlib.blake2b(f"{salt}:{document_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") < share * 2**64
+HeldOut = Callable[[str], bool]  # document id -> kept out of the training sample
 
 
 def sample_texts(
-    shards: list[Path], share: float, salt: int, counts: dict[str, int]
+    shards: list[Path],
+    share: float,
+    salt: str,
+    counts: dict[str, int],
+    held_out: HeldOut | None = None,
 ) -> Iterator[str]:
     """The texts of the sampled documents, shard by shard; `counts` gets documents and bytes."""
     for shard in shards:
@@ -48,7 +50,9 @@ def sample_texts(
         for document_id, text in zip(
             table.column("id").to_pylist(), table.column("text").to_pylist(), strict=True
         ):
-            if share >= 1 or picked(document_id, share, salt):
+            if held_out is not None and held_out(document_id):
+                continue
+            if picked(document_id, share, salt):
                 counts["documents"] += 1
                 counts["bytes"] += len(text.encode("utf-8"))
                 yield text
@@ -59,8 +63,15 @@ def bytes_per_token(tokenizer: BpeTokenizer, texts: list[str]) -> float:
     return sum(len(t.encode("utf-8")) for t in texts) / tokens if tokens else 0.0
 
 
-def train_tokenizer(input_dir: Path, output: Path, config: TokenizerConfig) -> dict[str, Any]:
-    """Train on `input_dir` (a finished dataset), save into `output`, return the report."""
+def train_tokenizer(
+    input_dir: Path,
+    output: Path,
+    config: TokenizerConfig,
+    held_out: HeldOut | None = None,
+    max_length: int = 2048,
+) -> dict[str, Any]:
+    """Train on `input_dir` (a finished dataset) but the `held_out` documents (the validation
+    split), save into `output`, return the report."""
     if read_manifest(input_dir) is None:
         raise TokenizerError(f"{input_dir} is not a finished dataset (no _manifest.json)")
     shards = shard_paths(input_dir)
@@ -70,18 +81,19 @@ def train_tokenizer(input_dir: Path, output: Path, config: TokenizerConfig) -> d
         raise TokenizerError(f"{input_dir} holds no text to train on")
     share = 1.0 if total is None else min(1.0, config.train_bytes / total)
     counts = {"documents": 0, "bytes": 0}
+    salt = training_sample_salt(config.sample_seed)
     started = time.perf_counter()
     tokenizer = train_bpe(
-        sample_texts(shards, share, config.sample_seed, counts),
+        sample_texts(shards, share, salt, counts, held_out),
         config.vocab_size,
         config.pattern,
         config.special_tokens,
     )
     seconds = time.perf_counter() - started
-    tokenizer.save(output)
+    tokenizer.save(output, max_length)
     check: list[str] = []
     check_counts = {"documents": 0, "bytes": 0}
-    for text in sample_texts(shards, share, config.sample_seed, check_counts):
+    for text in sample_texts(shards, share, salt, check_counts, held_out):
         check.append(text)
         if check_counts["bytes"] >= _COMPRESSION_SAMPLE_BYTES:
             break

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,15 +16,21 @@ def shard_checksums(folder: Path) -> list[tuple[str, str]]:
     return [(s["file"], s["sha256"]) for s in manifest["shards"] + manifest["rejected_shards"]]
 
 
-def assert_kill_and_rerun_is_identical(args: list[str], tmp_path: Path) -> Path:
+def assert_kill_and_rerun_is_identical(
+    args: list[str],
+    tmp_path: Path,
+    markers: str = "_progress/task-*.json",
+    checksums: Callable[[Path], list] = shard_checksums,
+) -> Path:
     """Run `llm-data ARGS` cleanly; run it again, SIGKILL it (workers too) after 3 finished
-    tasks, rerun it, and check that the shards are byte-identical to the clean run's."""
+    tasks (done-markers matching `markers`), rerun it, and check that the shards are
+    byte-identical to the clean run's."""
     command = [sys.executable, "-m", "llm_pretrain", *args]
     clean, out = tmp_path / "clean", tmp_path / "out"
     subprocess.run([*command, "--output", str(clean)], check=True)
     process = subprocess.Popen([*command, "--output", str(out)], start_new_session=True)
     deadline = time.monotonic() + 60
-    while len(list((out / "_progress").glob("task-*.json"))) < 3:
+    while len(list(out.glob(markers))) < 3:
         assert process.poll() is None, "run finished before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -31,5 +38,5 @@ def assert_kill_and_rerun_is_identical(args: list[str], tmp_path: Path) -> Path:
     process.wait()
     assert not (out / "_manifest.json").exists()
     subprocess.run([*command, "--output", str(out)], check=True)
-    assert shard_checksums(out) == shard_checksums(clean)
+    assert checksums(out) == checksums(clean)
     return out

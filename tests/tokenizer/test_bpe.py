@@ -56,6 +56,12 @@ def test_round_trip_on_adversarial_text(trained):
         assert trained.decode(trained.encode(text)) == text
 
 
+def test_array_encoding_equals_list_encoding(trained):
+    for text in [*VARIED, f"a {END_OF_TEXT} b <|pad|>"]:
+        ids = trained.encode_array(text)
+        assert ids.dtype == "uint32" and ids.tolist() == trained.encode(text)
+
+
 def test_special_tokens_are_never_learned():
     texts = [f"{paragraph(random.Random(i), 2)}{END_OF_TEXT}" * 20 for i in range(50)]
     tokenizer = train_bpe(texts, vocab_size=400)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm_pretrain.tokenizer.packing import Packer, documents_of, id_dtype, pad_row
+from llm_pretrain.tokenizer.packing import (
+    TokenStream,
+    documents_of,
+    id_dtype,
+    pack_rows,
+    row_count,
+)
 from llm_pretrain.tokenizer.shards import PackedReader, write_shard
 
 EOT = 9
@@ -17,31 +23,45 @@ def random_documents(count: int, seed: int = 0) -> list[list[int]]:
     return [rng.integers(0, EOT, rng.integers(0, 40)).tolist() for _ in range(count)]
 
 
+def stream_of(documents: list[list[int]]) -> np.ndarray:
+    return np.array([i for d in documents for i in [*d, EOT]], dtype=np.uint16)
+
+
 def test_every_id_once_and_documents_recoverable():
     documents = random_documents(200)
-    packer = Packer(seq_len=15, eot_id=EOT, dtype=np.dtype(np.uint16))
-    rows = []
-    for document in documents:
-        packer.add(document)
-        rows.append(packer.rows())
-    rows.append(packer.rows())
-    full = np.concatenate(rows)
-    tail = packer.tail()
-    assert full.shape[1] == 16 and len(tail) < 16
-    assert full.size + len(tail) == packer.tokens_in == sum(len(d) + 1 for d in documents)
-    assert documents_of(np.concatenate([full.ravel(), tail]), EOT) == documents
+    stream = stream_of(documents)
+    rows, lengths = pack_rows(stream, 16, pad_id=EOT)
+    assert rows.shape == (row_count(len(stream), 16), 16)
+    assert lengths.sum() == len(stream) == sum(len(d) + 1 for d in documents)
+    real = np.concatenate([row[:length] for row, length in zip(rows, lengths, strict=True)])
+    assert documents_of(real, EOT) == documents
+    assert (lengths[:-1] == 16).all() and 0 < lengths[-1] <= 16
 
 
-def test_a_carried_tail_comes_first():
-    packer = Packer(seq_len=3, eot_id=EOT, dtype=np.dtype(np.uint16), carry=np.array([1, 2]))
-    packer.add([3, 4, 5])
-    assert packer.rows().tolist() == [[1, 2, 3, 4]]
-    assert packer.tail().tolist() == [5, EOT]
+def test_only_a_partial_last_row_is_padded():
+    rows, lengths = pack_rows(np.array([4, 5, EOT], dtype=np.uint16), 2, pad_id=EOT)
+    assert rows.tolist() == [[4, 5], [EOT, EOT]] and lengths.tolist() == [2, 1]
+    rows, lengths = pack_rows(np.array([4, EOT], dtype=np.uint16), 2, pad_id=EOT)
+    assert rows.tolist() == [[4, EOT]] and lengths.tolist() == [2]
+    rows, lengths = pack_rows(np.empty(0, np.uint16), 2, pad_id=EOT)
+    assert rows.shape == (0, 2) and lengths.size == 0
 
 
-def test_padded_last_row_keeps_its_true_length():
-    row, length = pad_row(np.array([4, 5, EOT], dtype=np.uint16), 6, pad_id=EOT)
-    assert row.tolist() == [4, 5, EOT, EOT, EOT, EOT] and length == 3
+def test_token_files_read_as_one_stream(tmp_path):
+    parts = [np.arange(n, dtype=np.uint32) + 100 * i for i, n in enumerate([5, 0, 7, 1, 3])]
+    files = []
+    for i, part in enumerate(parts):
+        path = tmp_path / f"t{i}.bin"
+        path.write_bytes(part.tobytes())
+        files.append((path, len(part)))
+    stream = TokenStream(files, np.dtype(np.uint32))
+    whole = np.concatenate(parts)
+    assert len(stream) == len(whole) == 16
+    for start in range(17):
+        for stop in range(start, 17):
+            assert np.array_equal(stream.read(start, stop), whole[start:stop])
+    with pytest.raises(ValueError, match="does not hold"):
+        TokenStream([(tmp_path / "t0.bin", 6)], np.dtype(np.uint32))
 
 
 @pytest.mark.parametrize(

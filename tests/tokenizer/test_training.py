@@ -12,7 +12,8 @@ from llm_pretrain.cli import data
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import paragraph
 from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError
-from llm_pretrain.tokenizer.training import REPORT_FILE, picked, train_tokenizer
+from llm_pretrain.tokenizer.sampling import picked
+from llm_pretrain.tokenizer.training import REPORT_FILE, train_tokenizer
 
 
 @pytest.fixture
@@ -48,9 +49,9 @@ def test_a_byte_budget_samples_the_same_documents_every_time(dataset, tmp_path, 
 
 
 def test_picked_share_is_about_right():
-    chosen = sum(picked(f"doc-{i}", 0.25, salt=0) for i in range(10_000))
+    chosen = sum(picked(f"doc-{i}", 0.25, salt="0") for i in range(10_000))
     assert 2300 < chosen < 2700
-    assert sum(picked(f"doc-{i}", 0.25, salt=1) for i in range(10_000)) != chosen
+    assert sum(picked(f"doc-{i}", 0.25, salt="1") for i in range(10_000)) != chosen
 
 
 def test_not_a_dataset(tmp_path, config):

@@ -1,0 +1,375 @@
+"""`llm-data tokenize`: a document dataset in, a tokenizer and packed token shards out.
+
+    out/tokenizer.json, tokenizer_config.json   the tokenizer (Hugging Face format)
+    out/train_report.json                       how it was trained (when it was trained here)
+    out/train/shard-00000.arrow ...             training rows (see shards.py)
+    out/val/shard-00000.arrow ...               validation rows, from held-out documents
+    out/_manifest.json, out/_stats.json         the commit point, and the run's numbers
+
+Three phases, resumable, with their state under `_progress/` until the commit:
+1. tokenizer (this process): trained on the input, without the validation documents, or copied
+   from `--tokenizer` byte for byte (a refresh keeps its tokenizer);
+2. encode (worker pool, one task per input shard): each split's ids to a raw token file;
+3. pack (worker pool, one task per output shard): the token files of a split, read as one stream,
+   cut into rows at fixed offsets, so output shards are of bounded size and only the very last
+   row of a split is padded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llm_pretrain import __version__
+from llm_pretrain.config import PipelineConfig
+from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.dataset import MANIFEST, STATS
+from llm_pretrain.pipeline.documents import SCHEMA_VERSION
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.runner import (
+    PROGRESS_DIR,
+    RunSummary,
+    StageError,
+    claim_progress_dir,
+    finished_run,
+    merge_stats,
+    read_input_dataset,
+    run_resumable,
+    shard_task_failed,
+)
+from llm_pretrain.pipeline.storage import (
+    atomic_write_bytes,
+    atomic_write_json,
+    file_sha256,
+    read_json,
+    remove_stale_temporaries,
+    remove_tree,
+)
+from llm_pretrain.tokenizer.bpe import (
+    CONFIG_FILE,
+    END_OF_TEXT,
+    TOKENIZER_FILE,
+    BpeTokenizer,
+    TokenizerError,
+)
+from llm_pretrain.tokenizer.encoding import (
+    SPLITS,
+    EncodeResult,
+    SplitRule,
+    encode_shard,
+    token_file,
+)
+from llm_pretrain.tokenizer.hf_format import tokenizer_config
+from llm_pretrain.tokenizer.packing import TokenStream, id_dtype, pack_rows, row_count
+from llm_pretrain.tokenizer.sampling import validation_salt
+from llm_pretrain.tokenizer.shards import write_shard
+from llm_pretrain.tokenizer.training import REPORT_FILE, train_tokenizer
+
+STAGE = "tokenize"
+
+
+@dataclass(frozen=True)
+class PackTask:
+    index: int  # over both splits: names the task's done-marker
+    split: str
+    shard: int  # shard number within the split
+    first_row: int
+    rows: int
+    input_bytes: int
+
+
+@dataclass
+class PackResult:
+    index: int
+    split: str
+    shard: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "split": self.split, "shard": self.shard}
+
+
+def shard_file(split: str, shard: int) -> str:
+    return f"{split}/shard-{shard:05d}.arrow"
+
+
+def pack_shard(
+    task: PackTask,
+    streams: dict[str, list[tuple[Path, int]]],
+    dtype: str,
+    row_len: int,
+    pad_id: int,
+    output: Path,
+) -> PackResult:
+    """Worker side: rows first_row .. first_row + rows of the split's stream, as one shard."""
+    stream = TokenStream(streams[task.split], np.dtype(dtype))
+    start = task.first_row * row_len
+    ids = stream.read(start, min(len(stream), start + task.rows * row_len))
+    rows, lengths = pack_rows(ids, row_len, pad_id)
+    relative = shard_file(task.split, task.shard)
+    info = write_shard(output / relative, rows, lengths)
+    progress.report(nbytes=task.input_bytes)
+    return PackResult(task.index, task.split, {**info, "file": relative})
+
+
+def pack_failed(task: PackTask, failure: TaskFailure) -> PackResult:
+    raise StageError(
+        f"packing {shard_file(task.split, task.shard)}: {failure.message}; "
+        "finished shards are kept, run the same command again to retry"
+    )
+
+
+def plan_packing(
+    split_tokens: dict[str, int], row_len: int, itemsize: int, shard_max_bytes: int
+) -> list[PackTask]:
+    """Output shards of each split: whole rows, at most `shard_max_bytes` of ids each."""
+    row_bytes = row_len * itemsize
+    per_shard = max(1, shard_max_bytes // row_bytes)
+    tasks: list[PackTask] = []
+    for split in SPLITS:
+        rows = row_count(split_tokens[split], row_len)
+        for shard, first in enumerate(range(0, rows, per_shard)):
+            count = min(per_shard, rows - first)
+            tasks.append(PackTask(len(tasks), split, shard, first, count, count * row_bytes))
+    return tasks
+
+
+def clear_output(output: Path) -> None:
+    """Remove what this stage writes into `output` (and nothing else the user keeps there)."""
+    for name in (MANIFEST, STATS, TOKENIZER_FILE, CONFIG_FILE, REPORT_FILE):
+        (output / name).unlink(missing_ok=True)
+    for name in (*SPLITS, PROGRESS_DIR):
+        remove_tree(output / name)
+
+
+@dataclass(frozen=True)
+class TokenizerSource:
+    """Where the tokenizer comes from: trained on the input (path None), or an existing one."""
+
+    path: Path | None
+
+    @property
+    def file(self) -> Path:
+        assert self.path is not None
+        return self.path / TOKENIZER_FILE if self.path.is_dir() else self.path
+
+    def identity(self) -> dict[str, Any]:
+        """What the manifest records (and fingerprints) of a tokenizer that is reused."""
+        if not self.file.is_file():
+            raise TokenizerError(f"no tokenizer at {self.path} (expected {TOKENIZER_FILE})")
+        return {"tokenizer": str(self.file), "sha256": file_sha256(self.file)}
+
+
+def copy_tokenizer(file: Path, output: Path, max_length: int) -> None:
+    """An existing tokenizer into `output`, byte for byte (its hash names the corpus's ids),
+    with its `tokenizer_config.json` when it has one."""
+    tokenizer = BpeTokenizer.load(file)  # refuses a file we cannot encode with
+    atomic_write_bytes(output / TOKENIZER_FILE, file.read_bytes())
+    settings_file = file.with_name(CONFIG_FILE)
+    if settings_file.is_file():
+        settings = settings_file.read_bytes()
+    else:
+        document = tokenizer_config(tokenizer.special_tokens, END_OF_TEXT, max_length)
+        settings = json.dumps(document, indent=1).encode("utf-8")
+    atomic_write_bytes(output / CONFIG_FILE, settings)
+
+
+def provide_tokenizer(
+    source: TokenizerSource, input_dir: Path, output: Path, config: PipelineConfig, rule: SplitRule
+) -> dict[str, Any]:
+    """Phase 1: put the tokenizer files into `output`; return what the manifest says of it."""
+    started = time.perf_counter()
+    if source.path is None:
+        seq_len = config.tokenize.seq_len
+        train_tokenizer(input_dir, output, config.tokenizer, rule.is_validation, seq_len)
+    else:
+        copy_tokenizer(source.file, output, config.tokenize.seq_len)
+    tokenizer = BpeTokenizer.load(output / TOKENIZER_FILE)
+    return {
+        "file": TOKENIZER_FILE,
+        "sha256": file_sha256(output / TOKENIZER_FILE),
+        "vocab_size": tokenizer.vocab_size,
+        "eot_id": tokenizer.eot_id,
+        "special_tokens": tokenizer.special_tokens,
+        "dtype": id_dtype(tokenizer.vocab_size).name,
+        "source": None if source.path is None else str(source.file),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def run_tokenize(
+    input_dir: Path,
+    output: Path,
+    config: PipelineConfig,
+    tokenizer_path: Path | None = None,
+    show_progress: bool = True,
+    overwrite: bool = False,
+) -> RunSummary:
+    dataset = read_input_dataset(input_dir)
+    source = TokenizerSource(tokenizer_path)
+    settings = config.tokenize
+    rule = SplitRule(settings.val_fraction, validation_salt(settings.split_seed))
+    fingerprint_config = {"tokenize": settings.model_dump()}
+    if source.path is None:
+        fingerprint_config["tokenizer"] = config.tokenizer.model_dump()
+    inputs = [dataset.identity(), *([source.identity()] if source.path else [])]
+    fingerprint = fingerprint_of(fingerprint_config, inputs)
+    output.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        clear_output(output)
+    finished = finished_run(output, fingerprint)
+    if finished is not None:
+        return finished
+    progress_dir = claim_progress_dir(output, STAGE, fingerprint, "*/shard-*.arrow")
+    for folder in (output, *(output / split for split in SPLITS)):
+        remove_stale_temporaries(folder)
+    started = time.monotonic()
+    workers = config.executor.workers or default_workers()
+    timeout = config.executor.task_timeout_s
+
+    marker = progress_dir / "tokenizer.json"
+    if not marker.exists():
+        atomic_write_json(marker, provide_tokenizer(source, input_dir, output, config, rule))
+    tokenizer = read_json(marker)
+    if file_sha256(output / TOKENIZER_FILE) != tokenizer["sha256"]:
+        raise StageError(f"{output / TOKENIZER_FILE} changed during the run; pass --overwrite")
+
+    encode_started = time.monotonic()
+    tokens_dir = progress_dir / "tokens"
+    tokens_dir.mkdir(exist_ok=True)
+    encode = partial(
+        encode_shard,
+        tokenizer_file=str(output / TOKENIZER_FILE),
+        tokenizer_sha256=tokenizer["sha256"],
+        rule=rule,
+        folder=tokens_dir,
+    )
+    tasks = dataset.tasks()
+    done, encoded_now = run_resumable(
+        tasks, encode, shard_task_failed, progress_dir / "encode",
+        description="tokenize: encode", workers=workers, task_timeout_s=timeout,
+        show_progress=show_progress,
+    )  # fmt: skip
+    encoded = [EncodeResult.from_json(done[task.index]) for task in tasks]
+
+    pack_started = time.monotonic()
+    row_len = settings.seq_len + 1
+    dtype = np.dtype(tokenizer["dtype"])
+    streams = {split: token_files(tokens_dir, split, encoded) for split in SPLITS}
+    split_tokens = {split: sum(count for _, count in streams[split]) for split in SPLITS}
+    if source.path is None and split_tokens["train"] == 0:
+        raise StageError(f"{input_dir} holds no text to tokenize")
+    pack_tasks = plan_packing(split_tokens, row_len, dtype.itemsize, settings.shard_max_bytes)
+    pack = partial(
+        pack_shard, streams=streams, dtype=dtype.name, row_len=row_len,
+        pad_id=tokenizer["eot_id"], output=output,
+    )  # fmt: skip
+    packed, packed_now = run_resumable(
+        pack_tasks, pack, pack_failed, progress_dir / "pack",
+        description="tokenize: pack", workers=workers, task_timeout_s=timeout,
+        show_progress=show_progress,
+    )  # fmt: skip
+    shards = [packed[task.index] for task in pack_tasks]
+    finished = time.monotonic()
+
+    seconds = {
+        "tokenizer": tokenizer.pop("seconds"),
+        "encode": round(pack_started - encode_started, 3),
+        "pack": round(finished - pack_started, 3),
+        "total": round(finished - started, 3),
+    }
+    manifest, stats = finalize(
+        output, fingerprint, fingerprint_config, inputs, tokenizer, settings.seq_len,
+        encoded, shards, seconds,
+    )  # fmt: skip
+    remove_tree(progress_dir)
+    return RunSummary(manifest, stats, up_to_date=False, tasks_run=encoded_now + packed_now)
+
+
+def token_files(folder: Path, split: str, encoded: list[EncodeResult]) -> list[tuple[Path, int]]:
+    """A split's token files in input order, with the ids each holds."""
+    return [(token_file(folder, split, r.index), r.splits[split]["tokens"]) for r in encoded]
+
+
+def fingerprint_of(config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
+    blob = json.dumps({"stage": STAGE, "config": config, "inputs": inputs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def finalize(
+    output: Path,
+    fingerprint: str,
+    config: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    tokenizer: dict[str, Any],
+    seq_len: int,
+    encoded: list[EncodeResult],
+    shards: list[dict[str, Any]],
+    seconds: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write `_stats.json` and, last, `_manifest.json` (the commit point)."""
+    totals: dict[str, Any] = {}
+    for result in encoded:
+        merge_stats(totals, {"splits": result.splits, "empty_documents": result.empty_documents})
+        merge_stats(totals, {"tokens_per_document": result.tokens_per_document})
+        merge_stats(totals, {"encode_cpu_seconds": result.cpu_seconds})
+    splits: dict[str, Any] = {}
+    for split in SPLITS:
+        counts = totals.get("splits", {}).get(split, {"documents": 0, "tokens": 0, "text_bytes": 0})
+        mine = [packed["shard"] for packed in shards if packed["split"] == split]
+        splits[split] = {
+            "documents": counts["documents"],
+            "tokens": counts["tokens"],
+            "rows": sum(shard["rows"] for shard in mine),
+            "padded_rows": int(counts["tokens"] % (seq_len + 1) != 0),
+            "shards": mine,
+        }
+    documents = sum(split["documents"] for split in splits.values())
+    tokens = sum(split["tokens"] for split in splits.values())
+    text_bytes = sum(totals.get("splits", {}).get(s, {}).get("text_bytes", 0) for s in SPLITS)
+    cpu = totals.get("encode_cpu_seconds", 0.0)
+    stats = {
+        "stage": STAGE,
+        "tasks": len(encoded) + len(shards),
+        "documents": documents,
+        "empty_documents": totals.get("empty_documents", 0),
+        "tokens": tokens,
+        "text_bytes": text_bytes,
+        # Compression of the text itself: the end-of-text ids (one per document) are not counted.
+        "bytes_per_token": round(text_bytes / (tokens - documents), 4) if tokens else 0.0,
+        "tokens_per_document": dict(
+            sorted(totals.get("tokens_per_document", {}).items(), key=lambda kv: int(kv[0]))
+        ),
+        "encode_cpu_seconds": round(cpu, 3),
+        "encode_mb_per_cpu_second": round(text_bytes / 1e6 / cpu, 3) if cpu else None,
+        "seconds": seconds,
+        "wall_seconds": seconds["total"],
+    }
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "stage": STAGE,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "llm_pretrain_version": __version__,
+        "fingerprint": fingerprint,
+        "config": config,
+        "inputs": inputs,
+        "tokenizer": tokenizer,
+        "seq_len": seq_len,
+        "row_len": seq_len + 1,
+        # The last row of a split may be padded with this id; its `length` column says where
+        # the real ids end, and the trainer masks the targets from there on.
+        "pad_id": tokenizer["eot_id"],
+        "counts": {"documents": documents, "tokens": tokens},
+        "bytes": sum(shard["bytes"] for split in splits.values() for shard in split["shards"]),
+        "splits": splits,
+    }
+    atomic_write_json(output / STATS, stats)
+    atomic_write_json(output / MANIFEST, manifest)
+    return manifest, stats

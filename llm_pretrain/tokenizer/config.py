@@ -24,8 +24,10 @@ class TokenizerConfig(Section):
     train_bytes: int | None = Field(
         1_000_000_000,
         ge=1,
+        le=2_000_000_000,
         description="train on a sample of about this many bytes of text (documents picked by "
-        "a hash of their id); null trains on all of it",
+        "a hash of their id); null trains on all of it up to 2e9 bytes, the most the trainer's "
+        "32-bit counts hold safely",
     )
     sample_seed: int = Field(0, ge=0, description="salt of the hash that picks the sample")
 

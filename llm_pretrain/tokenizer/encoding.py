@@ -8,6 +8,7 @@ concatenated files of a split into rows.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,8 +23,6 @@ import pyarrow.parquet as pq
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.runner import ShardTask
 from llm_pretrain.pipeline.storage import atomic_path
-from llm_pretrain.tokenizer.bpe import BpeTokenizer
-from llm_pretrain.tokenizer.packing import id_dtype
 from llm_pretrain.tokenizer.sampling import picked
 
 SPLITS = ("train", "val")
@@ -74,19 +73,65 @@ def histogram_bucket(tokens: int) -> str:
     return str(1 << (max(tokens, 1).bit_length() - 1))
 
 
+class BulkEncoder:
+    """Encodes a batch of texts into one flat id array, without a Python object per token.
+
+    The engine is fastokens, which runs the saved `tokenizer.json` (a regex engine with a JIT
+    and a Rust BPE): on the tokenize benchmark it encodes about 4x faster per core than
+    tiktoken, with the same ids (checked against tiktoken and Hugging Face in the tests).
+    """
+
+    def __init__(self, tokenizer_file: Path) -> None:
+        # One thread: a worker process is one core's worth of work (unbounded, the engine takes
+        # every core for a batch). Read when its thread pools start: at the first batch.
+        os.environ["RAYON_NUM_THREADS"] = "1"
+        os.environ["FASTOKENS_BPE_THREADS"] = "1"
+        import fastokens
+
+        self.engine = fastokens.Tokenizer.from_file(str(tokenizer_file))
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of all texts (uint32), and offsets: text i is ids[offsets[i]:offsets[i+1]].
+        Special tokens written in a text are ordinary text, as in training."""
+        ids, offsets = self.engine.encode_batch_flat(
+            texts, add_special_tokens=False, split_special_tokens=True
+        )
+        return np.frombuffer(ids, np.uint32), np.frombuffer(offsets, np.uint64).astype(np.int64)
+
+
+def with_end_of_text(
+    ids: np.ndarray, offsets: np.ndarray, eot_id: int, dtype: np.dtype
+) -> np.ndarray:
+    """The documents' ids, each followed by the end-of-text id, as one stream of `dtype`."""
+    count = len(offsets) - 1
+    stream = np.empty(len(ids) + count, dtype=dtype)
+    ends = offsets[1:] + np.arange(count)  # where each document's end-of-text id goes
+    is_text = np.ones(len(stream), dtype=bool)
+    is_text[ends] = False
+    stream[is_text] = ids
+    stream[ends] = eot_id
+    return stream
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    tokenizer_file: str
+    tokenizer_sha256: str  # a changed file is loaded anew by a worker that loaded it before
+    eot_id: int
+    dtype: str  # of the ids in the token files
+    rule: SplitRule
+
+
 @lru_cache(maxsize=2)
-def _tokenizer(path: str, sha256: str) -> BpeTokenizer:
-    """One load per worker process; the hash in the key makes a changed file load anew."""
-    return BpeTokenizer.load(Path(path))
+def _encoder(path: str, sha256: str) -> BulkEncoder:
+    """One load per worker process."""
+    return BulkEncoder(Path(path))
 
 
-def encode_shard(
-    task: ShardTask, tokenizer_file: str, tokenizer_sha256: str, rule: SplitRule, folder: Path
-) -> EncodeResult:
+def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> EncodeResult:
     started = time.process_time()
-    tokenizer = _tokenizer(tokenizer_file, tokenizer_sha256)
-    dtype = id_dtype(tokenizer.vocab_size)
-    end = np.array([tokenizer.eot_id], dtype=np.uint32)
+    encoder = _encoder(settings.tokenizer_file, settings.tokenizer_sha256)
+    dtype, rule = np.dtype(settings.dtype), settings.rule
     splits = {split: {"documents": 0, "tokens": 0, "text_bytes": 0} for split in SPLITS}
     lengths: Counter[str] = Counter()
     empty = 0
@@ -99,28 +144,33 @@ def encode_shard(
     ):
         outputs = {"train": train_out, "val": val_out}
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=["id", "text"]):
-            text_bytes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
-            pieces: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+            sizes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
+            texts: dict[str, list[str]] = {split: [] for split in SPLITS}
+            text_bytes = dict.fromkeys(SPLITS, 0)
             for document_id, text, size in zip(
                 batch.column("id").to_pylist(),
                 batch.column("text").to_pylist(),
-                text_bytes.tolist(),
+                sizes.tolist(),
                 strict=True,
             ):
                 if not text:
                     empty += 1
                     continue
-                ids = tokenizer.encode_array(text)
                 split = "val" if rule.is_validation(document_id) else "train"
-                pieces[split] += [ids, end]
+                texts[split].append(text)
+                text_bytes[split] += int(size)
+            for split in SPLITS:
+                if not texts[split]:
+                    continue
+                ids, offsets = encoder.encode(texts[split])
+                stream = with_end_of_text(ids, offsets, settings.eot_id, dtype)
+                outputs[split].write(stream.tobytes())
                 counts = splits[split]
-                counts["documents"] += 1
-                counts["tokens"] += len(ids) + 1
-                counts["text_bytes"] += int(size)
-                lengths[histogram_bucket(len(ids))] += 1
-            for split, parts in pieces.items():
-                if parts:
-                    outputs[split].write(np.concatenate(parts).astype(dtype).tobytes())
+                counts["documents"] += len(texts[split])
+                counts["tokens"] += len(stream)
+                counts["text_bytes"] += text_bytes[split]
+                for length in np.diff(offsets).tolist():
+                    lengths[histogram_bucket(length)] += 1
             progress.report(documents=len(batch))
     progress.report(nbytes=task.input_bytes)
     return EncodeResult(

@@ -63,6 +63,7 @@ from llm_pretrain.tokenizer.bpe import (
 from llm_pretrain.tokenizer.encoding import (
     SPLITS,
     EncodeResult,
+    EncodeSettings,
     SplitRule,
     encode_shard,
     token_file,
@@ -244,13 +245,9 @@ def run_tokenize(
     encode_started = time.monotonic()
     tokens_dir = progress_dir / "tokens"
     tokens_dir.mkdir(exist_ok=True)
-    encode = partial(
-        encode_shard,
-        tokenizer_file=str(output / TOKENIZER_FILE),
-        tokenizer_sha256=tokenizer["sha256"],
-        rule=rule,
-        folder=tokens_dir,
-    )
+    file = str(output / TOKENIZER_FILE)
+    how = EncodeSettings(file, tokenizer["sha256"], tokenizer["eot_id"], tokenizer["dtype"], rule)
+    encode = partial(encode_shard, settings=how, folder=tokens_dir)
     tasks = dataset.tasks()
     done, encoded_now = run_resumable(
         tasks, encode, shard_task_failed, progress_dir / "encode",

@@ -21,6 +21,10 @@ from llm_pretrain.tokenizer.config import TokenizerConfig
 from llm_pretrain.tokenizer.sampling import picked, training_sample_salt
 
 REPORT_FILE = "train_report.json"
+# rustbpe 0.1 counts chunks and pairs in signed 32-bit integers. No count can exceed the bytes
+# of text trained on, so below 2**31 bytes none can overflow: the sample is kept under it.
+TRAINER_MAX_BYTES = 2_000_000_000
+_HARD_LIMIT = 2**31 - 1
 # Text encoded after training to report the compression (bytes per token).
 _COMPRESSION_SAMPLE_BYTES = 10_000_000
 
@@ -53,8 +57,11 @@ def sample_texts(
             if held_out is not None and held_out(document_id):
                 continue
             if picked(document_id, share, salt):
+                size = len(text.encode("utf-8"))
+                if counts["bytes"] + size > _HARD_LIMIT:  # a sample a little over its share
+                    return
                 counts["documents"] += 1
-                counts["bytes"] += len(text.encode("utf-8"))
+                counts["bytes"] += size
                 yield text
 
 
@@ -75,11 +82,11 @@ def train_tokenizer(
     if read_manifest(input_dir) is None:
         raise TokenizerError(f"{input_dir} is not a finished dataset (no _manifest.json)")
     shards = shard_paths(input_dir)
-    # The size of the corpus is measured (one more read of the text) only to apply a budget.
-    total = None if config.train_bytes is None else text_bytes(shards)
+    total = text_bytes(shards)  # one more read of the text, for the byte budget
     if total == 0:
         raise TokenizerError(f"{input_dir} holds no text to train on")
-    share = 1.0 if total is None else min(1.0, config.train_bytes / total)
+    budget = min(config.train_bytes or TRAINER_MAX_BYTES, TRAINER_MAX_BYTES)
+    share = min(1.0, budget / total)
     counts = {"documents": 0, "bytes": 0}
     salt = training_sample_salt(config.sample_seed)
     started = time.perf_counter()
@@ -102,7 +109,7 @@ def train_tokenizer(
         "vocab_size": tokenizer.vocab_size,
         "special_tokens": tokenizer.special_tokens,
         "pattern": tokenizer.pattern,
-        "corpus_bytes": counts["bytes"] if total is None else total,
+        "corpus_bytes": total,
         "trained_on": counts,
         "train_seconds": round(seconds, 3),
         "bytes_per_token": round(bytes_per_token(tokenizer, check), 4),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import transformers
 from tokenizers import Tokenizer
@@ -17,6 +18,7 @@ from llm_pretrain.tokenizer.bpe import (
     TokenizerError,
     train_bpe,
 )
+from llm_pretrain.tokenizer.encoding import BulkEncoder, with_end_of_text
 
 VARIED = [
     "Hello  world!\r\n\r\n  tabs\tand   spaces  ",
@@ -79,6 +81,19 @@ def test_hugging_face_files_give_our_ids(tmp_path, pattern):
     for text in [*VARIED, *corpus(5), f"one{END_OF_TEXT}two"]:
         assert hf.encode(text).ids == tokenizer.encode_with_specials(text), repr(text)
         assert hf.decode(tokenizer.encode(text)) == text
+
+
+@pytest.mark.parametrize("pattern", ["gpt4", "gpt2"])
+def test_the_bulk_encoder_gives_our_ids(tmp_path, pattern):
+    """fastokens (the corpus encoder) on the saved file == tiktoken on the ranks, special
+    tokens written in the text being text, with the end-of-text id after each document."""
+    tokenizer = train_bpe(corpus(), vocab_size=600, pattern=pattern, special_tokens=["<|pad|>"])
+    tokenizer.save(tmp_path)
+    texts = [t for t in [*VARIED, *corpus(20), f"one{END_OF_TEXT}two <|pad|>", "x" * 5000] if t]
+    ids, offsets = BulkEncoder(tmp_path / TOKENIZER_FILE).encode(texts)
+    stream = with_end_of_text(ids, offsets, tokenizer.eot_id, np.dtype(np.uint16))
+    expected = [i for text in texts for i in [*tokenizer.encode(text), tokenizer.eot_id]]
+    assert stream.tolist() == expected
 
 
 def test_transformers_loads_the_folder_unchanged(tmp_path, trained):

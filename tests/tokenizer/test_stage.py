@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import polars
 import pytest
 import transformers
 from click.testing import CliRunner
@@ -88,6 +89,8 @@ def test_every_token_once_in_document_order(dataset, tmp_path, tokenize_config):
         reader = open_split(out, split)
         assert len(reader) == manifest["splits"][split]["rows"] == -(-len(stream) // 32)
         assert all(length == 32 for _, length in list(reader)[:-1])
+    shard = manifest["splits"]["train"]["shards"][0]
+    assert polars.read_ipc(out / shard["file"]).shape == (shard["rows"], 2)  # other readers
     assert manifest["counts"] == {"documents": len(documents), "tokens": summary.stats["tokens"]}
     assert manifest["tokenizer"]["sha256"] == tokenizer.fingerprint()
     assert manifest["tokenizer"]["dtype"] == "uint16" and manifest["row_len"] == 32

@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from llm_pretrain.cli import data
+from llm_pretrain.config import ConfigError, load_config
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import paragraph
+from llm_pretrain.tokenizer import training
 from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.sampling import picked
 from llm_pretrain.tokenizer.training import REPORT_FILE, train_tokenizer
@@ -78,3 +80,13 @@ def test_without_a_budget_all_text_is_used_unmeasured(dataset, tmp_path, config)
     report = train_tokenizer(dataset, tmp_path / "tok", config.tokenizer)
     assert report["trained_on"]["documents"] == 200
     assert report["corpus_bytes"] == report["trained_on"]["bytes"] > 0
+
+
+def test_the_sample_stays_within_the_trainers_32_bit_counts(dataset, tmp_path, config, monkeypatch):
+    monkeypatch.setattr(training, "_HARD_LIMIT", 20_000)  # stands for 2**31 - 1 bytes
+    config.tokenizer.vocab_size = 300
+    config.tokenizer.train_bytes = None
+    report = train_tokenizer(dataset, tmp_path / "tok", config.tokenizer)
+    assert 0 < report["trained_on"]["bytes"] <= 20_000 < report["corpus_bytes"]
+    with pytest.raises(ConfigError, match="tokenizer.train_bytes"):
+        load_config(None, {"tokenizer.train_bytes": 3_000_000_000})

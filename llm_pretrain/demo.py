@@ -1,5 +1,5 @@
 """`make demo`: build a small mixed crawl offline and run the pipeline on it (extract, filter,
-dedup).
+dedup, tokenize).
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
 redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
@@ -22,7 +22,7 @@ from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.stage import run_filter
-from llm_pretrain.pipeline.summary import format_summary
+from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary
 from llm_pretrain.samples import (
     build_sample,
     encrypt_pdf,
@@ -30,6 +30,7 @@ from llm_pretrain.samples import (
     write_image_only_pdf,
     write_pdf,
 )
+from llm_pretrain.tokenizer.stage import run_tokenize
 
 CONFIG = Path("configs/pipeline.yaml")
 GERMAN = (
@@ -98,7 +99,17 @@ def main() -> None:
     print(f"  id {first['id']}  format {first['format']}  url {first['url']}")
     print(f"  language {first['language']} ({first['language_score']:.2f})")
     print(f"  metadata {first['metadata']}")
-    print(f"  text {first['text'][:300]!r}...")
+    print(f"  text {first['text'][:300]!r}...\n")
+    tokens = args.workdir / "tokens"
+    # A small vocabulary and short rows: the sample is a few hundred KB of made-up text.
+    config.tokenizer.vocab_size, config.tokenize.seq_len = 512, 128
+    config.tokenize.val_fraction = 0.05
+    print(
+        f"$ llm-data tokenize --input {deduped} --output {tokens} --vocab-size 512 "
+        "--seq-len 128 --val-fraction 0.05\n"
+    )
+    summary = run_tokenize(deduped, tokens, config, overwrite=True)
+    print(format_tokenize_summary(summary, tokens))
 
 
 if __name__ == "__main__":

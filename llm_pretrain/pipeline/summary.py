@@ -159,7 +159,7 @@ def format_tokenize_summary(summary: RunSummary, output: Path) -> str:
         f"  ({stats['bytes_per_token']:.2f} bytes of text per token)",
         f"  rows            {train['rows']:>12,} train  {val['rows']:>10,} val"
         f"  (of {manifest['row_len']:,} {tokenizer['dtype']} ids; "
-        f"last row of a split padded: {train['padded_rows'] + val['padded_rows']})",
+        f"padded: {train['padded_rows'] + val['padded_rows']}, the last of a split)",
         f"  shards          {len(train['shards']):>12,} train  {len(val['shards']):>10,} val"
         f"  ({_megabytes(manifest['bytes'])})",
         f"  time            tokenizer {seconds['tokenizer']:,.1f} s, "

@@ -129,8 +129,8 @@ def _encoder(path: str, sha256: str) -> BulkEncoder:
 
 
 def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> EncodeResult:
-    started = time.process_time()
     encoder = _encoder(settings.tokenizer_file, settings.tokenizer_sha256)
+    started = time.process_time()  # the work on the text: loading the encoder is not counted
     dtype, rule = np.dtype(settings.dtype), settings.rule
     splits = {split: {"documents": 0, "tokens": 0, "text_bytes": 0} for split in SPLITS}
     lengths: Counter[str] = Counter()

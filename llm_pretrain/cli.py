@@ -55,8 +55,9 @@ def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
 def data() -> None:
     """Build a pretraining corpus: extract -> filter -> dedup -> tokenize.
 
-    Every stage reads and writes a dataset folder: Parquet shards plus _manifest.json and
-    _stats.json, with rejected documents and their reasons under rejected/. A stage killed at
+    Every document stage reads and writes a dataset folder: Parquet shards plus
+    _manifest.json and _stats.json, with rejected documents and their reasons under rejected/;
+    tokenize writes the tokenizer and Arrow token shards under train/ and val/. A stage killed at
     any point and started again finishes the job with the same result. Exit codes: 0 success
     (also when there is nothing to do), 1 failure, 2 usage error.
     """

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.samples import paragraph
@@ -101,7 +102,10 @@ def test_every_token_once_in_document_order(dataset, tmp_path, tokenize_config):
 
 
 def test_transformers_loads_the_output_with_our_ids(dataset, tmp_path, tokenize_config):
-    out = tmp_path / "tok"
+    """On a deduplicated dataset, as in the pipeline."""
+    deduped, out = tmp_path / "deduped", tmp_path / "tok"
+    run_dedup(dataset, deduped, tokenize_config, show_progress=False)
+    dataset = deduped
     run_tokenize(dataset, out, tokenize_config, show_progress=False)
     hf = transformers.AutoTokenizer.from_pretrained(out)
     ours = BpeTokenizer.load(out)
@@ -203,6 +207,10 @@ def test_cli_prints_the_summary_and_refuses_document_stages_on_tokens(dataset, t
     assert result.exit_code == 1 and "not documents" in result.output
     result = CliRunner().invoke(data, [*args, "--tokenizer", str(tmp_path / "missing")])
     assert result.exit_code == 2  # a usage error: the path does not exist
+    (tmp_path / "empty").mkdir()
+    other = ["-o", str(tmp_path / "t2"), "--tokenizer", str(tmp_path / "empty")]
+    result = CliRunner().invoke(data, ["tokenize", "-i", str(dataset), *other])
+    assert result.exit_code == 1 and "no tokenizer at" in result.output
 
 
 def token_checksums(folder: Path) -> list[str]:

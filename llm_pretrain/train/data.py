@@ -1,0 +1,99 @@
+"""Training batches from packed token shards: a shuffled order fixed by a seed, a slice per
+data-parallel rank, and a position that a checkpoint saves.
+
+The order is one endless stream of rows: epoch e is a permutation of all rows drawn from
+(seed, e), and the epochs follow each other. A global batch takes the next `batch_rows x world`
+positions of the stream; rank r takes its `batch_rows` consecutive ones. The position is the
+number of rows all ranks have taken, so it does not depend on the number of ranks: resuming
+with another world size continues from the same point of the same order, and no row is seen
+twice or skipped within an epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from llm_pretrain.tokenizer.shards import PackedReader
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # (rows, seq_len) int64
+    targets: torch.Tensor  # (rows, seq_len) int64
+    mask: torch.Tensor  # (rows, seq_len) bool: the targets that are real ids, not padding
+
+    @property
+    def target_tokens(self) -> int:
+        return int(self.mask.sum())
+
+
+def loss_mask(lengths: np.ndarray, seq_len: int) -> np.ndarray:
+    """Target t of a row is row[t + 1]: real when t + 1 < the row's length."""
+    return np.arange(seq_len)[None, :] + 1 < lengths[:, None]
+
+
+class ShuffledRows:
+    """The positions -> rows map of the endless shuffled stream."""
+
+    def __init__(self, rows: int, seed: int) -> None:
+        if rows == 0:
+            raise ValueError("no rows to train on")
+        self.rows, self.seed = rows, seed
+        self._epoch, self._order = -1, np.empty(0, np.int64)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            self._epoch, self._order = epoch, rng.permutation(self.rows)
+        return self._order
+
+    def take(self, start: int, count: int) -> np.ndarray:
+        """Rows at positions start .. start + count of the stream."""
+        out = np.empty(count, np.int64)
+        done = 0
+        while done < count:
+            epoch, offset = divmod(start + done, self.rows)
+            part = self.order(epoch)[offset : offset + count - done]
+            out[done : done + len(part)] = part
+            done += len(part)
+        return out
+
+
+class TokenBatches:
+    """Batches of one rank, from stream position `position` on."""
+
+    def __init__(
+        self,
+        reader: PackedReader,
+        batch_rows: int,
+        rank: int = 0,
+        world: int = 1,
+        seed: int = 0,
+        position: int = 0,
+    ) -> None:
+        self.reader, self.batch_rows = reader, batch_rows
+        self.rank, self.world = rank, world
+        self.stream = ShuffledRows(len(reader), seed)
+        self.position = position  # rows taken by all ranks so far: saved in checkpoints
+
+    @property
+    def epoch(self) -> float:
+        return self.position / self.stream.rows
+
+    def next_batch(self) -> Batch:
+        first = self.position + self.rank * self.batch_rows
+        rows = self.stream.take(first, self.batch_rows)
+        self.position += self.batch_rows * self.world
+        ids = np.stack([self.reader[int(row)][0] for row in rows]).astype(np.int64)
+        lengths = np.array([self.reader[int(row)][1] for row in rows])
+        mask = loss_mask(lengths, ids.shape[1] - 1)
+        tensor = torch.from_numpy(ids)
+        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask))
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            yield self.next_batch()

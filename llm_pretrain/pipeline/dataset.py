@@ -101,6 +101,34 @@ class ShardWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+class TaskShards:
+    """Shard `index` of a dataset's kept and rejected folders, which a task writes together:
+    `commit` publishes both; leaving the `with` block by an exception removes both."""
+
+    def __init__(
+        self,
+        root: Path,
+        index: int,
+        schema: pa.Schema,
+        rejected_schema: pa.Schema,
+        row_group_rows: int,
+    ) -> None:
+        name = shard_name(index)
+        self.kept = ShardWriter(root, name, schema, row_group_rows)
+        self.rejected = ShardWriter(root, f"{REJECTED_DIR}/{name}", rejected_schema, row_group_rows)
+
+    def __enter__(self) -> TaskShards:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.kept.abort()
+            self.rejected.abort()
+
+    def commit(self) -> tuple[ShardInfo, ShardInfo]:
+        return self.kept.commit(), self.rejected.commit()
+
+
 @contextmanager
 def atomic_parquet(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
     """A zstd Parquet writer whose file appears as `path` only if the block completes (for

@@ -129,10 +129,14 @@ class StageSpec:
     prepare: Callable[[], dict[str, Any]] | None = None
 
     def fingerprint(self) -> str:
-        blob = json.dumps(
-            {"stage": self.stage, "config": self.config, "inputs": self.inputs}, sort_keys=True
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return stage_fingerprint(self.stage, self.config, self.inputs)
+
+
+def stage_fingerprint(stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
+    """Names a run by what determines its output: a rerun with the same one resumes it or
+    finds it done; another one must not mix with it."""
+    blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 @dataclass

@@ -45,7 +45,8 @@ class EncodeResult:
     index: int
     # split -> documents, tokens (end-of-text ids included), text_bytes
     splits: dict[str, dict[str, int]]
-    empty_documents: int = 0  # no text, so no tokens: counted, not packed
+    # ids of the documents with no text: no tokens to pack, recorded in the stats
+    empty_documents: list[str] = field(default_factory=list)
     # power-of-two bucket (histogram_bucket) -> documents
     tokens_per_document: dict[str, int] = field(default_factory=dict)
     cpu_seconds: float = 0.0
@@ -134,7 +135,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
     dtype, rule = np.dtype(settings.dtype), settings.rule
     splits = {split: {"documents": 0, "tokens": 0, "text_bytes": 0} for split in SPLITS}
     lengths: Counter[str] = Counter()
-    empty = 0
+    empty: list[str] = []
     source = pq.ParquetFile(task.shard)
     with (
         atomic_path(token_file(folder, "train", task.index)) as train_tmp,
@@ -154,7 +155,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
                 strict=True,
             ):
                 if not text:
-                    empty += 1
+                    empty.append(document_id)
                     continue
                 split = "val" if rule.is_validation(document_id) else "train"
                 texts[split].append(text)

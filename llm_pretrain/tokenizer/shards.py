@@ -9,8 +9,8 @@ Training on row r: inputs r[:-1], targets r[1:]; the target at position t is rea
 t + 1 < length, and padding (to be left out of the loss) otherwise.
 
 Uncompressed IPC file format: `pyarrow.memory_map` + `ipc.open_file` give the rows without a
-copy, so a reader costs no memory beyond the pages it touches, and any Arrow reader (pyarrow,
-polars, Hugging Face `datasets`) opens the files.
+copy, so a reader costs no memory beyond the pages it touches, and other Arrow readers (polars,
+tested) open the files.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ def shard_schema(row_len: int, dtype: np.dtype) -> pa.Schema:
     )
 
 
-def write_shard(path: Path, rows: np.ndarray, lengths: np.ndarray | None = None) -> dict[str, Any]:
-    """Write `rows` (rows x row_len) atomically; `lengths` defaults to full rows."""
+def write_shard(path: Path, rows: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
+    """Write `rows` (rows x row_len) and their real lengths atomically."""
     count, row_len = rows.shape
-    if lengths is None:
-        lengths = np.full(count, row_len, dtype=np.int32)
     schema = shard_schema(row_len, rows.dtype)
     ids = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), row_len)
     table = pa.table([ids, pa.array(lengths, pa.int32())], schema=schema)

@@ -17,7 +17,6 @@ Three phases, resumable, with their state under `_progress/` until the commit:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from llm_pretrain.pipeline.runner import (
     read_input_dataset,
     run_resumable,
     shard_task_failed,
+    stage_fingerprint,
 )
 from llm_pretrain.pipeline.storage import (
     atomic_write_bytes,
@@ -168,7 +168,7 @@ class TokenizerSource:
         return {"tokenizer": str(self.file), "sha256": file_sha256(self.file)}
 
 
-def copy_tokenizer(file: Path, output: Path, max_length: int) -> None:
+def copy_tokenizer(file: Path, output: Path, max_length: int) -> BpeTokenizer:
     """An existing tokenizer into `output`, byte for byte (its hash names the corpus's ids),
     with its `tokenizer_config.json` when it has one."""
     tokenizer = BpeTokenizer.load(file)  # refuses a file we cannot encode with
@@ -180,6 +180,7 @@ def copy_tokenizer(file: Path, output: Path, max_length: int) -> None:
         document = tokenizer_config(tokenizer.special_tokens, END_OF_TEXT, max_length)
         settings = json.dumps(document, indent=1).encode("utf-8")
     atomic_write_bytes(output / CONFIG_FILE, settings)
+    return tokenizer
 
 
 def provide_tokenizer(
@@ -187,12 +188,12 @@ def provide_tokenizer(
 ) -> dict[str, Any]:
     """Phase 1: put the tokenizer files into `output`; return what the manifest says of it."""
     started = time.perf_counter()
+    seq_len = config.tokenize.seq_len
     if source.path is None:
-        seq_len = config.tokenize.seq_len
         train_tokenizer(input_dir, output, config.tokenizer, rule.is_validation, seq_len)
+        tokenizer = BpeTokenizer.load(output / TOKENIZER_FILE)
     else:
-        copy_tokenizer(source.file, output, config.tokenize.seq_len)
-    tokenizer = BpeTokenizer.load(output / TOKENIZER_FILE)
+        tokenizer = copy_tokenizer(source.file, output, seq_len)
     return {
         "file": TOKENIZER_FILE,
         "sha256": file_sha256(output / TOKENIZER_FILE),
@@ -221,7 +222,7 @@ def run_tokenize(
     if source.path is None:
         fingerprint_config["tokenizer"] = config.tokenizer.model_dump()
     inputs = [dataset.identity(), *([source.identity()] if source.path else [])]
-    fingerprint = fingerprint_of(fingerprint_config, inputs)
+    fingerprint = stage_fingerprint(STAGE, fingerprint_config, inputs)
     output.mkdir(parents=True, exist_ok=True)
     if overwrite:
         clear_output(output)
@@ -261,8 +262,6 @@ def run_tokenize(
     dtype = np.dtype(tokenizer["dtype"])
     streams = {split: token_files(tokens_dir, split, encoded) for split in SPLITS}
     split_tokens = {split: sum(count for _, count in streams[split]) for split in SPLITS}
-    if source.path is None and split_tokens["train"] == 0:
-        raise StageError(f"{input_dir} holds no text to tokenize")
     pack_tasks = plan_packing(split_tokens, row_len, dtype.itemsize, settings.shard_max_bytes)
     pack = partial(
         pack_shard, streams=streams, dtype=dtype.name, row_len=row_len,
@@ -293,11 +292,6 @@ def run_tokenize(
 def token_files(folder: Path, split: str, encoded: list[EncodeResult]) -> list[tuple[Path, int]]:
     """A split's token files in input order, with the ids each holds."""
     return [(token_file(folder, split, r.index), r.splits[split]["tokens"]) for r in encoded]
-
-
-def fingerprint_of(config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
-    blob = json.dumps({"stage": STAGE, "config": config, "inputs": inputs}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def finalize(
@@ -336,7 +330,9 @@ def finalize(
         "stage": STAGE,
         "tasks": len(encoded) + len(shards),
         "documents": documents,
-        "empty_documents": totals.get("empty_documents", 0),
+        # Documents without text: nothing to pack; their ids, so that none goes unaccounted.
+        "empty_documents": len(totals.get("empty_documents", [])),
+        "empty_document_ids": totals.get("empty_documents", []),
         "tokens": tokens,
         "text_bytes": text_bytes,
         # Compression of the text itself: the end-of-text ids (one per document) are not counted.

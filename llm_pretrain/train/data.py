@@ -80,16 +80,13 @@ class TokenBatches:
         self.stream = ShuffledRows(len(reader), seed)
         self.position = position  # rows taken by all ranks so far: saved in checkpoints
 
-    @property
-    def epoch(self) -> float:
-        return self.position / self.stream.rows
-
     def next_batch(self) -> Batch:
         first = self.position + self.rank * self.batch_rows
         rows = self.stream.take(first, self.batch_rows)
         self.position += self.batch_rows * self.world
-        ids = np.stack([self.reader[int(row)][0] for row in rows]).astype(np.int64)
-        lengths = np.array([self.reader[int(row)][1] for row in rows])
+        picked = [self.reader[int(row)] for row in rows]
+        ids = np.stack([row_ids for row_ids, _ in picked]).astype(np.int64)
+        lengths = np.array([length for _, length in picked])
         mask = loss_mask(lengths, ids.shape[1] - 1)
         tensor = torch.from_numpy(ids)
         return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask))

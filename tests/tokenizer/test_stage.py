@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import polars
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import transformers
 from click.testing import CliRunner
@@ -182,7 +184,7 @@ def test_too_large_a_vocabulary_for_the_text_is_a_clear_error(dataset, tmp_path,
         run_tokenize(dataset, tmp_path / "tok", tokenize_config, show_progress=False)
 
 
-def test_empty_documents_are_counted_and_other_outputs_refused(tmp_path, tokenize_config):
+def test_a_finished_output_is_up_to_date_and_other_settings_refused(tmp_path, tokenize_config):
     write_documents(tmp_path / "in", 2)
     run_extract([str(tmp_path / "in")], tmp_path / "docs", tokenize_config, show_progress=False)
     out = tmp_path / "tok"
@@ -195,6 +197,18 @@ def test_empty_documents_are_counted_and_other_outputs_refused(tmp_path, tokeniz
         run_tokenize(tmp_path / "docs", out, tokenize_config, show_progress=False)
     rerun = run_tokenize(tmp_path / "docs", out, tokenize_config, None, False, overwrite=True)
     assert rerun.manifest["row_len"] == 65
+
+
+def test_documents_without_text_are_recorded_not_dropped(dataset, tmp_path, tokenize_config):
+    shard = dataset / "part-00000.parquet"
+    table = pq.read_table(shard)
+    texts = table.column("text").to_pylist()
+    texts[3] = ""
+    pq.write_table(table.set_column(1, table.schema.field("text"), pa.array(texts)), shard)
+    summary = run_tokenize(dataset, tmp_path / "tok", tokenize_config, show_progress=False)
+    assert summary.stats["empty_documents"] == 1
+    assert summary.stats["empty_document_ids"] == [table.column("id")[3].as_py()]
+    assert summary.manifest["counts"]["documents"] == len(read_table(dataset)) - 1
 
 
 def test_cli_prints_the_summary_and_refuses_document_stages_on_tokens(dataset, tmp_path):

@@ -88,6 +88,8 @@ def test_bad_shapes_are_config_errors():
         ModelConfig(**{**TINY, "n_heads": 5})
     with pytest.raises(ValueError, match="n_kv_heads"):
         ModelConfig(**{**TINY, "n_kv_heads": 3})
+    with pytest.raises(ValueError, match="must be even"):
+        ModelConfig(**{**TINY, "dim": 36})  # head size 9
     assert issubclass(ConfigError, ValueError)
 
 

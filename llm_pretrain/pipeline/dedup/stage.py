@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, atomic_parquet, shard_name
+from llm_pretrain.pipeline.dataset import TaskShards, atomic_parquet, shard_name
 from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, ExactJaccard, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
@@ -328,12 +328,11 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
             pa.field(SIMILARITY, pa.float32()),
         ]
     )
-    name = shard_name(task.index)
-    kept = ShardWriter(output, name, schema, config.row_group_rows)
-    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", rejected_schema, config.row_group_rows)
+    shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
+    kept, rejected = shards.kept, shards.rejected
     kinds: dict[str, int] = {}
     start = 0
-    try:
+    with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
             table = pa.Table.from_batches([batch]).select([f.name for f in fields])
             part = decisions.slice(start, len(batch))
@@ -355,11 +354,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
                 kind = reason.split(":", 1)[0]
                 kinds[kind] = kinds.get(kind, 0) + 1
             progress.report(documents=len(batch))
-        kept_info, rejected_info = kept.commit(), rejected.commit()
-    except BaseException:
-        kept.abort()
-        rejected.abort()
-        raise
+        kept_info, rejected_info = shards.commit()
     progress.report(nbytes=task.input_bytes)
     stats = {
         "documents": {"kept": kept_info.rows, "rejected": rejected_info.rows},

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from llm_pretrain.config import ExtractConfig, PipelineConfig
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, shard_name
+from llm_pretrain.pipeline.dataset import TaskShards
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
     REJECTED_SCHEMA,
@@ -64,11 +64,10 @@ def input_error_rejection(file: InputFile, done: int, exc: BaseException) -> Rej
 def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> TaskResult:
     """Worker side: read the task's files, write shard `task.index` of kept and rejected."""
     started = time.process_time()
-    name = shard_name(task.index)
-    kept = ShardWriter(output, name, DOCUMENT_SCHEMA, config.row_group_rows)
-    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", REJECTED_SCHEMA, config.row_group_rows)
+    shards = TaskShards(output, task.index, DOCUMENT_SCHEMA, REJECTED_SCHEMA, config.row_group_rows)
+    kept, rejected = shards.kept, shards.rejected
     counts = TaskCounts()
-    try:
+    with shards:
         for file in task.files:
             for outcome in _file_outcomes(file, config, counts):
                 if isinstance(outcome, Skipped):
@@ -80,11 +79,7 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
                     counts.kept += 1
                     counts.formats[outcome.format] += 1
                     kept.add(outcome.to_row())
-        kept_info, rejected_info = kept.commit(), rejected.commit()
-    except BaseException:
-        kept.abort()
-        rejected.abort()
-        raise
+        kept_info, rejected_info = shards.commit()
     stats = {
         "documents": {"kept": counts.kept, "rejected": sum(counts.rejected.values())},
         "rejected": dict(counts.rejected),
@@ -113,19 +108,18 @@ def _file_outcomes(file: InputFile, config: ExtractConfig, counts: TaskCounts) -
 
 def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> TaskResult:
     """Parent side, after a worker died or overran: each input file becomes one rejected row."""
-    name = shard_name(task.index)
-    kept = ShardWriter(output, name, DOCUMENT_SCHEMA, 1)
-    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", REJECTED_SCHEMA, 1000)
     reason = f"extract_error:{'worker_crash' if failure.kind == 'crash' else 'task_timeout'}"
-    for file in task.files:
-        doc = Document(
-            id=document_id(file.path, "#task-failure"),
-            text="",
-            source=file.path,
-            format=file.kind,
-            metadata={"error": failure.message},
-        )
-        rejected.add(Rejected(doc, reason).to_row())
+    with TaskShards(output, task.index, DOCUMENT_SCHEMA, REJECTED_SCHEMA, 1000) as shards:
+        for file in task.files:
+            doc = Document(
+                id=document_id(file.path, "#task-failure"),
+                text="",
+                source=file.path,
+                format=file.kind,
+                metadata={"error": failure.message},
+            )
+            shards.rejected.add(Rejected(doc, reason).to_row())
+        kept_info, rejected_info = shards.commit()
     errors = [{"path": f.path, "error": failure.message, "records": 0} for f in task.files]
     stats = {
         "documents": {"kept": 0, "rejected": len(task.files)},
@@ -133,7 +127,7 @@ def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> 
         "input_errors": errors,
         "input_bytes": task.input_bytes,
     }
-    return TaskResult(task.index, kept.commit().to_json(), rejected.commit().to_json(), stats)
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
 
 
 def run_extract(

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, ShardWriter, shard_name
+from llm_pretrain.pipeline.dataset import TaskShards
 from llm_pretrain.pipeline.executor import default_workers
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
@@ -130,11 +130,10 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     schema = output_schema(source.schema_arrow, steps, config.dry_run)
     rejected_schema = schema.append(pa.field("reason", pa.string(), nullable=False))
     columns = [name for step in steps for name in step.columns]
-    name = shard_name(task.index)
-    kept = ShardWriter(output, name, schema, config.row_group_rows)
-    rejected = ShardWriter(output, f"{REJECTED_DIR}/{name}", rejected_schema, config.row_group_rows)
+    shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
+    kept, rejected = shards.kept, shards.rejected
     stats, reasons_count, kept_count = StepStats(steps), Counter(), 0
-    try:
+    with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
             for row in batch.to_pylist():
                 doc = _to_doc(row)
@@ -149,11 +148,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
                     kept_count += 1
                     kept.add(row)
             progress.report(documents=batch.num_rows)
-        kept_info, rejected_info = kept.commit(), rejected.commit()
-    except BaseException:
-        kept.abort()
-        rejected.abort()
-        raise
+        kept_info, rejected_info = shards.commit()
     progress.report(nbytes=task.input_bytes)
     result_stats = {
         "documents": {"kept": kept_count, "rejected": sum(reasons_count.values())},

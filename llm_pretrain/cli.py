@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -370,3 +371,175 @@ def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
 @click.version_option(__version__, prog_name="llm-pretrain")
 def train() -> None:
     """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""
+
+
+@train.command()
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Training recipe (configs/train/*.yaml); defaults apply to what it leaves out.",
+)
+@click.option(
+    "--data",
+    "-d",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder written by llm-data tokenize (overrides the recipe's `data`).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder for checkpoints, metrics.jsonl and config.yaml (overrides `out`).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Require a checkpoint in --out to continue from (resuming is automatic when one is "
+    "there; this makes its absence an error).",
+)
+@click.option(
+    "--stop-after-steps",
+    type=click.IntRange(min=1),
+    help="Stop after this step with a checkpoint (for time-limited jobs); the same command "
+    "later continues to max_steps.",
+)
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@output_options
+def pretrain(
+    config_path: Path | None,
+    data_dir: Path | None,
+    out: Path | None,
+    resume: bool,
+    stop_after_steps: int | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Train the recipe's model on token shards, as one process or under torchrun.
+
+    KEY=VALUE pairs override the recipe: optimizer.lr=1e-3 max_steps=500 model.n_layers=2.
+    Started again with the same --out, a run continues from its latest complete checkpoint:
+    model, optimizer, schedule, data position and random state, also with another number of
+    processes. Several processes: torchrun --nproc-per-node N -m llm_pretrain.train pretrain ...
+    """
+    from llm_pretrain.config import ConfigError
+    from llm_pretrain.train.config import load_train_config
+    from llm_pretrain.train.runtime import TrainError
+    from llm_pretrain.train.trainer import pretrain as run_pretrain
+
+    setup_logging(quiet, verbose)
+    try:
+        config = load_train_config(config_path, overrides)
+        data_dir = data_dir or (Path(config.data) if config.data else None)
+        out = out or (Path(config.out) if config.out else None)
+        if data_dir is None or out is None:
+            raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
+        result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps)
+    except (ConfigError, TrainError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(format_train_summary(result.to_json()), nl=False)
+
+
+def format_train_summary(result: dict) -> str:
+    def loss(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    lines = [f"pretrain  {result['out']}"]
+    resumed = f" (resumed at step {result['start_step']})" if result["start_step"] else ""
+    lines.append(f"  steps         {result['steps']:,}{resumed}, {result['tokens']:,} tokens")
+    lines.append(f"  parameters    {result['parameters']:,}")
+    lines.append(f"  train loss    {loss(result['train_loss'])}")
+    if result["val_loss"] is not None:
+        lines.append(
+            f"  val loss      {loss(result['val_loss'])} (perplexity {result['val_ppl']:,.2f}); "
+            f"unigram baseline {loss(result['unigram_loss'])}"
+        )
+    if result["tokens_per_s"]:
+        mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a (no peak for device)"
+        lines.append(f"  speed         {result['tokens_per_s']:,.0f} tokens/s, MFU {mfu}")
+    lines.append(f"  checkpoint    {result['checkpoint'] or '-'}")
+    lines.append(f"  time          {result['elapsed_s']:,.1f} s")
+    return "\n".join(lines) + "\n"
+
+
+@train.command(name="eval")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A checkpoint folder, or a run folder (its latest checkpoint).",
+)
+@click.option(
+    "--data",
+    "-d",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder written by llm-data tokenize with the checkpoint's tokenizer.",
+)
+@click.option("--split", type=click.Choice(["val", "train"]), default="val", show_default=True)
+@click.option("--max-rows", type=click.IntRange(min=1), help="Rows used; default: all.")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), default=8, show_default=True, help="Rows per pass."
+)
+@output_options
+def eval_(
+    checkpoint: Path,
+    data_dir: Path,
+    split: str,
+    max_rows: int | None,
+    batch_rows: int,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Loss and perplexity of a checkpoint on a split of a token dataset."""
+    from llm_pretrain.train.eval_run import evaluate_checkpoint
+    from llm_pretrain.train.runtime import TrainError
+
+    setup_logging(quiet, verbose)
+    try:
+        result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
+    except TrainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    baseline = result["unigram_loss"]
+    click.echo(
+        f"eval  {result['checkpoint']} (step {result['step']}) on {result['data']} "
+        f"[{result['split']}]\n"
+        f"  loss          {result['loss']:.4f} over {result['tokens']:,} target tokens\n"
+        f"  perplexity    {result['ppl']:,.2f}\n"
+        + (f"  unigram       {baseline:.4f}\n" if baseline is not None else "")
+    )
+
+
+@train.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PNG to write; default: RUN_DIR/loss.png.",
+)
+def plot(run_dir: Path, output: Path | None) -> None:
+    """Write the loss curves of a run (train, validation, learning rate) as a PNG."""
+    from llm_pretrain.train.plot import plot_run
+    from llm_pretrain.train.runtime import TrainError
+
+    try:
+        click.echo(plot_run(run_dir, output))
+    except TrainError as exc:
+        raise click.ClickException(str(exc)) from None

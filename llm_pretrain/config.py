@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from llm_pretrain.configbase import ConfigError, Section
+from llm_pretrain.configbase import ConfigError, Section, load_yaml, read_yaml_mapping
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
 from llm_pretrain.pipeline.filters.c4 import C4QualityConfig
@@ -153,7 +152,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+    return key.strip(), load_yaml(raw) if raw.strip() else None
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -172,16 +171,7 @@ def load_config(
     path: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> PipelineConfig:
     """Read YAML (or start from defaults), apply overrides, validate."""
-    data: Any = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config {path} must be a mapping of sections")
+    data = read_yaml_mapping(path) if path is not None else {}
     apply_overrides(data, overrides or {})
     try:
         return PipelineConfig.model_validate(data)

@@ -13,11 +13,73 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from llm_pretrain.tokenizer.shards import PackedReader
+from llm_pretrain.pipeline.dataset import read_manifest
+from llm_pretrain.tokenizer.shards import PackedReader, open_split
+from llm_pretrain.train.runtime import TrainError
+
+
+@dataclass
+class TokenData:
+    """A finished `llm-data tokenize` output: its manifest, splits and tokenizer files."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.manifest["seq_len"])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.manifest["tokenizer"]["vocab_size"])
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint records of its data, to tell on resume whether it changed."""
+        return {
+            "path": str(self.folder.resolve()),
+            "fingerprint": self.manifest.get("fingerprint"),
+            "tokenizer_sha256": self.manifest["tokenizer"]["sha256"],
+            "seq_len": self.seq_len,
+            "train_rows": self.manifest["splits"]["train"]["rows"],
+        }
+
+    def rows(self, split: str) -> int:
+        return int(self.manifest["splits"].get(split, {}).get("rows", 0))
+
+    @cached_property
+    def train(self) -> PackedReader:
+        return open_split(self.folder, "train")
+
+    @cached_property
+    def val(self) -> PackedReader | None:
+        return open_split(self.folder, "val") if self.rows("val") else None
+
+    def tokenizer_files(self) -> dict[str, Path]:
+        """The tokenizer files a checkpoint carries, so that it can be sampled and exported."""
+        names = [self.manifest["tokenizer"]["file"], "tokenizer_config.json"]
+        return {name: self.folder / name for name in names if (self.folder / name).is_file()}
+
+
+def open_token_data(folder: Path) -> TokenData:
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise TrainError(f"{folder} holds no finished dataset (no _manifest.json)")
+    if manifest.get("stage") != "tokenize":
+        raise TrainError(
+            f"{folder} holds {manifest.get('stage')} output; training reads the output of "
+            "llm-data tokenize"
+        )
+    if not manifest["splits"]["train"]["rows"]:
+        raise TrainError(f"{folder} has no training rows")
+    return TokenData(Path(folder), manifest)
 
 
 @dataclass

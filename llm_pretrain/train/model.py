@@ -14,12 +14,18 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from llm_pretrain.configbase import Section
 
 
 class ModelConfig(Section):
-    vocab_size: int = Field(32768, ge=1, description="tokens; must match the tokenizer")
+    vocab_size: int | None = Field(
+        None,
+        ge=1,
+        description="tokens: at least the tokenizer's vocabulary; empty: the tokenizer's, read "
+        "from the training data's manifest",
+    )
     dim: int = Field(768, ge=1, description="hidden size")
     n_layers: int = Field(12, ge=1, description="transformer blocks")
     n_heads: int = Field(12, ge=1, description="attention (query) heads")
@@ -159,7 +165,10 @@ class Transformer(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        if config.vocab_size is None:
+            raise ValueError("model.vocab_size is not set (the trainer takes it from the data)")
         self.config = config
+        self.checkpoint_activations = False
         self.model = Decoder(config)
         self.lm_head = nn.Linear(config.dim, config.vocab_size, bias=False)
         if config.tie_embeddings:
@@ -196,7 +205,11 @@ class Transformer(nn.Module):
         cos, sin = self.rope_cos[:time], self.rope_sin[:time]
         x = self.model.embed_tokens(ids)
         for block in self.model.layers:
-            x = block(x, cos, sin)
+            if self.checkpoint_activations and torch.is_grad_enabled():
+                # Keep only each block's input; recompute its insides during backward.
+                x = checkpoint(block, x, cos, sin, use_reentrant=False)
+            else:
+                x = block(x, cos, sin)
         return self.lm_head(self.model.norm(x))
 
     def parameter_count(self) -> int:

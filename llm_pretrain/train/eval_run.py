@@ -1,0 +1,73 @@
+"""`llm-train eval`: one number for a checkpoint on a token dataset, outside of training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.train.checkpoint import (
+    MODEL_FILE,
+    is_checkpoint,
+    latest_checkpoint,
+    load_model_weights,
+    read_state,
+)
+from llm_pretrain.train.config import RuntimeConfig
+from llm_pretrain.train.data import open_token_data
+from llm_pretrain.train.evaluate import evaluate, perplexity, unigram_loss
+from llm_pretrain.train.model import ModelConfig
+from llm_pretrain.train.parallel import build_model
+from llm_pretrain.train.runtime import TrainError, start_runtime, stop_runtime
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint folder, or a run folder (its latest checkpoint)."""
+    if is_checkpoint(path):
+        return path
+    latest = latest_checkpoint(path / "checkpoints")
+    if latest is None:
+        raise TrainError(f"{path} is neither a checkpoint nor a run folder with one")
+    return latest
+
+
+def evaluate_checkpoint(
+    checkpoint: Path,
+    data_dir: Path,
+    split: str = "val",
+    max_rows: int | None = None,
+    batch_rows: int = 8,
+    runtime_config: RuntimeConfig | None = None,
+) -> dict[str, Any]:
+    checkpoint = find_checkpoint(checkpoint)
+    state = read_state(checkpoint)
+    data = open_token_data(data_dir)
+    if data.identity["tokenizer_sha256"] != state["data"]["tokenizer_sha256"]:
+        raise TrainError(
+            f"{data_dir} was tokenized with another tokenizer than the one {checkpoint} was "
+            "trained with"
+        )
+    reader = data.val if split == "val" else data.train
+    if reader is None:
+        raise TrainError(f"{data_dir} has no {split} rows")
+    model_config = ModelConfig.model_validate(read_json(checkpoint / MODEL_FILE))
+    runtime = start_runtime(runtime_config or RuntimeConfig())
+    try:
+        model = build_model(model_config, runtime, seed=0)
+        load_model_weights(checkpoint, model, runtime)
+        loss, tokens = evaluate(model, reader, runtime, batch_rows, max_rows)
+    finally:
+        stop_runtime()
+    baseline = None
+    if data.val is not None:
+        baseline = unigram_loss(data.train, data.val, int(model_config.vocab_size or 0))
+    return {
+        "checkpoint": str(checkpoint),
+        "step": state["step"],
+        "data": str(data_dir),
+        "split": split,
+        "loss": loss,
+        "ppl": perplexity(loss),
+        "tokens": tokens,
+        "unigram_loss": baseline if split == "val" else None,
+    }

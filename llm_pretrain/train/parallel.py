@@ -1,0 +1,39 @@
+"""FSDP2 wrapping: each block, then the root (embeddings, final norm, output layer).
+
+Every process builds the whole model on the CPU from the same seed, so the initial weights do not
+depend on the number of processes, and `fully_shard` keeps its slice and moves it to the device.
+With bf16, FSDP2 gathers bf16 parameters for compute and reduces gradients in fp32; the sharded
+parameters and the optimizer stay fp32 (MixedPrecisionPolicy).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
+
+from llm_pretrain.train.model import ModelConfig, Transformer
+from llm_pretrain.train.runtime import Runtime
+
+
+def build_model(
+    config: ModelConfig, runtime: Runtime, seed: int, activation_checkpointing: bool = False
+) -> Transformer:
+    torch.manual_seed(seed)
+    with torch.device("cpu"):
+        model = Transformer(config)
+    model.checkpoint_activations = activation_checkpointing
+    policy = MixedPrecisionPolicy(param_dtype=runtime.param_dtype, reduce_dtype=torch.float32)
+    for index, block in enumerate(model.model.layers):
+        if runtime.compile:
+            block.compile()
+        # The last block's parameters are needed again at once by backward: keep them gathered.
+        last = index == len(model.model.layers) - 1
+        fully_shard(block, mesh=runtime.mesh, mp_policy=policy, reshard_after_forward=not last)
+    fully_shard(model, mesh=runtime.mesh, mp_policy=policy)
+    return model
+
+
+def set_gradient_sync(model: Transformer, enabled: bool) -> None:
+    """Off for all but the last micro-batch of a step: gradients accumulate unreduced."""
+    assert isinstance(model, FSDPModule)
+    model.set_requires_gradient_sync(enabled)

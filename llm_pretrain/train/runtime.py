@@ -1,0 +1,116 @@
+"""Where training runs: the process group, the device mesh, the device and the dtype.
+
+One code path for every launch. Under `torchrun` (single or multi-node) the rank and world come
+from its environment; a plain `llm-train pretrain` is a world of one with an in-process store.
+Either way there is a process group and a one-dimensional mesh, so the model is always wrapped
+by FSDP2 and checkpoints always have the same sharded format.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
+
+from llm_pretrain.train.config import RuntimeConfig
+
+
+class TrainError(RuntimeError):
+    """A training run that cannot go on, with a message for the user."""
+
+
+@dataclass
+class Runtime:
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+    mesh: DeviceMesh
+    param_dtype: torch.dtype
+    compile: bool
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return "cpu"
+
+    def sum(self, value: float | torch.Tensor) -> torch.Tensor:
+        """The sum over all processes, as a float64 tensor on this device."""
+        tensor = torch.as_tensor(value, dtype=torch.float64, device=self.device).clone()
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def peak_memory_gib(self) -> float:
+        """Peak allocated GPU memory; on CPU the process's peak resident set."""
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**30
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return peak / (2**30 if sys.platform == "darwin" else 2**20)
+
+
+def _pick_device(config: RuntimeConfig, local_rank: int) -> torch.device:
+    wanted = config.device
+    if wanted == "auto":
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise TrainError("runtime.device is cuda, but no GPU is visible to torch")
+    if local_rank >= torch.cuda.device_count():
+        raise TrainError(
+            f"local rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; start "
+            "at most one process per GPU (torchrun --nproc-per-node)"
+        )
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def start_runtime(config: RuntimeConfig) -> Runtime:
+    """Join (or, alone, create) the process group and pick device, dtype and compile."""
+    launched = "WORLD_SIZE" in os.environ and "RANK" in os.environ
+    rank = int(os.environ.get("RANK", 0))
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = _pick_device(config, local_rank)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        if launched:
+            dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
+        else:
+            dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+    if device.type == "cpu" and world > 1 and "OMP_NUM_THREADS" not in os.environ:
+        # Processes on one machine share its cores.
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    compile_blocks = device.type == "cuda" if config.compile is None else config.compile
+    return Runtime(
+        rank=rank,
+        world=world,
+        local_rank=local_rank,
+        device=device,
+        mesh=init_device_mesh(device.type, (world,)),
+        param_dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
+        compile=compile_blocks,
+    )
+
+
+def stop_runtime() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

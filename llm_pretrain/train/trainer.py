@@ -1,0 +1,412 @@
+"""The pretraining loop: batches -> loss -> gradients -> AdamW, with checkpoints, evaluation and
+metrics.
+
+A step is one optimizer update over `batch.global_tokens` tokens: each process runs
+`accumulation` micro-batches of `batch.micro_batch_rows` rows. The loss of a micro-batch is its
+summed token losses divided by the target-token count of the whole step on all processes, so
+padding never dilutes the mean and the gradient is the same for any split of the batch into
+processes and micro-batches (FSDP averages gradients over processes: the loss is multiplied by
+the world size to turn that mean back into the sum).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.distributed.tensor import DTensor
+from tqdm import tqdm
+
+from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json
+from llm_pretrain.train.checkpoint import (
+    MODEL_FILE,
+    latest_checkpoint,
+    load_checkpoint,
+    read_state,
+    save_checkpoint,
+)
+from llm_pretrain.train.config import TrainConfig
+from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data
+from llm_pretrain.train.evaluate import evaluate, perplexity, token_loss_sum, unigram_loss
+from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
+from llm_pretrain.train.metrics import MetricsLog
+from llm_pretrain.train.model import ModelConfig, Transformer
+from llm_pretrain.train.optim import build_optimizer, set_learning_rate
+from llm_pretrain.train.parallel import build_model, set_gradient_sync
+from llm_pretrain.train.runtime import Runtime, TrainError, start_runtime, stop_runtime
+from llm_pretrain.train.schedule import learning_rate
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+SUMMARY_FILE = "summary.json"
+
+
+class Diverged(TrainError):
+    """The loss or the gradient norm stopped being a finite number."""
+
+
+@dataclass
+class Plan:
+    """What the config and the data fix together."""
+
+    model: ModelConfig
+    seq_len: int
+    global_rows: int
+    accumulation: int
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.global_rows * self.seq_len
+
+
+def make_plan(config: TrainConfig, data: TokenData, world: int) -> Plan:
+    """Resolve the vocabulary from the data; check that batch and sequence sizes fit."""
+    vocab = config.model.vocab_size or data.vocab_size
+    if vocab < data.vocab_size:
+        raise TrainError(
+            f"model.vocab_size {vocab} is smaller than the tokenizer's {data.vocab_size} "
+            f"({data.folder}); leave it empty to use the tokenizer's"
+        )
+    model = config.model.model_copy(update={"vocab_size": vocab})
+    seq_len = data.seq_len
+    if seq_len > model.max_seq_len:
+        raise TrainError(
+            f"the data's rows hold {seq_len} tokens, more than model.max_seq_len "
+            f"{model.max_seq_len}"
+        )
+    rows_per_round = config.batch.micro_batch_rows * world
+    if config.batch.global_tokens % (seq_len * rows_per_round):
+        raise TrainError(
+            f"batch.global_tokens {config.batch.global_tokens:,} is not a multiple of seq_len "
+            f"{seq_len} x batch.micro_batch_rows {config.batch.micro_batch_rows} x {world} "
+            f"processes = {seq_len * rows_per_round:,}"
+        )
+    global_rows = config.batch.global_tokens // seq_len
+    return Plan(model, seq_len, global_rows, global_rows // rows_per_round)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    steps: int
+    start_step: int
+    tokens: int
+    parameters: int
+    train_loss: float | None = None
+    val_loss: float | None = None
+    unigram_loss: float | None = None
+    tokens_per_s: float | None = None
+    mfu: float | None = None
+    checkpoint: Path | None = None
+    elapsed_s: float = 0.0
+    losses: dict[int, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "steps": self.steps,
+            "start_step": self.start_step,
+            "tokens": self.tokens,
+            "parameters": self.parameters,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "val_ppl": perplexity(self.val_loss) if self.val_loss is not None else None,
+            "unigram_loss": self.unigram_loss,
+            "tokens_per_s": self.tokens_per_s,
+            "mfu": self.mfu,
+            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> float:
+    """The global gradient norm (over every shard of every process); clip to `max_norm`."""
+    parameters = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in parameters], foreach=True)
+    if isinstance(norm, DTensor):
+        norm = norm.full_tensor()
+    if max_norm > 0:
+        torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, norm, foreach=True)
+    return float(norm.item())
+
+
+def _compare_resumed(saved: dict[str, Any], config: TrainConfig, plan: Plan, data: TokenData):
+    """Refuse a resume that cannot continue the same model; note the settings that changed."""
+    saved_model = saved["config"]["model"]
+    if saved_model != plan.model.model_dump():
+        changed = sorted(k for k, v in plan.model.model_dump().items() if saved_model.get(k) != v)
+        raise TrainError(
+            f"the checkpoint's model differs from this config in {', '.join(changed)}; train "
+            "into another --out folder to start a new model"
+        )
+    if saved["data"]["tokenizer_sha256"] != data.identity["tokenizer_sha256"]:
+        raise TrainError("the data's tokenizer is not the one the checkpoint was trained with")
+    now = config.model_dump(exclude={"model", "data", "out"})
+    before = {k: v for k, v in saved["config"].items() if k not in ("model", "data", "out")}
+    changed = sorted(k for k in now if now[k] != before.get(k))
+    if changed:
+        log.warning("resuming with changed settings: %s", ", ".join(changed))
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: TokenData,
+        out: Path,
+        runtime: Runtime,
+        show_progress: bool,
+    ) -> None:
+        self.config, self.data, self.out, self.runtime = config, data, out, runtime
+        self.show_progress = show_progress and runtime.is_main
+        self.plan = make_plan(config, data, runtime.world)
+        self.model = build_model(
+            self.plan.model,
+            runtime,
+            config.seed,
+            config.runtime.activation_checkpointing,
+        )
+        self.optimizer = build_optimizer(self.model, config.optimizer)
+        self.checkpoints = out / CHECKPOINTS
+        per_token = flops_per_token(
+            self.plan.model, self._unsharded().matmul_parameter_count(), self.plan.seq_len
+        )
+        self.flops_per_token = per_token
+        self.peak = peak_flops(runtime.device_name(), config.runtime.peak_flops)
+
+    def _unsharded(self) -> Transformer:
+        assert isinstance(self.model, Transformer)
+        return self.model
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _state(self, step: int, position: int, tokens: int, elapsed: float) -> dict[str, Any]:
+        config = self.config.model_copy(update={"model": self.plan.model})
+        return {
+            "step": step,
+            "position": position,
+            "tokens": tokens,
+            "elapsed_s": elapsed,
+            "world_size": self.runtime.world,
+            "config": config.model_dump(),
+            "data": self.data.identity,
+        }
+
+    def _save(self, step: int, batches: TokenBatches, tokens: int, elapsed: float) -> Path:
+        model_file = self.out / MODEL_FILE
+        if self.runtime.is_main:
+            atomic_write_json(model_file, self.plan.model.model_dump())
+        files = {MODEL_FILE: model_file, **self.data.tokenizer_files()}
+        return save_checkpoint(
+            self.checkpoints,
+            step,
+            self.model,
+            self.optimizer,
+            self._state(step, batches.position, tokens, elapsed),
+            files,
+            self.runtime,
+            self.config.checkpoint.keep_last,
+        )
+
+    def _resume(self, resume: bool) -> dict[str, Any] | None:
+        path = latest_checkpoint(self.checkpoints)
+        if path is None:
+            if resume:
+                raise TrainError(f"--resume: no complete checkpoint in {self.checkpoints}")
+            return None
+        _compare_resumed(read_state(path), self.config, self.plan, self.data)
+        saved = load_checkpoint(path, self.model, self.optimizer, self.runtime)
+        for group in self.optimizer.param_groups:  # the config's values, not the checkpoint's
+            group["betas"] = (self.config.optimizer.beta1, self.config.optimizer.beta2)
+            group["eps"] = self.config.optimizer.eps
+            if group["weight_decay"]:
+                group["weight_decay"] = self.config.optimizer.weight_decay
+        if saved["data"].get("fingerprint") != self.data.identity["fingerprint"]:
+            log.warning(
+                "the data changed since the checkpoint (%s): its shuffled order starts again",
+                saved["data"]["path"],
+            )
+            saved["position"] = 0
+        if self.runtime.is_main:
+            log.info("resuming from %s (step %d)", path, saved["step"])
+        return saved
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _step(self, batches: TokenBatches) -> tuple[float, float, int]:
+        """One optimizer step: (loss, grad norm, target tokens of all processes)."""
+        micro = [batches.next_batch() for _ in range(self.plan.accumulation)]
+        targets = int(self.runtime.sum(sum(b.target_tokens for b in micro)).item())
+        denominator = max(1, targets) / self.runtime.world
+        device = self.runtime.device
+        loss_sum = torch.zeros((), device=device)
+        for index, batch in enumerate(micro):
+            set_gradient_sync(self.model, index == len(micro) - 1)
+            logits = self.model(batch.inputs.to(device, non_blocking=True))
+            loss = token_loss_sum(
+                logits,
+                batch.targets.to(device, non_blocking=True),
+                batch.mask.to(device, non_blocking=True),
+            )
+            (loss / denominator).backward()
+            loss_sum += loss.detach()
+        grad_norm = clip_gradients(self.model, self.config.optimizer.grad_clip)
+        loss_value = self.runtime.sum(loss_sum).item() / max(1, targets)
+        return loss_value, grad_norm, targets
+
+    def _evaluate(self, step: int, metrics: MetricsLog) -> float | None:
+        if self.data.val is None:
+            return None
+        loss, _ = evaluate(
+            self.model,
+            self.data.val,
+            self.runtime,
+            self.config.batch.micro_batch_rows,
+            self.config.eval.max_rows,
+        )
+        metrics.write({"step": step, "val_loss": loss, "val_ppl": perplexity(loss)})
+        return loss
+
+    def run(self, resume: bool = False, stop_after_steps: int | None = None) -> RunResult:
+        config, runtime, plan = self.config, self.runtime, self.plan
+        if runtime.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        runtime.barrier()
+        saved = self._resume(resume)
+        start = saved["step"] if saved else 0
+        tokens = saved["tokens"] if saved else 0
+        elapsed_before = saved["elapsed_s"] if saved else 0.0
+        if runtime.is_main:
+            resolved = config.model_copy(update={"model": plan.model}).model_dump()
+            atomic_write_bytes(self.out / "config.yaml", yaml.safe_dump(resolved).encode())
+        batches = TokenBatches(
+            self.data.train,
+            config.batch.micro_batch_rows,
+            runtime.rank,
+            runtime.world,
+            config.seed,
+            saved["position"] if saved else 0,
+        )
+        result = RunResult(
+            out=self.out,
+            steps=start,
+            start_step=start,
+            tokens=tokens,
+            parameters=self._unsharded().parameter_count(),
+            checkpoint=latest_checkpoint(self.checkpoints),
+        )
+        if self.data.val is not None:
+            result.unigram_loss = unigram_loss(
+                self.data.train, self.data.val, plan.model.vocab_size
+            )
+        metrics = MetricsLog(self.out, start, config.log.tensorboard, runtime.is_main)
+        last_step = config.max_steps
+        if stop_after_steps is not None:
+            last_step = min(last_step, stop_after_steps)
+        bar = tqdm(
+            total=config.max_steps,
+            initial=start,
+            disable=not self.show_progress,
+            desc="pretrain",
+            unit="step",
+            dynamic_ncols=True,
+        )
+        started = time.perf_counter()
+        window_start, window_losses, window_tokens = started, [], 0
+        try:
+            for step in range(start, last_step):
+                lr = learning_rate(step, config.max_steps, config.optimizer.lr, config.schedule)
+                set_learning_rate(self.optimizer, lr)
+                loss, grad_norm, targets = self._step(batches)
+                if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+                    raise Diverged(self._divergence_message(step + 1, loss, grad_norm))
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                done = step + 1
+                tokens += plan.tokens_per_step
+                window_losses.append(loss)
+                window_tokens += plan.tokens_per_step
+                result.losses[done] = loss
+                bar.update(1)
+                if done % config.log.every_steps == 0 or done == last_step:
+                    now = time.perf_counter()
+                    speed = window_tokens / max(now - window_start, 1e-9)
+                    utilisation = mfu(speed, self.flops_per_token, self.peak, runtime.world)
+                    mean_loss = sum(window_losses) / len(window_losses)
+                    metrics.write(
+                        {
+                            "step": done,
+                            "loss": mean_loss,
+                            "lr": lr,
+                            "grad_norm": grad_norm,
+                            "tokens": tokens,
+                            "tokens_per_s": speed,
+                            "mfu": utilisation,
+                            "peak_mem_gib": runtime.peak_memory_gib(),
+                            "elapsed_s": elapsed_before + now - started,
+                        }
+                    )
+                    bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
+                    result.train_loss, result.tokens_per_s, result.mfu = (
+                        mean_loss,
+                        speed,
+                        utilisation,
+                    )
+                    window_start, window_losses, window_tokens = time.perf_counter(), [], 0
+                final = done == config.max_steps
+                if done % config.eval.every_steps == 0 or final:
+                    result.val_loss = self._evaluate(done, metrics)
+                    if result.val_loss is not None and self.show_progress:
+                        bar.write(
+                            f"step {done}: val loss {result.val_loss:.4f} "
+                            f"(ppl {perplexity(result.val_loss):,.2f})"
+                        )
+                if done % config.checkpoint.every_steps == 0 or done == last_step:
+                    elapsed = elapsed_before + time.perf_counter() - started
+                    result.checkpoint = self._save(done, batches, tokens, elapsed)
+                result.steps, result.tokens = done, tokens
+        finally:
+            bar.close()
+            metrics.close()
+        result.elapsed_s = elapsed_before + time.perf_counter() - started
+        if runtime.is_main and result.steps == config.max_steps > start:
+            atomic_write_json(self.out / SUMMARY_FILE, result.to_json())
+        return result
+
+    def _divergence_message(self, step: int, loss: float, grad_norm: float) -> str:
+        last = latest_checkpoint(self.checkpoints)
+        where = (
+            f"the last checkpoint, {last}, holds the weights from before it"
+            if last
+            else "no checkpoint was written before it"
+        )
+        return (
+            f"training diverged at step {step}: loss {loss}, gradient norm {grad_norm}; "
+            f"{where}. Resume from it with a lower optimizer.lr, a longer "
+            "schedule.warmup_steps or a smaller optimizer.grad_clip"
+        )
+
+
+def pretrain(
+    config: TrainConfig,
+    data_dir: Path,
+    out: Path,
+    resume: bool = False,
+    show_progress: bool = True,
+    stop_after_steps: int | None = None,
+) -> RunResult:
+    """Train (or continue training) into `out`; a collective call on every process."""
+    runtime = start_runtime(config.runtime)
+    try:
+        data = open_token_data(data_dir)
+        trainer = Trainer(config, data, Path(out), runtime, show_progress)
+        return trainer.run(resume, stop_after_steps)
+    finally:
+        stop_runtime()

@@ -1,0 +1,44 @@
+"""A small token dataset, built once per test session through extract and tokenize."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from llm_pretrain.config import load_config
+from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.samples import paragraph
+from llm_pretrain.tokenizer.stage import run_tokenize
+
+
+@pytest.fixture(scope="session")
+def token_data(tmp_path_factory) -> Path:
+    """About 40k tokens of made-up English: a 300-token vocabulary, rows of 32 + 1 ids."""
+    root = tmp_path_factory.mktemp("token_data")
+    rng = random.Random(7)
+    raw = root / "raw"
+    raw.mkdir()
+    for part in range(2):
+        rows = [
+            {"text": paragraph(rng, rng.randint(2, 8)), "url": f"https://example.org/{part}/{n}"}
+            for n in range(120)
+        ]
+        (raw / f"docs-{part}.jsonl").write_text(
+            "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
+        )
+    config = load_config(
+        None,
+        {
+            "executor.workers": 1,
+            "extract.min_chars": 20,
+            "tokenizer.vocab_size": 300,
+            "tokenize.seq_len": 32,
+            "tokenize.val_fraction": 0.1,
+        },
+    )
+    run_extract([str(raw)], root / "docs", config, show_progress=False)
+    run_tokenize(root / "docs", root / "tokens", config, show_progress=False)
+    return root / "tokens"

@@ -429,6 +429,7 @@ def pretrain(
     from llm_pretrain.config import ConfigError
     from llm_pretrain.train.config import load_train_config
     from llm_pretrain.train.runtime import TrainError
+    from llm_pretrain.train.summary import format_train_summary
     from llm_pretrain.train.trainer import pretrain as run_pretrain
 
     setup_logging(quiet, verbose)
@@ -447,28 +448,6 @@ def pretrain(
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         click.echo(format_train_summary(result.to_json()), nl=False)
-
-
-def format_train_summary(result: dict) -> str:
-    def loss(value: float | None) -> str:
-        return "-" if value is None else f"{value:.4f}"
-
-    lines = [f"pretrain  {result['out']}"]
-    resumed = f" (resumed at step {result['start_step']})" if result["start_step"] else ""
-    lines.append(f"  steps         {result['steps']:,}{resumed}, {result['tokens']:,} tokens")
-    lines.append(f"  parameters    {result['parameters']:,}")
-    lines.append(f"  train loss    {loss(result['train_loss'])}")
-    if result["val_loss"] is not None:
-        lines.append(
-            f"  val loss      {loss(result['val_loss'])} (perplexity {result['val_ppl']:,.2f}); "
-            f"unigram baseline {loss(result['unigram_loss'])}"
-        )
-    if result["tokens_per_s"]:
-        mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a (no peak for device)"
-        lines.append(f"  speed         {result['tokens_per_s']:,.0f} tokens/s, MFU {mfu}")
-    lines.append(f"  checkpoint    {result['checkpoint'] or '-'}")
-    lines.append(f"  time          {result['elapsed_s']:,.1f} s")
-    return "\n".join(lines) + "\n"
 
 
 @train.command(name="eval")

@@ -137,7 +137,9 @@ def clip_gradients(model: torch.nn.Module, max_norm: float) -> float:
     return float(norm.item())
 
 
-def _compare_resumed(saved: dict[str, Any], config: TrainConfig, plan: Plan, data: TokenData):
+def _compare_resumed(
+    saved: dict[str, Any], config: TrainConfig, plan: Plan, data: TokenData, main: bool
+) -> None:
     """Refuse a resume that cannot continue the same model; note the settings that changed."""
     saved_model = saved["config"]["model"]
     if saved_model != plan.model.model_dump():
@@ -151,7 +153,7 @@ def _compare_resumed(saved: dict[str, Any], config: TrainConfig, plan: Plan, dat
     now = config.model_dump(exclude={"model", "data", "out"})
     before = {k: v for k, v in saved["config"].items() if k not in ("model", "data", "out")}
     changed = sorted(k for k in now if now[k] != before.get(k))
-    if changed:
+    if changed and main:
         log.warning("resuming with changed settings: %s", ", ".join(changed))
 
 
@@ -221,7 +223,8 @@ class Trainer:
             if resume:
                 raise TrainError(f"--resume: no complete checkpoint in {self.checkpoints}")
             return None
-        _compare_resumed(read_state(path), self.config, self.plan, self.data)
+        main = self.runtime.is_main
+        _compare_resumed(read_state(path), self.config, self.plan, self.data, main)
         saved = load_checkpoint(path, self.model, self.optimizer, self.runtime)
         for group in self.optimizer.param_groups:  # the config's values, not the checkpoint's
             group["betas"] = (self.config.optimizer.beta1, self.config.optimizer.beta2)
@@ -229,12 +232,13 @@ class Trainer:
             if group["weight_decay"]:
                 group["weight_decay"] = self.config.optimizer.weight_decay
         if saved["data"].get("fingerprint") != self.data.identity["fingerprint"]:
-            log.warning(
-                "the data changed since the checkpoint (%s): its shuffled order starts again",
-                saved["data"]["path"],
-            )
+            if main:
+                log.warning(
+                    "the data changed since the checkpoint (%s): its shuffled order starts again",
+                    saved["data"]["path"],
+                )
             saved["position"] = 0
-        if self.runtime.is_main:
+        if main:
             log.info("resuming from %s (step %d)", path, saved["step"])
         return saved
 

@@ -15,7 +15,9 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import train
 from llm_pretrain.train.checkpoint import complete_checkpoints, read_state
-from llm_pretrain.train.trainer import pretrain
+from llm_pretrain.train.config import load_train_config
+from llm_pretrain.train.data import TokenData
+from llm_pretrain.train.trainer import make_plan, pretrain
 from tests.train.helpers import TINY, losses, tiny_config, val_losses
 
 
@@ -110,10 +112,18 @@ def test_the_commands_train_evaluate_and_plot(token_data, tmp_path):
     )
 
 
-def test_the_tiny_recipe_loads_its_model_file():
-    from llm_pretrain.train.config import load_train_config
+RECIPES = Path(__file__).resolve().parents[2] / "configs" / "train"
 
-    recipe = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
-    config = load_train_config(recipe, ["optimizer.lr=5e-4"])
+
+def test_the_tiny_recipe_loads_its_model_file():
+    config = load_train_config(RECIPES / "tiny.yaml", ["optimizer.lr=5e-4"])
     assert config.model.dim == 128 and config.model.vocab_size is None
     assert config.optimizer.lr == 5e-4
+
+
+@pytest.mark.parametrize("name", ["125M", "350M", "1B"])
+def test_the_gpu_recipes_fit_rows_of_2048_on_8_gpus(name):
+    config = load_train_config(RECIPES / f"{name}.yaml")
+    data = TokenData(Path("corpus"), {"seq_len": 2048, "tokenizer": {"vocab_size": 32768}})
+    plan = make_plan(config, data, world=8)
+    assert plan.tokens_per_step == config.batch.global_tokens and plan.accumulation >= 1

@@ -115,3 +115,11 @@ def test_tensorboard_events_are_written(token_data, tmp_path):
     config = tiny_config("max_steps=2", "log.tensorboard=true")
     pretrain(config, token_data, tmp_path / "run", show_progress=False)
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_activation_checkpointing_gives_the_same_losses(token_data, tmp_path):
+    pretrain(tiny_config("max_steps=3"), token_data, tmp_path / "plain", show_progress=False)
+    recompute = tiny_config("max_steps=3", "runtime.activation_checkpointing=true")
+    pretrain(recompute, token_data, tmp_path / "recompute", show_progress=False)
+    for step, loss in losses(tmp_path / "plain").items():
+        assert losses(tmp_path / "recompute")[step] == pytest.approx(loss, rel=1e-6)

@@ -1,0 +1,296 @@
+"""Speed of the `llm-train pretrain` loop next to a minimal plain-PyTorch loop.
+
+Both train the same model (`llm_pretrain.train.model.Transformer`, same config, same seed) on
+the same rows of the same packed shards, with the same batch: `--micro-rows` rows per forward
+pass, `--accumulation` passes per optimizer step.
+
+- ours: `pretrain()`: FSDP2 over a one-process group, loss over the step's target tokens,
+  gradient clipping, NaN check, a metrics line every step. The timed span is steps `--warmup`
+  to `--steps`, from the `elapsed_s` of its metrics lines: data loading and logging are in it,
+  the final evaluation and checkpoint are not.
+- plain: the model unwrapped, `torch.optim.AdamW`, cross-entropy, backward, clip_grad_norm_,
+  step, over batches read from the same shards; the same span timed with perf_counter.
+
+On a GPU (`--device cuda`) both run bf16 (ours: FSDP2 mixed precision; plain: autocast) and,
+with `--compile`, compile each block; the report adds MFU against the device's peak. Every
+variant runs in a process of its own, `--rounds` times interleaved. The
+goal printed: ours >= 0.95x plain steps/s, from the median step time over all rounds.
+Nothing is asserted.
+
+    .venv/bin/python benchmarks/train.py [--dim 256 --layers 4 --heads 4 --seq-len 256
+        --vocab 8192 --micro-rows 8 --accumulation 2 --steps 40 --warmup 10 --rounds 3]
+    .venv/bin/python benchmarks/train.py --device cuda --model 125M --seq-len 2048
+        --micro-rows 16 --accumulation 1 --compile
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# benchmarks/tokenize.py would shadow the standard library's tokenize (which inspect imports)
+# while this file's folder is first on sys.path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
+
+import argparse
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work" / "train"
+VARIANTS = ["ours", "plain"]
+
+
+def model_overrides(args: argparse.Namespace) -> list[str]:
+    if args.model:
+        return [f"model.max_seq_len={max(args.seq_len, 2048)}"]
+    return [
+        f"model.dim={args.dim}",
+        f"model.n_layers={args.layers}",
+        f"model.n_heads={args.heads}",
+        f"model.max_seq_len={args.seq_len}",
+    ]
+
+
+def train_config(args: argparse.Namespace, out: Path):
+    from llm_pretrain.train.config import load_train_config
+
+    recipe = WORK / "recipe.yaml"
+    model = f"model: {ROOT / 'configs' / 'model' / (args.model + '.yaml')}\n" if args.model else ""
+    recipe.write_text(model)
+    rows = args.micro_rows * args.accumulation
+    return load_train_config(
+        recipe,
+        [
+            *model_overrides(args),
+            f"max_steps={args.steps}",
+            f"batch.global_tokens={rows * args.seq_len}",
+            f"batch.micro_batch_rows={args.micro_rows}",
+            f"checkpoint.every_steps={args.steps}",
+            f"eval.every_steps={args.steps}",
+            "eval.max_rows=8",
+            f"runtime.device={args.device}",
+            f"runtime.compile={str(args.compile).lower()}",
+            f"out={out}",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: random ids in the format of `llm-data tokenize` (the speed does not depend on them)
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare(args: argparse.Namespace) -> Path:
+    from llm_pretrain.pipeline.storage import atomic_write_json
+    from llm_pretrain.tokenizer.shards import write_shard
+
+    data = WORK / f"data-v{args.vocab}-s{args.seq_len}"
+    if (data / "_manifest.json").exists():
+        return data
+    shutil.rmtree(data, ignore_errors=True)
+    rng = np.random.default_rng(0)
+    splits = {}
+    for split, count in [("train", args.micro_rows * args.accumulation * args.steps), ("val", 8)]:
+        (data / split).mkdir(parents=True)
+        dtype = np.uint16 if args.vocab <= 65536 else np.uint32
+        rows = rng.integers(0, args.vocab, (count, args.seq_len + 1)).astype(dtype)
+        lengths = np.full(count, args.seq_len + 1, np.int32)
+        info = write_shard(data / split / "shard-00000.arrow", rows, lengths)
+        info["file"] = f"{split}/{info['file']}"
+        splits[split] = {"rows": count, "tokens": int(lengths.sum()), "shards": [info]}
+    manifest = {
+        "stage": "tokenize",
+        "fingerprint": f"benchmark-{args.vocab}-{args.seq_len}",
+        "seq_len": args.seq_len,
+        "row_len": args.seq_len + 1,
+        "tokenizer": {"vocab_size": args.vocab, "sha256": "random-ids", "file": "none"},
+        "splits": splits,
+    }
+    atomic_write_json(data / "_manifest.json", manifest)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants
+# ---------------------------------------------------------------------------------------------
+
+
+def run_ours(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    from llm_pretrain.train.metrics import read_metrics
+    from llm_pretrain.train.trainer import pretrain
+
+    out = WORK / "run-ours"
+    shutil.rmtree(out, ignore_errors=True)
+    result = pretrain(train_config(args, out), data, out, show_progress=False)
+    records = read_metrics(out / "metrics.jsonl")
+    elapsed = {r["step"]: r["elapsed_s"] for r in records if "loss" in r}
+    steps = range(args.warmup + 1, args.steps + 1)
+    return {
+        "seconds": elapsed[args.steps] - elapsed[args.warmup],
+        "step_seconds": [elapsed[step] - elapsed[step - 1] for step in steps],
+        "parameters": result.parameters,
+        "final_loss": result.losses[args.steps],
+    }
+
+
+def run_plain(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from llm_pretrain.tokenizer.shards import open_split
+    from llm_pretrain.train.data import TokenBatches
+    from llm_pretrain.train.model import Transformer
+
+    config = train_config(args, WORK / "run-plain")
+    model_config = config.model.model_copy(update={"vocab_size": args.vocab})
+    device = torch.device("cuda" if args.device == "cuda" else "cpu")
+    torch.manual_seed(config.seed)
+    model = Transformer(model_config).to(device)
+    if args.compile:
+        for block in model.model.layers:
+            block.compile()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.optimizer.lr, weight_decay=config.optimizer.weight_decay
+    )
+    batches = TokenBatches(open_split(data, "train"), args.micro_rows, seed=config.seed)
+    bf16 = device.type == "cuda"
+    started = 0.0
+    loss = torch.zeros(())
+    step_seconds = []
+    for step in range(args.steps):
+        step_started = time.perf_counter()
+        if step == args.warmup:
+            started = step_started
+        for _ in range(args.accumulation):
+            batch = batches.next_batch()
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                logits = model(batch.inputs.to(device))
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.targets.to(device).flatten())
+            (loss / args.accumulation).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss.item()  # ours reads the loss every step too (and so waits for the GPU)
+        if step >= args.warmup:
+            step_seconds.append(time.perf_counter() - step_started)
+    return {
+        "seconds": time.perf_counter() - started,
+        "step_seconds": step_seconds,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss": loss.item(),
+    }
+
+
+def run_child(name: str, argv: list[str]) -> dict[str, Any]:
+    command = [sys.executable, __file__, *argv, "--variant", name]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"variant {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+
+def device_peak(args: argparse.Namespace) -> tuple[str, float | None]:
+    import torch
+
+    from llm_pretrain.train.flops import peak_flops
+
+    if args.device != "cuda":
+        return "cpu", None
+    name = torch.cuda.get_device_name()
+    return name, peak_flops(name)
+
+
+def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
+    from llm_pretrain.train.config import load_train_config
+    from llm_pretrain.train.flops import flops_per_token
+    from llm_pretrain.train.model import Transformer
+
+    tokens_per_step = args.micro_rows * args.accumulation * args.seq_len
+    # Steps per second from the median step time of all rounds: robust to the spikes of other
+    # work on a shared machine, which a total over the span is not.
+    median = {
+        name: float(np.median([t for r in results[name] for t in r["step_seconds"]]))
+        for name in VARIANTS
+    }
+    best = {name: min(results[name], key=lambda r: r["seconds"]) for name in VARIANTS}
+    config = load_train_config(None, model_overrides(args)).model
+    if args.model:
+        config = train_config(args, WORK / "report").model
+    config = config.model_copy(update={"vocab_size": args.vocab})
+    import torch
+
+    with torch.device("meta"):
+        model = Transformer(config)
+    per_token = flops_per_token(config, model.matmul_parameter_count(), args.seq_len)
+    device, peak = device_peak(args)
+    print(
+        f"\nmodel {model.parameter_count() / 1e6:.1f}M parameters, seq {args.seq_len}, "
+        f"{args.micro_rows} rows x {args.accumulation} micro-batches = {tokens_per_step:,} "
+        f"tokens per step, {device}{', compiled' if args.compile else ''}; steps "
+        f"{args.warmup + 1}-{args.steps} timed, median step of {args.rounds} rounds"
+    )
+    plain_rate = 1 / median["plain"]
+    for name in VARIANTS:
+        rate = 1 / median[name]
+        tokens = rate * tokens_per_step
+        mfu = f"  MFU {tokens * per_token / peak:6.1%}" if peak else ""
+        print(
+            f"  {name:<6} {rate:7.2f} steps/s  {tokens:12,.0f} tokens/s  "
+            f"ratio {rate / plain_rate:5.3f}{mfu}  (last loss {best[name]['final_loss']:.3f})"
+        )
+    ratio = median["plain"] / median["ours"]
+    print(f"  goal: ours >= 0.95x plain steps/s: {'met' if ratio >= 0.95 else 'NOT met'}")
+    if args.device == "cuda" and peak:
+        ours_mfu = tokens_per_step / median["ours"] * per_token / peak
+        verdict = "met" if ours_mfu >= 0.45 else "NOT met"
+        print(f"  goal: MFU >= 45% (H100): {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="a configs/model name (125M, 350M, ...) instead of --dim")
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument("--micro-rows", type=int, default=8)
+    parser.add_argument("--accumulation", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=10, help="untimed first steps")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each block")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = prepare(args)
+    if args.variant:
+        run = run_ours if args.variant == "ours" else run_plain
+        print(json.dumps(run(args, data)))
+        return
+    argv = sys.argv[1:]
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+    for round_ in range(args.rounds):
+        for name in VARIANTS:
+            results[name].append(run_child(name, argv))
+            seconds = results[name][-1]["seconds"]
+            print(f"round {round_ + 1}: {name:<6} {seconds:7.2f} s", flush=True)
+    report(args, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""What `llm-train pretrain` prints at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_train_summary(result: dict[str, Any]) -> str:
+    """The console summary of a run, from `RunResult.to_json()`."""
+
+    def loss(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    lines = [f"pretrain  {result['out']}"]
+    resumed = f" (resumed at step {result['start_step']})" if result["start_step"] else ""
+    lines.append(f"  steps         {result['steps']:,}{resumed}, {result['tokens']:,} tokens")
+    lines.append(f"  parameters    {result['parameters']:,}")
+    lines.append(f"  train loss    {loss(result['train_loss'])}")
+    if result["val_loss"] is not None:
+        lines.append(
+            f"  val loss      {loss(result['val_loss'])} (perplexity {result['val_ppl']:,.2f}); "
+            f"unigram baseline {loss(result['unigram_loss'])}"
+        )
+    if result["tokens_per_s"]:
+        mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a (no peak for device)"
+        lines.append(f"  speed         {result['tokens_per_s']:,.0f} tokens/s, MFU {mfu}")
+    lines.append(f"  checkpoint    {result['checkpoint'] or '-'}")
+    lines.append(f"  time          {result['elapsed_s']:,.1f} s")
+    return "\n".join(lines) + "\n"

@@ -51,7 +51,8 @@ def evaluate_checkpoint(
     if reader is None:
         raise TrainError(f"{data_dir} has no {split} rows")
     model_config = ModelConfig.model_validate(read_json(checkpoint / MODEL_FILE))
-    runtime = start_runtime(runtime_config or RuntimeConfig())
+    # One pass over the data: compiling would cost more than it saves.
+    runtime = start_runtime(runtime_config or RuntimeConfig(compile=False))
     try:
         model = build_model(model_config, runtime, seed=0)
         load_model_weights(checkpoint, model, runtime)

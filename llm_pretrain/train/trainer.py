@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,9 @@ class Trainer:
         show_progress: bool,
     ) -> None:
         self.config, self.data, self.out, self.runtime = config, data, out, runtime
+        # A bar on a terminal; elsewhere (cron, a log file) a log line per metrics line.
         self.show_progress = show_progress and runtime.is_main
+        self.draw = self.show_progress and sys.stderr.isatty()
         self.plan = make_plan(config, data, runtime.world)
         self.model = build_model(
             self.plan.model,
@@ -317,7 +320,7 @@ class Trainer:
         bar = tqdm(
             total=config.max_steps,
             initial=start,
-            disable=not self.show_progress,
+            disable=not self.draw,
             desc="pretrain",
             unit="step",
             dynamic_ncols=True,
@@ -358,6 +361,16 @@ class Trainer:
                         }
                     )
                     bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
+                    if self.show_progress and not self.draw:
+                        log.info(
+                            "step %d/%d: loss %.4f, lr %.3g, grad norm %.3f, %s tokens/s",
+                            done,
+                            config.max_steps,
+                            mean_loss,
+                            lr,
+                            grad_norm,
+                            f"{speed:,.0f}",
+                        )
                     result.train_loss, result.tokens_per_s, result.mfu = (
                         mean_loss,
                         speed,
@@ -368,10 +381,14 @@ class Trainer:
                 if done % config.eval.every_steps == 0 or final:
                     result.val_loss = self._evaluate(done, metrics)
                     if result.val_loss is not None and self.show_progress:
-                        bar.write(
+                        message = (
                             f"step {done}: val loss {result.val_loss:.4f} "
                             f"(ppl {perplexity(result.val_loss):,.2f})"
                         )
+                        if self.draw:
+                            bar.write(message, file=sys.stderr)
+                        else:
+                            log.info(message)
                 if done % config.checkpoint.every_steps == 0 or done == last_step:
                     elapsed = elapsed_before + time.perf_counter() - started
                     result.checkpoint = self._save(done, batches, tokens, elapsed)

@@ -522,3 +522,60 @@ def plot(run_dir: Path, output: Path | None) -> None:
         click.echo(plot_run(run_dir, output))
     except TrainError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@train.command(name="export")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A checkpoint folder, or a run folder (its latest checkpoint).",
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Hugging Face folder to write (replaced when complete).",
+)
+@click.option("--dtype", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True)
+@click.option(
+    "--max-shard-gb",
+    type=click.FloatRange(min=0.001),
+    default=5.0,
+    show_default=True,
+    help="Split model.safetensors into files of at most this size (with an index file).",
+)
+@output_options
+def export_(
+    checkpoint: Path,
+    out: Path,
+    dtype: str,
+    max_shard_gb: float,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Write a checkpoint as a LlamaForCausalLM folder: safetensors, config, tokenizer.
+
+    Load it with transformers.AutoModelForCausalLM.from_pretrained(OUT) and
+    AutoTokenizer.from_pretrained(OUT). Runs on a CPU, in one process, for a checkpoint written
+    by any number of processes.
+    """
+    from llm_pretrain.train.export import export
+    from llm_pretrain.train.runtime import TrainError
+
+    setup_logging(quiet, verbose)
+    try:
+        result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9))
+    except TrainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    click.echo(
+        f"export  {result['checkpoint']} (step {result['step']}) -> {result['out']}\n"
+        f"  parameters    {result['parameters']:,} ({result['dtype']})\n"
+        f"  weights       {', '.join(result['weights'])}\n"
+        f"  tokenizer     {', '.join(result['tokenizer']) or '-'}"
+    )

@@ -192,6 +192,11 @@ class Transformer(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=depth_std if late else std)
             elif isinstance(module, RMSNorm):
                 nn.init.ones_(module.weight)
+        self.reset_rotary()
+
+    @torch.no_grad()
+    def reset_rotary(self) -> None:
+        """Fill the rotary tables (after `to_empty`, which leaves them uninitialized)."""
         cos, sin = rotary_tables(
             self.config.head_dim, self.config.max_seq_len, self.config.rope_theta
         )

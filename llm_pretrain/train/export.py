@@ -1,0 +1,161 @@
+"""`llm-train export`: a checkpoint as a Hugging Face `LlamaForCausalLM` folder.
+
+    HF_DIR/model.safetensors                 the weights (or model-0000K-of-0000N.safetensors
+                                             and model.safetensors.index.json above the limit)
+    HF_DIR/config.json                       LlamaForCausalLM: sizes, GQA heads, rope theta,
+                                             norm eps, tied embeddings, bos/eos ids
+    HF_DIR/generation_config.json            bos/eos ids
+    HF_DIR/tokenizer.json, tokenizer_config.json
+
+The sharded checkpoint is gathered in one process on the CPU (DCP reads any shard layout
+without a process group), so export needs no GPU and no torchrun. Our parameter names are
+already those of `LlamaForCausalLM`; a tied output matrix is written once, as
+`model.embed_tokens.weight`, as transformers expects with `tie_word_embeddings`. The output is
+safetensors and JSON only: nothing in it is unpickled when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed.checkpoint as dcp
+from safetensors.torch import save_file
+
+from llm_pretrain.pipeline.storage import atomic_write_json, read_json
+from llm_pretrain.train.checkpoint import MODEL_FILE, read_state
+from llm_pretrain.train.eval_run import find_checkpoint
+from llm_pretrain.train.model import ModelConfig, Transformer
+from llm_pretrain.train.runtime import TrainError
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
+    """The whole model of a checkpoint (or of a run's latest) on the CPU, and its state."""
+    checkpoint = find_checkpoint(checkpoint)
+    config = ModelConfig.model_validate(read_json(checkpoint / MODEL_FILE))
+    with torch.device("meta"):
+        model = Transformer(config)
+    model.to_empty(device="cpu")  # one new tensor per parameter: ties are undone
+    if config.tie_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    model.reset_rotary()
+    state = {"model": model.state_dict()}  # DCP loads into these tensors, the model's own
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, checkpoint_id=str(checkpoint), no_dist=True)
+    model.eval()
+    return model, {**read_state(checkpoint), "path": str(checkpoint)}
+
+
+def hf_config(config: ModelConfig, eot_id: int | None, dtype: str) -> dict[str, Any]:
+    if config.qk_norm:
+        raise TrainError("a model with qk_norm has no LlamaForCausalLM equivalent to export to")
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.dim,
+        "intermediate_size": config.hidden_dim,
+        "num_hidden_layers": config.n_layers,
+        "num_attention_heads": config.n_heads,
+        "num_key_value_heads": config.kv_heads,
+        "head_dim": config.head_dim,
+        "max_position_embeddings": config.max_seq_len,
+        "hidden_act": "silu",
+        "rms_norm_eps": config.norm_eps,
+        # transformers < 5 reads rope_theta, 5 reads rope_parameters.
+        "rope_theta": config.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
+        "rope_scaling": None,
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "tie_word_embeddings": config.tie_embeddings,
+        "initializer_range": config.init_std,
+        "bos_token_id": eot_id,
+        "eos_token_id": eot_id,
+        "torch_dtype": {"bf16": "bfloat16", "fp32": "float32"}[dtype],
+        "use_cache": True,
+    }
+
+
+def _shards(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    """Tensors in name order, cut into groups of at most max_bytes (a bigger tensor alone)."""
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if groups[-1] and size + nbytes > max_bytes:
+            groups.append({})
+            size = 0
+        groups[-1][name] = tensor
+        size += nbytes
+    return groups
+
+
+def _eot_id(checkpoint: Path) -> int | None:
+    """The end-of-text id, from the tokenizer file the checkpoint carries."""
+    path = checkpoint / "tokenizer.json"
+    if not path.is_file():
+        return None
+    vocabulary = json.loads(path.read_text(encoding="utf-8")).get("added_tokens", [])
+    for token in vocabulary:
+        if token.get("content") == "<|endoftext|>":
+            return int(token["id"])
+    return None
+
+
+def export(
+    checkpoint: Path, out: Path, dtype: str = "bf16", max_shard_bytes: int = 5 * 10**9
+) -> dict[str, Any]:
+    """Write the Hugging Face folder (replacing `out` only once it is complete)."""
+    model, state = load_model(checkpoint)
+    source = Path(state["path"])
+    weights = {
+        name: tensor.detach().to(DTYPES[dtype]).contiguous()
+        for name, tensor in model.state_dict().items()
+        if not (model.config.tie_embeddings and name == "lm_head.weight")
+    }
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    groups = _shards(weights, max_shard_bytes)
+    metadata = {"format": "pt"}  # what transformers checks for
+    if len(groups) == 1:
+        save_file(groups[0], str(tmp / "model.safetensors"), metadata=metadata)
+        files = ["model.safetensors"]
+    else:
+        files = [f"model-{k + 1:05d}-of-{len(groups):05d}.safetensors" for k in range(len(groups))]
+        weight_map = {}
+        for name, group in zip(files, groups, strict=True):
+            save_file(group, str(tmp / name), metadata=metadata)
+            weight_map.update(dict.fromkeys(group, name))
+        total = sum(t.numel() * t.element_size() for t in weights.values())
+        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        atomic_write_json(tmp / "model.safetensors.index.json", index)
+    eot = _eot_id(source)
+    atomic_write_json(tmp / "config.json", hf_config(model.config, eot, dtype))
+    generation = {"bos_token_id": eot, "eos_token_id": eot}
+    atomic_write_json(tmp / "generation_config.json", generation)
+    copied = [name for name in TOKENIZER_FILES if (source / name).is_file()]
+    for name in copied:
+        shutil.copyfile(source / name, tmp / name)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return {
+        "checkpoint": str(source),
+        "step": state["step"],
+        "out": str(out),
+        "dtype": dtype,
+        "weights": files,
+        "parameters": model.parameter_count(),
+        "tokenizer": copied,
+    }

@@ -367,6 +367,14 @@ def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
         click.echo(format_summary(summary, output), nl=False)
 
 
+checkpoint_option = click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A checkpoint folder, or a run folder (its latest checkpoint).",
+)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="llm-pretrain")
 def train() -> None:
@@ -451,12 +459,7 @@ def pretrain(
 
 
 @train.command(name="eval")
-@click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A checkpoint folder, or a run folder (its latest checkpoint).",
-)
+@checkpoint_option
 @click.option(
     "--data",
     "-d",
@@ -525,12 +528,7 @@ def plot(run_dir: Path, output: Path | None) -> None:
 
 
 @train.command(name="export")
-@click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A checkpoint folder, or a run folder (its latest checkpoint).",
-)
+@checkpoint_option
 @click.option(
     "--out",
     "-o",

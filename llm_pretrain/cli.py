@@ -577,3 +577,81 @@ def export_(
         f"  weights       {', '.join(result['weights'])}\n"
         f"  tokenizer     {', '.join(result['tokenizer']) or '-'}"
     )
+
+
+@train.command()
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A checkpoint, a run folder (its latest checkpoint) or an exported folder.",
+)
+@click.option("--prompt", "prompts", multiple=True, help="Text to continue (repeatable).")
+@click.option(
+    "--prompts-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of prompts, one per line.",
+)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.8,
+    show_default=True,
+    help="0 is greedy decoding.",
+)
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample among the k likeliest tokens.")
+@click.option(
+    "--top-p", type=click.FloatRange(min=0, max=1, min_open=True), help="Nucleus sampling."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@output_options
+def sample(
+    checkpoint: Path,
+    prompts: tuple[str, ...],
+    prompts_file: Path | None,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Continue prompts with the model, streaming the text as it is generated.
+
+    Generation stops at <|endoftext|>, after --max-new-tokens, or at the model's max_seq_len.
+    """
+    from llm_pretrain.train.runtime import TrainError
+    from llm_pretrain.train.sample import END_OF_TEXT, generate, load_for_sampling, stream_text
+
+    setup_logging(quiet, verbose)
+    texts = list(prompts)
+    if prompts_file is not None:
+        lines = prompts_file.read_text(encoding="utf-8").splitlines()
+        texts += [line for line in lines if line.strip()]
+    if not texts:
+        raise click.UsageError("give --prompt TEXT or --prompts-file FILE")
+    try:
+        model, tokenizer = load_for_sampling(checkpoint)
+        stop_id = tokenizer.token_to_id(END_OF_TEXT)
+        results = []
+        for text in texts:
+            prompt = tokenizer.encode(text).ids
+            tokens = generate(
+                model, prompt, max_new_tokens, temperature, top_k, top_p, seed, stop_id
+            )
+            if as_json:
+                results.append(
+                    {"prompt": text, "completion": "".join(stream_text(tokenizer, tokens))}
+                )
+                continue
+            click.echo(text, nl=False)
+            for piece in stream_text(tokenizer, tokens):
+                click.echo(piece, nl=False)
+            click.echo("\n")
+    except TrainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))

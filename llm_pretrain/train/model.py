@@ -97,6 +97,24 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos + rotated * sin).to(x.dtype)
 
 
+class KVCache:
+    """Keys and values of the positions seen so far, per layer, for generation."""
+
+    def __init__(self, layers: int) -> None:
+        self.keys: list[torch.Tensor | None] = [None] * layers
+        self.values: list[torch.Tensor | None] = [None] * layers
+        self.length = 0
+
+    def extend(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        past_k, past_v = self.keys[layer], self.values[layer]
+        if past_k is not None and past_v is not None:
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
 class Attention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -109,7 +127,14 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
         self.k_norm = RMSNorm(self.head_dim, config.norm_eps) if config.qk_norm else None
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> torch.Tensor:
         batch, time, _ = x.shape
         q = self.q_proj(x).view(batch, time, self.n_heads, self.head_dim)
         k = self.k_proj(x).view(batch, time, self.kv_heads, self.head_dim)
@@ -118,8 +143,11 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:
+            k, v = cache.extend(layer, k, v)
+        # With a cache, a single new position attends to every earlier one: no mask needed.
         out = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, enable_gqa=self.kv_heads != self.n_heads
+            q, k, v, is_causal=time > 1, enable_gqa=self.kv_heads != self.n_heads
         )
         return self.o_proj(out.transpose(1, 2).reshape(batch, time, -1))
 
@@ -145,8 +173,15 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.dim, config.norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -203,18 +238,27 @@ class Transformer(nn.Module):
         self.rope_cos.copy_(cos)
         self.rope_sin.copy_(sin)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits of every position; with a cache, `ids` continue the cached positions (a whole
+        prompt into an empty cache, then one token at a time)."""
         time = ids.shape[1]
-        if time > self.config.max_seq_len:
-            raise ValueError(f"{time} tokens exceed max_seq_len {self.config.max_seq_len}")
-        cos, sin = self.rope_cos[:time], self.rope_sin[:time]
+        start = cache.length if cache is not None else 0
+        if start + time > self.config.max_seq_len:
+            raise ValueError(f"{start + time} tokens exceed max_seq_len {self.config.max_seq_len}")
+        if start and time > 1:
+            raise ValueError("after the prompt, a cache takes one token at a time")
+        cos, sin = self.rope_cos[start : start + time], self.rope_sin[start : start + time]
         x = self.model.embed_tokens(ids)
-        for block in self.model.layers:
-            if self.checkpoint_activations and torch.is_grad_enabled():
+        for layer, block in enumerate(self.model.layers):
+            if cache is not None:
+                x = block(x, cos, sin, cache, layer)
+            elif self.checkpoint_activations and torch.is_grad_enabled():
                 # Keep only each block's input; recompute its insides during backward.
                 x = checkpoint(block, x, cos, sin, use_reentrant=False)
             else:
                 x = block(x, cos, sin)
+        if cache is not None:
+            cache.length += time
         return self.lm_head(self.model.norm(x))
 
     def parameter_count(self) -> int:

@@ -1,0 +1,139 @@
+"""`llm-train sample`: text from a checkpoint or an exported folder, token by token.
+
+Generation runs the prompt once into a KV cache, then one position per new token. Sampling:
+temperature 0 is greedy (argmax); otherwise logits / temperature, cut to the top-k tokens and
+to the smallest set whose probability reaches top-p (nucleus sampling, Holtzman et al. 2019),
+drawn with a seeded generator. Generation stops at `<|endoftext|>`, at `max_new_tokens` or at
+the model's `max_seq_len`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+
+from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.train.export import load_model
+from llm_pretrain.train.model import KVCache, ModelConfig, Transformer
+from llm_pretrain.train.runtime import TrainError
+
+END_OF_TEXT = "<|endoftext|>"
+
+
+def load_exported(folder: Path) -> Transformer:
+    """Our model from a LlamaForCausalLM folder (ours exported, or any compatible one)."""
+    hf = read_json(folder / "config.json")
+    if hf.get("model_type") != "llama":
+        raise TrainError(f"{folder}/config.json is not a llama model ({hf.get('model_type')})")
+    rope = hf.get("rope_parameters") or {}
+    config = ModelConfig(
+        vocab_size=hf["vocab_size"],
+        dim=hf["hidden_size"],
+        n_layers=hf["num_hidden_layers"],
+        n_heads=hf["num_attention_heads"],
+        n_kv_heads=hf.get("num_key_value_heads"),
+        ffn_dim=hf["intermediate_size"],
+        max_seq_len=hf["max_position_embeddings"],
+        rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
+        norm_eps=float(hf["rms_norm_eps"]),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    )
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise TrainError(f"{folder} has no .safetensors weights")
+    weights: dict[str, torch.Tensor] = {}
+    for path in files:
+        weights.update(load_file(str(path)))
+    if config.tie_embeddings:
+        weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
+    model = Transformer(config)
+    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+    return model.eval()
+
+
+def load_for_sampling(path: Path) -> tuple[Transformer, Tokenizer]:
+    """A checkpoint, a run folder or an exported folder, with its tokenizer."""
+    if (path / "config.json").is_file():
+        model, folder = load_exported(path), path
+    else:
+        model, state = load_model(path)
+        folder = Path(state["path"])
+    tokenizer_file = folder / "tokenizer.json"
+    if not tokenizer_file.is_file():
+        raise TrainError(f"{folder} has no tokenizer.json")
+    return model, Tokenizer.from_file(str(tokenizer_file))
+
+
+def pick(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    generator: torch.Generator,
+) -> int:
+    """The next token from the last position's logits."""
+    logits = logits.float()
+    if temperature == 0:
+        return int(logits.argmax())
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        ordered, order = torch.sort(logits, descending=True)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        drop = cumulative - ordered.softmax(-1) >= top_p  # keep up to the token reaching p
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
+    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
+
+
+@torch.no_grad()
+def generate(
+    model: Transformer,
+    prompt: list[int],
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    stop_id: int | None = None,
+    use_cache: bool = True,
+) -> Iterator[int]:
+    """New token ids, one at a time (without the cache: the whole sequence each step)."""
+    if not prompt:
+        raise TrainError("the prompt is empty")
+    generator = torch.Generator().manual_seed(seed)
+    ids = list(prompt)
+    room = model.config.max_seq_len - len(ids)
+    if room < 0:
+        raise TrainError(f"the prompt has {len(ids)} tokens, more than max_seq_len")
+    cache = KVCache(model.config.n_layers) if use_cache else None
+    step_input = torch.tensor([ids])
+    for _ in range(min(max_new_tokens, room)):
+        logits = model(step_input, cache)[0, -1]
+        token = pick(logits, temperature, top_k, top_p, generator)
+        if token == stop_id:
+            return
+        yield token
+        ids.append(token)
+        step_input = torch.tensor([[token]]) if cache is not None else torch.tensor([ids])
+
+
+def stream_text(tokenizer: Tokenizer, tokens: Iterator[int]) -> Iterator[str]:
+    """Decoded text as it grows; a byte sequence cut inside a character waits for the rest."""
+    ids: list[int] = []
+    shown = ""
+    for token in tokens:
+        ids.append(token)
+        text = tokenizer.decode(ids)
+        if text.endswith("\ufffd"):
+            continue
+        yield text[len(shown) :]
+        shown = text
+    text = tokenizer.decode(ids)
+    if len(text) > len(shown):
+        yield text[len(shown) :]

@@ -367,12 +367,15 @@ def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
         click.echo(format_summary(summary, output), nl=False)
 
 
-checkpoint_option = click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A checkpoint folder, or a run folder (its latest checkpoint).",
-)
+def checkpoint_option(
+    help_text: str = "A checkpoint folder, or a run folder (its latest checkpoint).",
+) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--checkpoint",
+        required=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=help_text,
+    )
 
 
 @click.group()
@@ -459,7 +462,7 @@ def pretrain(
 
 
 @train.command(name="eval")
-@checkpoint_option
+@checkpoint_option()
 @click.option(
     "--data",
     "-d",
@@ -528,7 +531,7 @@ def plot(run_dir: Path, output: Path | None) -> None:
 
 
 @train.command(name="export")
-@checkpoint_option
+@checkpoint_option()
 @click.option(
     "--out",
     "-o",
@@ -580,12 +583,7 @@ def export_(
 
 
 @train.command()
-@click.option(
-    "--checkpoint",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A checkpoint, a run folder (its latest checkpoint) or an exported folder.",
-)
+@checkpoint_option("A checkpoint, a run folder (its latest checkpoint) or an exported folder.")
 @click.option("--prompt", "prompts", multiple=True, help="Text to continue (repeatable).")
 @click.option(
     "--prompts-file",

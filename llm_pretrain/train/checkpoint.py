@@ -39,6 +39,7 @@ from llm_pretrain.pipeline.storage import (
     fsync_dir,
     read_json,
 )
+from llm_pretrain.train.model import ModelConfig
 from llm_pretrain.train.runtime import Runtime, TrainError
 
 STATE_FILE = "train_state.json"
@@ -75,6 +76,20 @@ def read_state(path: Path) -> dict[str, Any]:
     return read_json(path / STATE_FILE)
 
 
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint folder, or a run folder (its latest checkpoint)."""
+    if is_checkpoint(path):
+        return path
+    latest = latest_checkpoint(path / "checkpoints")
+    if latest is None:
+        raise TrainError(f"{path} is neither a checkpoint nor a run folder with one")
+    return latest
+
+
+def read_model_config(path: Path) -> ModelConfig:
+    return ModelConfig.model_validate(read_json(path / MODEL_FILE))
+
+
 def _rng_state(runtime: Runtime) -> dict[str, torch.Tensor]:
     state = {"cpu": torch.get_rng_state()}
     if runtime.device.type == "cuda":
@@ -102,7 +117,7 @@ def save_checkpoint(
         tmp.mkdir()
     runtime.barrier()
     model_state, optim_state = get_state_dict(model, optimizer)
-    with _single_process_quietly():
+    with single_process_quietly():
         dcp.save(
             {"model": model_state, "optim": optim_state},
             checkpoint_id=str(tmp),
@@ -128,7 +143,7 @@ def save_checkpoint(
 
 
 @contextmanager
-def _single_process_quietly() -> Iterator[None]:
+def single_process_quietly() -> Iterator[None]:
     """DCP in one process runs without collectives (`no_dist`), and says so in a warning.
 
     Measured: a DCP save through the one-process gloo group leaves a thread behind after which
@@ -153,7 +168,7 @@ def load_checkpoint(
         raise TrainError(f"{path} is not a complete checkpoint")
     model_state, optim_state = get_state_dict(model, optimizer)
     wanted = {"model": model_state, "optim": optim_state}
-    with _single_process_quietly():
+    with single_process_quietly():
         dcp.load(wanted, checkpoint_id=str(path), no_dist=runtime.world == 1)
     set_state_dict(
         model,
@@ -180,7 +195,7 @@ def load_model_weights(path: Path, model: torch.nn.Module, runtime: Runtime) -> 
         raise TrainError(f"{path} is not a complete checkpoint (no {STATE_FILE} or .metadata)")
     model_state = get_model_state_dict(model)
     wanted = {"model": model_state}
-    with _single_process_quietly():
+    with single_process_quietly():
         dcp.load(wanted, checkpoint_id=str(path), no_dist=runtime.world == 1)
     set_model_state_dict(model, wanted["model"])
     return read_state(path)

@@ -98,6 +98,15 @@ def loss_mask(lengths: np.ndarray, seq_len: int) -> np.ndarray:
     return np.arange(seq_len)[None, :] + 1 < lengths[:, None]
 
 
+def rows_batch(reader: PackedReader, rows: np.ndarray | list[int]) -> Batch:
+    """Inputs, targets and the mask of real targets of the given rows."""
+    picked = [reader[int(row)] for row in rows]
+    ids = np.stack([row_ids for row_ids, _ in picked]).astype(np.int64)
+    mask = loss_mask(np.array([length for _, length in picked]), ids.shape[1] - 1)
+    tensor = torch.from_numpy(ids)
+    return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask))
+
+
 class ShuffledRows:
     """The positions -> rows map of the endless shuffled stream."""
 
@@ -146,12 +155,7 @@ class TokenBatches:
         first = self.position + self.rank * self.batch_rows
         rows = self.stream.take(first, self.batch_rows)
         self.position += self.batch_rows * self.world
-        picked = [self.reader[int(row)] for row in rows]
-        ids = np.stack([row_ids for row_ids, _ in picked]).astype(np.int64)
-        lengths = np.array([length for _, length in picked])
-        mask = loss_mask(lengths, ids.shape[1] - 1)
-        tensor = torch.from_numpy(ids)
-        return Batch(tensor[:, :-1], tensor[:, 1:], torch.from_numpy(mask))
+        return rows_batch(self.reader, rows)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:

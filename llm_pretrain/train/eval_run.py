@@ -5,30 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llm_pretrain.pipeline.storage import read_json
 from llm_pretrain.train.checkpoint import (
-    MODEL_FILE,
-    is_checkpoint,
-    latest_checkpoint,
+    find_checkpoint,
     load_model_weights,
+    read_model_config,
     read_state,
 )
 from llm_pretrain.train.config import RuntimeConfig
 from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.evaluate import evaluate, perplexity, unigram_loss
-from llm_pretrain.train.model import ModelConfig
 from llm_pretrain.train.parallel import build_model
 from llm_pretrain.train.runtime import TrainError, start_runtime, stop_runtime
-
-
-def find_checkpoint(path: Path) -> Path:
-    """A checkpoint folder, or a run folder (its latest checkpoint)."""
-    if is_checkpoint(path):
-        return path
-    latest = latest_checkpoint(path / "checkpoints")
-    if latest is None:
-        raise TrainError(f"{path} is neither a checkpoint nor a run folder with one")
-    return latest
 
 
 def evaluate_checkpoint(
@@ -50,7 +37,7 @@ def evaluate_checkpoint(
     reader = data.val if split == "val" else data.train
     if reader is None:
         raise TrainError(f"{data_dir} has no {split} rows")
-    model_config = ModelConfig.model_validate(read_json(checkpoint / MODEL_FILE))
+    model_config = read_model_config(checkpoint)
     # One pass over the data: compiling would cost more than it saves.
     runtime = start_runtime(runtime_config or RuntimeConfig(compile=False))
     try:

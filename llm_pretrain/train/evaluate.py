@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from llm_pretrain.tokenizer.shards import PackedReader
-from llm_pretrain.train.data import loss_mask
+from llm_pretrain.train.data import rows_batch
 from llm_pretrain.train.runtime import Runtime
 
 UNIGRAM_SAMPLE_TOKENS = 1 << 24
@@ -28,13 +28,6 @@ def token_loss_sum(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tens
     return F.cross_entropy(
         logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
     )
-
-
-def _rows_batch(reader: PackedReader, indices: list[int]) -> tuple[torch.Tensor, ...]:
-    picked = [reader[index] for index in indices]
-    ids = torch.from_numpy(np.stack([row for row, _ in picked]).astype(np.int64))
-    mask = loss_mask(np.array([length for _, length in picked]), ids.shape[1] - 1)
-    return ids[:, :-1], ids[:, 1:], torch.from_numpy(mask)
 
 
 @torch.no_grad()
@@ -52,17 +45,18 @@ def evaluate(
     """
     rows = min(len(reader), max_rows or len(reader))
     per_round = batch_rows * runtime.world
-    loss, tokens = torch.zeros((), dtype=torch.float64), 0
+    # Summed on the device: reading each batch's loss back would wait for the GPU every time.
+    loss, tokens = torch.zeros((), dtype=torch.float64, device=runtime.device), 0
     for start in range(0, rows, per_round):
         first = start + runtime.rank * batch_rows
         indices = list(range(first, min(first + batch_rows, rows)))
-        inputs, targets, mask = _rows_batch(reader, indices or [0])
+        batch = rows_batch(reader, indices or [0])
         if not indices:
-            mask.zero_()
-        logits = model(inputs.to(runtime.device))
-        device_mask = mask.to(runtime.device)
-        loss += token_loss_sum(logits, targets.to(runtime.device), device_mask).double().cpu()
-        tokens += int(mask.sum())
+            batch.mask.zero_()
+        logits = model(batch.inputs.to(runtime.device))
+        device = runtime.device
+        loss += token_loss_sum(logits, batch.targets.to(device), batch.mask.to(device)).double()
+        tokens += batch.target_tokens
     total_loss, total_tokens = runtime.sum(loss), runtime.sum(tokens)
     count = int(total_tokens.item())
     return (total_loss.item() / count if count else float("nan")), count

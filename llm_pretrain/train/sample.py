@@ -13,46 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from llm_pretrain.pipeline.storage import read_json
-from llm_pretrain.train.export import load_model
-from llm_pretrain.train.model import KVCache, ModelConfig, Transformer
+from llm_pretrain.train.export import load_exported, load_model
+from llm_pretrain.train.model import KVCache, Transformer
 from llm_pretrain.train.runtime import TrainError
 
 END_OF_TEXT = "<|endoftext|>"
-
-
-def load_exported(folder: Path) -> Transformer:
-    """Our model from a LlamaForCausalLM folder (ours exported, or any compatible one)."""
-    hf = read_json(folder / "config.json")
-    if hf.get("model_type") != "llama":
-        raise TrainError(f"{folder}/config.json is not a llama model ({hf.get('model_type')})")
-    rope = hf.get("rope_parameters") or {}
-    config = ModelConfig(
-        vocab_size=hf["vocab_size"],
-        dim=hf["hidden_size"],
-        n_layers=hf["num_hidden_layers"],
-        n_heads=hf["num_attention_heads"],
-        n_kv_heads=hf.get("num_key_value_heads"),
-        ffn_dim=hf["intermediate_size"],
-        max_seq_len=hf["max_position_embeddings"],
-        rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
-        norm_eps=float(hf["rms_norm_eps"]),
-        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-    )
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise TrainError(f"{folder} has no .safetensors weights")
-    weights: dict[str, torch.Tensor] = {}
-    for path in files:
-        weights.update(load_file(str(path)))
-    if config.tie_embeddings:
-        weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
-    model = Transformer(config)
-    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
-    return model.eval()
 
 
 def load_for_sampling(path: Path) -> tuple[Transformer, Tokenizer]:

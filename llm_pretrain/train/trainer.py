@@ -180,10 +180,9 @@ class Trainer:
         )
         self.optimizer = build_optimizer(self.model, config.optimizer)
         self.checkpoints = out / CHECKPOINTS
-        per_token = flops_per_token(
+        self.flops_per_token = flops_per_token(
             self.plan.model, self._unsharded().matmul_parameter_count(), self.plan.seq_len
         )
-        self.flops_per_token = per_token
         self.peak = peak_flops(runtime.device_name(), config.runtime.peak_flops)
 
     def _unsharded(self) -> Transformer:
@@ -205,10 +204,7 @@ class Trainer:
         }
 
     def _save(self, step: int, batches: TokenBatches, tokens: int, elapsed: float) -> Path:
-        model_file = self.out / MODEL_FILE
-        if self.runtime.is_main:
-            atomic_write_json(model_file, self.plan.model.model_dump())
-        files = {MODEL_FILE: model_file, **self.data.tokenizer_files()}
+        files = {MODEL_FILE: self.out / MODEL_FILE, **self.data.tokenizer_files()}
         return save_checkpoint(
             self.checkpoints,
             step,
@@ -293,6 +289,7 @@ class Trainer:
         if runtime.is_main:
             resolved = config.model_copy(update={"model": plan.model}).model_dump()
             atomic_write_bytes(self.out / "config.yaml", yaml.safe_dump(resolved).encode())
+            atomic_write_json(self.out / MODEL_FILE, plan.model.model_dump())  # for checkpoints
         batches = TokenBatches(
             self.data.train,
             config.batch.micro_batch_rows,

@@ -10,7 +10,8 @@ Every process writes its shards into `.step-000200.tmp`; after a barrier the mai
 `train_state.json` and renames the folder. A folder without the `step-` name or without
 `train_state.json` is a save that did not finish: it is never loaded, and the next save removes
 it. The state dicts come from `get_state_dict` (fully qualified names, DTensor shards), so a
-checkpoint loads into any number of processes: DCP reshards on load.
+checkpoint loads into any number of processes: DCP reshards on load. Loading never unpickles
+arbitrary objects (`safe_dcp`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from llm_pretrain.pipeline.storage import (
 )
 from llm_pretrain.train.model import ModelConfig
 from llm_pretrain.train.runtime import Runtime, TrainError
+from llm_pretrain.train.safe_dcp import METADATA_FILE, read_sharded
 
 STATE_FILE = "train_state.json"
 MODEL_FILE = "model.json"
@@ -69,7 +71,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 
 def is_checkpoint(path: Path) -> bool:
-    return (path / STATE_FILE).is_file() and (path / ".metadata").is_file()
+    return (path / STATE_FILE).is_file() and (path / METADATA_FILE).is_file()
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -169,7 +171,7 @@ def load_checkpoint(
     model_state, optim_state = get_state_dict(model, optimizer)
     wanted = {"model": model_state, "optim": optim_state}
     with single_process_quietly():
-        dcp.load(wanted, checkpoint_id=str(path), no_dist=runtime.world == 1)
+        read_sharded(wanted, path, no_dist=runtime.world == 1)
     set_state_dict(
         model,
         optimizer,
@@ -196,6 +198,6 @@ def load_model_weights(path: Path, model: torch.nn.Module, runtime: Runtime) -> 
     model_state = get_model_state_dict(model)
     wanted = {"model": model_state}
     with single_process_quietly():
-        dcp.load(wanted, checkpoint_id=str(path), no_dist=runtime.world == 1)
+        read_sharded(wanted, path, no_dist=runtime.world == 1)
     set_model_state_dict(model, wanted["model"])
     return read_state(path)

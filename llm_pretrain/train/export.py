@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed.checkpoint as dcp
 from safetensors.torch import load_file, save_file
 
 from llm_pretrain.pipeline.storage import atomic_write_json, read_json
@@ -34,6 +33,7 @@ from llm_pretrain.train.checkpoint import (
 )
 from llm_pretrain.train.model import ModelConfig, Transformer
 from llm_pretrain.train.runtime import TrainError
+from llm_pretrain.train.safe_dcp import read_sharded
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -56,7 +56,7 @@ def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
     model = empty_model(read_model_config(checkpoint))
     state = {"model": model.state_dict()}  # DCP loads into these tensors, the model's own
     with single_process_quietly():
-        dcp.load(state, checkpoint_id=str(checkpoint), no_dist=True)
+        read_sharded(state, checkpoint, no_dist=True)
     return model, {**read_state(checkpoint), "path": str(checkpoint)}
 
 

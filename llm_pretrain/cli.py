@@ -412,6 +412,13 @@ def train() -> None:
     "there; this makes its absence an error).",
 )
 @click.option(
+    "--init-from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Continued pretraining: start from this LlamaForCausalLM folder (llm-train export's, "
+    "or a compatible one). Its architecture and weights replace the recipe's model; the data "
+    "must be tokenized with its tokenizer (llm-data tokenize --tokenizer HF_DIR).",
+)
+@click.option(
     "--stop-after-steps",
     type=click.IntRange(min=1),
     help="Stop after this step with a checkpoint (for time-limited jobs); the same command "
@@ -424,6 +431,7 @@ def pretrain(
     data_dir: Path | None,
     out: Path | None,
     resume: bool,
+    init_from: Path | None,
     stop_after_steps: int | None,
     overrides: tuple[str, ...],
     quiet: bool,
@@ -450,7 +458,7 @@ def pretrain(
         out = out or (Path(config.out) if config.out else None)
         if data_dir is None or out is None:
             raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
-        result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps)
+        result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
     except (ConfigError, TrainError) as exc:
         raise click.ClickException(str(exc)) from None
     if int(os.environ.get("RANK", "0")) != 0:

@@ -22,32 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from llm_pretrain.pipeline.storage import atomic_write_json, read_json
+from llm_pretrain.pipeline.storage import atomic_write_json
 from llm_pretrain.train.checkpoint import (
     find_checkpoint,
     read_model_config,
     read_state,
     single_process_quietly,
 )
-from llm_pretrain.train.model import ModelConfig, Transformer
+from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.safe_dcp import read_sharded
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
-
-
-def empty_model(config: ModelConfig) -> Transformer:
-    """A model on the CPU with uninitialized weights, to load weights into (no random init)."""
-    with torch.device("meta"):
-        model = Transformer(config)
-    model.to_empty(device="cpu")  # one new tensor per parameter: ties are undone
-    if config.tie_embeddings:
-        model.lm_head.weight = model.model.embed_tokens.weight
-    model.reset_rotary()
-    return model.eval()
 
 
 def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
@@ -58,37 +47,6 @@ def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
     with single_process_quietly():
         read_sharded(state, checkpoint, no_dist=True)
     return model, {**read_state(checkpoint), "path": str(checkpoint)}
-
-
-def load_exported(folder: Path) -> Transformer:
-    """Our model from a LlamaForCausalLM folder (ours exported, or any compatible one)."""
-    hf = read_json(folder / "config.json")
-    if hf.get("model_type") != "llama":
-        raise TrainError(f"{folder}/config.json is not a llama model ({hf.get('model_type')})")
-    rope = hf.get("rope_parameters") or {}
-    config = ModelConfig(
-        vocab_size=hf["vocab_size"],
-        dim=hf["hidden_size"],
-        n_layers=hf["num_hidden_layers"],
-        n_heads=hf["num_attention_heads"],
-        n_kv_heads=hf.get("num_key_value_heads"),
-        ffn_dim=hf["intermediate_size"],
-        max_seq_len=hf["max_position_embeddings"],
-        rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
-        norm_eps=float(hf["rms_norm_eps"]),
-        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-    )
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise TrainError(f"{folder} has no .safetensors weights")
-    weights: dict[str, torch.Tensor] = {}
-    for path in files:
-        weights.update(load_file(str(path)))
-    if config.tie_embeddings:
-        weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
-    model = empty_model(config)
-    model.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
-    return model
 
 
 def hf_config(config: ModelConfig, eot_id: int | None, dtype: str) -> dict[str, Any]:

@@ -271,3 +271,14 @@ class Transformer(nn.Module):
         if self.config.tie_embeddings:
             return self.parameter_count()
         return self.parameter_count() - self.model.embed_tokens.weight.numel()
+
+
+def empty_model(config: ModelConfig) -> Transformer:
+    """A model on the CPU with uninitialized weights, to load weights into (no random init)."""
+    with torch.device("meta"):
+        model = Transformer(config)
+    model.to_empty(device="cpu")  # one new tensor per parameter: ties are undone
+    if config.tie_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    model.reset_rotary()
+    return model.eval()

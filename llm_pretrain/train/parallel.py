@@ -1,7 +1,8 @@
 """FSDP2 wrapping: each block, then the root (embeddings, final norm, output layer).
 
-Every process builds the whole model on the CPU from the same seed, so the initial weights do not
-depend on the number of processes, and `fully_shard` keeps its slice and moves it to the device.
+Every process builds the whole model on the CPU from the same seed (or from the same imported
+weights), so the initial weights do not depend on the number of processes, and `fully_shard`
+keeps its slice and moves it to the device.
 With bf16, FSDP2 gathers bf16 parameters for compute and reduces gradients in fp32; the sharded
 parameters and the optimizer stay fp32 (MixedPrecisionPolicy).
 """
@@ -11,16 +12,25 @@ from __future__ import annotations
 import torch
 from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
-from llm_pretrain.train.model import ModelConfig, Transformer
+from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
 from llm_pretrain.train.runtime import Runtime
 
 
 def build_model(
-    config: ModelConfig, runtime: Runtime, seed: int, activation_checkpointing: bool = False
+    config: ModelConfig,
+    runtime: Runtime,
+    seed: int,
+    activation_checkpointing: bool = False,
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> Transformer:
+    """The sharded model: initialized from `seed`, or holding `weights` (an imported model)."""
     torch.manual_seed(seed)
-    with torch.device("cpu"):
-        model = Transformer(config)
+    if weights is None:
+        with torch.device("cpu"):
+            model = Transformer(config)
+    else:
+        model = empty_model(config).train()
+        model.load_state_dict(weights, strict=True)
     model.checkpoint_activations = activation_checkpointing
     policy = MixedPrecisionPolicy(param_dtype=runtime.param_dtype, reduce_dtype=torch.float32)
     for index, block in enumerate(model.model.layers):

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from llm_pretrain.train.export import load_exported, load_model
+from llm_pretrain.train.export import load_model
+from llm_pretrain.train.hf_import import is_hf_folder, load_exported
 from llm_pretrain.train.model import KVCache, Transformer
 from llm_pretrain.train.runtime import TrainError
 
@@ -24,7 +25,7 @@ END_OF_TEXT = "<|endoftext|>"
 
 def load_for_sampling(path: Path) -> tuple[Transformer, Tokenizer]:
     """A checkpoint, a run folder or an exported folder, with its tokenizer."""
-    if (path / "config.json").is_file():
+    if is_hf_folder(path):
         model, folder = load_exported(path), path
     else:
         model, state = load_model(path)

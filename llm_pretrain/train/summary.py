@@ -15,6 +15,10 @@ def format_train_summary(result: dict[str, Any]) -> str:
     resumed = f" (resumed at step {result['start_step']})" if result["start_step"] else ""
     lines.append(f"  steps         {result['steps']:,}{resumed}, {result['tokens']:,} tokens")
     lines.append(f"  parameters    {result['parameters']:,}")
+    if result.get("init_from"):
+        before = result.get("init_val_loss")
+        at_start = f" (val loss {before:.4f} before training)" if before is not None else ""
+        lines.append(f"  init from     {result['init_from']}{at_start}")
     lines.append(f"  train loss    {loss(result['train_loss'])}")
     if result["val_loss"] is not None:
         lines.append(

@@ -36,6 +36,7 @@ from llm_pretrain.train.config import TrainConfig
 from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data
 from llm_pretrain.train.evaluate import evaluate, perplexity, token_loss_sum, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
+from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
 from llm_pretrain.train.metrics import MetricsLog
 from llm_pretrain.train.model import ModelConfig, Transformer
 from llm_pretrain.train.optim import build_optimizer, set_learning_rate
@@ -107,6 +108,8 @@ class RunResult:
     mfu: float | None = None
     checkpoint: Path | None = None
     elapsed_s: float = 0.0
+    init_from: str | None = None
+    init_val_loss: float | None = None
     losses: dict[int, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -124,6 +127,8 @@ class RunResult:
             "mfu": self.mfu,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "elapsed_s": self.elapsed_s,
+            "init_from": self.init_from,
+            "init_val_loss": self.init_val_loss,
         }
 
 
@@ -145,9 +150,11 @@ def _compare_resumed(
     saved_model = saved["config"]["model"]
     if saved_model != plan.model.model_dump():
         changed = sorted(k for k, v in plan.model.model_dump().items() if saved_model.get(k) != v)
+        started = saved.get("init_from")
+        hint = f" (the run started with --init-from {started}: give it again)" if started else ""
         raise TrainError(
-            f"the checkpoint's model differs from this config in {', '.join(changed)}; train "
-            "into another --out folder to start a new model"
+            f"the checkpoint's model differs from this config in {', '.join(changed)}{hint}; "
+            "train into another --out folder to start a new model"
         )
     if saved["data"]["tokenizer_sha256"] != data.identity["tokenizer_sha256"]:
         raise TrainError("the data's tokenizer is not the one the checkpoint was trained with")
@@ -166,20 +173,33 @@ class Trainer:
         out: Path,
         runtime: Runtime,
         show_progress: bool,
+        init_from: Path | None = None,
     ) -> None:
+        if init_from is not None:  # the folder's model, architecture and weights
+            config = config.model_copy(update={"model": read_hf_config(init_from)})
         self.config, self.data, self.out, self.runtime = config, data, out, runtime
         # A bar on a terminal; elsewhere (cron, a log file) a log line per metrics line.
         self.show_progress = show_progress and runtime.is_main
         self.draw = self.show_progress and sys.stderr.isatty()
+        if init_from is not None:
+            check_vocabulary(init_from, config.model, data)
         self.plan = make_plan(config, data, runtime.world)
+        self.checkpoints = out / CHECKPOINTS
+        # An imported model's weights, unless a checkpoint of this run supersedes them.
+        self.init_from = str(init_from.resolve()) if init_from else None
+        weights = None
+        if init_from is not None and latest_checkpoint(self.checkpoints) is None:
+            weights = read_hf_weights(init_from, self.plan.model)
+        self.imported = weights is not None
         self.model = build_model(
             self.plan.model,
             runtime,
             config.seed,
             config.runtime.activation_checkpointing,
+            weights,
         )
+        del weights
         self.optimizer = build_optimizer(self.model, config.optimizer)
-        self.checkpoints = out / CHECKPOINTS
         self.flops_per_token = flops_per_token(
             self.plan.model, self._unsharded().matmul_parameter_count(), self.plan.seq_len
         )
@@ -201,6 +221,7 @@ class Trainer:
             "world_size": self.runtime.world,
             "config": config.model_dump(),
             "data": self.data.identity,
+            "init_from": self.init_from,
         }
 
     def _save(self, step: int, batches: TokenBatches, tokens: int, elapsed: float) -> Path:
@@ -225,6 +246,9 @@ class Trainer:
         main = self.runtime.is_main
         _compare_resumed(read_state(path), self.config, self.plan, self.data, main)
         saved = load_checkpoint(path, self.model, self.optimizer, self.runtime)
+        if self.init_from and main:
+            log.info("%s: the checkpoint's weights continue, not --init-from's", path)
+        self.init_from = saved.get("init_from")
         for group in self.optimizer.param_groups:  # the config's values, not the checkpoint's
             group["betas"] = (self.config.optimizer.beta1, self.config.optimizer.beta2)
             group["eps"] = self.config.optimizer.eps
@@ -311,6 +335,11 @@ class Trainer:
                 self.data.train, self.data.val, plan.model.vocab_size
             )
         metrics = MetricsLog(self.out, start, config.log.tensorboard, runtime.is_main)
+        result.init_from = self.init_from
+        if self.imported and saved is None:  # where continued pretraining starts from
+            result.init_val_loss = self._evaluate(0, metrics)
+            if result.init_val_loss is not None and self.show_progress:
+                log.info("imported %s: val loss %.4f", self.init_from, result.init_val_loss)
         last_step = config.max_steps
         if stop_after_steps is not None:
             last_step = min(last_step, stop_after_steps)
@@ -419,12 +448,18 @@ def pretrain(
     resume: bool = False,
     show_progress: bool = True,
     stop_after_steps: int | None = None,
+    init_from: Path | None = None,
 ) -> RunResult:
-    """Train (or continue training) into `out`; a collective call on every process."""
+    """Train (or continue training) into `out`; a collective call on every process.
+
+    With `init_from` (a LlamaForCausalLM folder) the model is that folder's, architecture and
+    weights: the recipe's `model` section is not used.
+    """
     runtime = start_runtime(config.runtime)
     try:
         data = open_token_data(data_dir)
-        trainer = Trainer(config, data, Path(out), runtime, show_progress)
+        init_from = Path(init_from) if init_from else None
+        trainer = Trainer(config, data, Path(out), runtime, show_progress, init_from)
         return trainer.run(resume, stop_after_steps)
     finally:
         stop_runtime()

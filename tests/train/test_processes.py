@@ -17,6 +17,7 @@ from llm_pretrain.cli import train
 from llm_pretrain.train.checkpoint import complete_checkpoints, read_state
 from llm_pretrain.train.config import load_train_config
 from llm_pretrain.train.data import TokenData
+from llm_pretrain.train.export import export
 from llm_pretrain.train.trainer import make_plan, pretrain
 from tests.train.helpers import TINY, losses, tiny_config, val_losses
 
@@ -58,6 +59,20 @@ def test_two_processes_give_the_losses_of_one_and_resume_as_one(token_data, tmp_
     mixed = losses(tmp_path / "mixed")
     for step in range(7, 13):
         assert mixed[step] == pytest.approx(one[step], rel=1e-4), step
+
+
+def test_two_processes_continue_an_imported_model_as_one_does(token_data, tmp_path):
+    """--init-from under torchrun: each process shards the same imported weights."""
+    pretrain(tiny_config("max_steps=3"), token_data, tmp_path / "base", show_progress=False)
+    export(tmp_path / "base", tmp_path / "hf", dtype="fp32")
+    config = tiny_config("max_steps=4")
+    one = pretrain(config, token_data, tmp_path / "one", False, False, None, tmp_path / "hf")
+    args = ["pretrain", "--data", str(token_data), "-q", *TINY, "max_steps=4"]
+    args += ["--init-from", str(tmp_path / "hf"), "--out", str(tmp_path / "two")]
+    run(llm_train(*args, processes=2))
+    assert val_losses(tmp_path / "two")[0] == pytest.approx(one.init_val_loss, rel=1e-5)
+    for step, loss in one.losses.items():
+        assert losses(tmp_path / "two")[step] == pytest.approx(loss, rel=1e-4), step
 
 
 def test_a_killed_run_started_again_continues_exactly(token_data, tmp_path):

@@ -10,7 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from llm_pretrain.cli import train
-from llm_pretrain.train.export import export, load_exported, load_model
+from llm_pretrain.train.export import export, load_model
+from llm_pretrain.train.hf_import import load_exported
 from llm_pretrain.train.model import KVCache, ModelConfig, Transformer
 from llm_pretrain.train.sample import generate
 from llm_pretrain.train.trainer import pretrain

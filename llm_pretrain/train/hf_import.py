@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
@@ -48,9 +49,26 @@ def _unsupported(hf: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _read_config(folder: Path) -> dict[str, Any]:
+    try:
+        hf = read_json(folder / CONFIG_FILE)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TrainError(f"{folder}/{CONFIG_FILE} cannot be read: {exc}") from None
+    if not isinstance(hf, dict):
+        raise TrainError(f"{folder}/{CONFIG_FILE} is not a JSON object")
+    return hf
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # the tokenizers binding raises plain Exception on a bad file
+        raise TrainError(f"{path} is not a readable tokenizer: {exc}") from None
+
+
 def read_hf_config(folder: Path) -> ModelConfig:
     """Our model config from `config.json`; refuses a model ours would compute differently."""
-    hf = read_json(folder / CONFIG_FILE)
+    hf = _read_config(folder)
     if hf.get("model_type") != "llama":
         raise TrainError(f"{folder}/{CONFIG_FILE} is not a llama model ({hf.get('model_type')})")
     problems = _unsupported(hf)
@@ -73,6 +91,8 @@ def read_hf_config(folder: Path) -> ModelConfig:
         )
     except KeyError as exc:
         raise TrainError(f"{folder}/{CONFIG_FILE} has no {exc.args[0]}") from None
+    except (TypeError, ValueError) as exc:
+        raise TrainError(f"{folder}/{CONFIG_FILE} has a setting that does not fit: {exc}") from None
 
 
 def read_hf_weights(folder: Path, config: ModelConfig) -> dict[str, torch.Tensor]:
@@ -82,7 +102,10 @@ def read_hf_weights(folder: Path, config: ModelConfig) -> dict[str, torch.Tensor
         raise TrainError(f"{folder} has no .safetensors weights")
     weights: dict[str, torch.Tensor] = {}
     for path in files:
-        weights.update(load_file(str(path)))
+        try:
+            weights.update(load_file(str(path)))
+        except (OSError, SafetensorError) as exc:
+            raise TrainError(f"{path} is not a readable safetensors file: {exc}") from None
     weights = {k: v.float() for k, v in weights.items() if not k.endswith(_IGNORED_SUFFIXES)}
     if config.tie_embeddings and "model.embed_tokens.weight" in weights:
         weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
@@ -133,8 +156,8 @@ def check_vocabulary(folder: Path, config: ModelConfig, data: TokenData) -> None
     ours_file = data.folder / data.manifest["tokenizer"]["file"]
     if ours_file.read_bytes() == theirs_file.read_bytes():
         return
-    ours = Tokenizer.from_file(str(ours_file)).get_vocab(with_added_tokens=True)
-    theirs = Tokenizer.from_file(str(theirs_file)).get_vocab(with_added_tokens=True)
+    ours = load_tokenizer(ours_file).get_vocab(with_added_tokens=True)
+    theirs = load_tokenizer(theirs_file).get_vocab(with_added_tokens=True)
     differ = sorted((i, t) for t, i in ours.items() if theirs.get(t) != i)
     if differ:
         examples = ", ".join(repr(t) for _, t in differ[:5])

@@ -64,7 +64,12 @@ class SafeReader(FileSystemReader):
         rank = kwargs.get("rank")  # DCP asks for `__<rank>.metadata` when there is no index
         path = Path(self.path) / (METADATA_FILE if rank is None else f"__{rank}{METADATA_FILE}")
         with open(path, "rb") as file:
-            metadata = _MetadataUnpickler(file, path).load()
+            try:
+                metadata = _MetadataUnpickler(file, path).load()
+            except TrainError:
+                raise
+            except Exception as exc:  # garbage makes pickle raise about anything
+                raise TrainError(f"{path} is not a readable checkpoint index: {exc!r}") from None
         if not isinstance(metadata, Metadata):
             raise TrainError(f"{path} is not a checkpoint index")
         if getattr(metadata, "storage_meta", None) is None:

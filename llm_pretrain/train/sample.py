@@ -16,7 +16,7 @@ import torch
 from tokenizers import Tokenizer
 
 from llm_pretrain.train.export import load_model
-from llm_pretrain.train.hf_import import is_hf_folder, load_exported
+from llm_pretrain.train.hf_import import is_hf_folder, load_exported, load_tokenizer
 from llm_pretrain.train.model import KVCache, Transformer
 from llm_pretrain.train.runtime import TrainError
 
@@ -33,7 +33,7 @@ def load_for_sampling(path: Path) -> tuple[Transformer, Tokenizer]:
     tokenizer_file = folder / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise TrainError(f"{folder} has no tokenizer.json")
-    return model, Tokenizer.from_file(str(tokenizer_file))
+    return model, load_tokenizer(tokenizer_file)
 
 
 def pick(

@@ -133,6 +133,14 @@ def test_a_folder_that_does_not_fit_the_data_is_refused(token_data, exported, tm
     shutil.copytree(hf_dir, tmp_path / "f", dirs_exist_ok=True)
     (tmp_path / "f" / "tokenizer.json").unlink()
     cases["has no tokenizer.json"] = tmp_path / "f"
+    for name, message in [
+        ("config.json", "config.json cannot be read"),
+        ("model.safetensors", "not a readable safetensors file"),
+        ("tokenizer.json", "not a readable tokenizer"),
+    ]:
+        cut = _edited(hf_dir, tmp_path / f"cut-{name}")
+        (cut / name).write_bytes((hf_dir / name).read_bytes()[:100])  # a copy cut short
+        cases[message] = cut
     for message, folder in cases.items():
         with pytest.raises(TrainError, match=message):
             pretrain(tiny_config(), token_data, tmp_path / "run", False, False, None, folder)

@@ -43,6 +43,10 @@ def test_a_checkpoint_with_code_in_its_index_is_refused(run, tmp_path):
         load_model(checkpoint)
     assert not marker.exists()
 
+    (checkpoint / ".metadata").write_bytes(pickle.dumps({"a": 1})[:-3])
+    with pytest.raises(TrainError, match="is not a readable checkpoint index"):
+        load_model(checkpoint)
+
 
 def test_a_genuine_checkpoint_loads_and_code_in_a_value_is_refused(run, tmp_path):
     model, state = load_model(run)  # the allow-list admits everything DCP writes

@@ -573,6 +573,7 @@ def export_(
     """
     from llm_pretrain.train.export import export
     from llm_pretrain.train.runtime import TrainError
+    from llm_pretrain.train.summary import format_export_summary
 
     setup_logging(quiet, verbose)
     try:
@@ -582,12 +583,7 @@ def export_(
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
-    click.echo(
-        f"export  {result['checkpoint']} (step {result['step']}) -> {result['out']}\n"
-        f"  parameters    {result['parameters']:,} ({result['dtype']})\n"
-        f"  weights       {', '.join(result['weights'])}\n"
-        f"  tokenizer     {', '.join(result['tokenizer']) or '-'}"
-    )
+    click.echo(format_export_summary(result), nl=False)
 
 
 @train.command()

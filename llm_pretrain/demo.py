@@ -1,5 +1,5 @@
 """`make demo`: build a small mixed crawl offline, run the pipeline on it (extract, filter,
-dedup, tokenize) and pretrain the tiny model on the result.
+dedup, tokenize), pretrain the tiny model on the result, export it and sample from it.
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
 redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
@@ -32,8 +32,10 @@ from llm_pretrain.samples import (
 )
 from llm_pretrain.tokenizer.stage import run_tokenize
 from llm_pretrain.train.config import load_train_config
+from llm_pretrain.train.export import export
 from llm_pretrain.train.plot import plot_run
-from llm_pretrain.train.summary import format_train_summary
+from llm_pretrain.train.sample import END_OF_TEXT, generate, load_for_sampling, stream_text
+from llm_pretrain.train.summary import format_export_summary, format_train_summary
 from llm_pretrain.train.trainer import pretrain
 
 CONFIG = Path("configs/pipeline.yaml")
@@ -116,6 +118,7 @@ def main() -> None:
     summary = run_tokenize(deduped, tokens, config, overwrite=True)
     print(format_tokenize_summary(summary, tokens))
     pretrain_tiny(tokens, args.workdir / "run")
+    export_and_sample(args.workdir / "run", args.workdir / "hf")
 
 
 def pretrain_tiny(tokens: Path, run: Path) -> None:
@@ -125,6 +128,18 @@ def pretrain_tiny(tokens: Path, run: Path) -> None:
     result = pretrain(load_train_config(TINY_RECIPE), tokens, run)
     print(format_train_summary(result.to_json()))
     print(f"$ llm-train plot {run}\n{plot_run(run)}\n")
+
+
+def export_and_sample(run: Path, hf: Path) -> None:
+    """The trained model as a Hugging Face folder, and what it writes after a prompt."""
+    print(f"$ llm-train export --checkpoint {run} --out {hf}\n")
+    print(format_export_summary(export(run, hf)))
+    prompt = "The old bridge"
+    print(f'$ llm-train sample --checkpoint {hf} --prompt "{prompt}" --max-new-tokens 40\n')
+    model, tokenizer = load_for_sampling(hf)
+    stop_id = tokenizer.token_to_id(END_OF_TEXT)
+    tokens = generate(model, tokenizer.encode(prompt).ids, 40, 0.8, None, None, 0, stop_id)
+    print(prompt + "".join(stream_text(tokenizer, tokens)) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What `llm-train pretrain` prints at the end of a run."""
+"""What `llm-train pretrain` and `llm-train export` print when they finish."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ def format_train_summary(result: dict[str, Any]) -> str:
     lines.append(f"  checkpoint    {result['checkpoint'] or '-'}")
     lines.append(f"  time          {result['elapsed_s']:,.1f} s")
     return "\n".join(lines) + "\n"
+
+
+def format_export_summary(result: dict[str, Any]) -> str:
+    """The console summary of `export()`'s result."""
+    return (
+        f"export  {result['checkpoint']} (step {result['step']}) -> {result['out']}\n"
+        f"  parameters    {result['parameters']:,} ({result['dtype']})\n"
+        f"  weights       {', '.join(result['weights'])}\n"
+        f"  tokenizer     {', '.join(result['tokenizer']) or '-'}\n"
+    )

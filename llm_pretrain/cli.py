@@ -355,6 +355,102 @@ def train_tokenizer(
     )
 
 
+@data.command()
+@click.option(
+    "--workdir",
+    "-w",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The corpus work folder (created on the first run); train on WORKDIR/tokens.",
+)
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="PATH...",
+    help="Files, folders or globs to watch, instead of the config's refresh.inputs.",
+)
+@config_file_options
+@output_options
+def refresh(
+    workdir: Path,
+    inputs: tuple[str, ...],
+    config_path: Path | None,
+    assignments: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Process what is new in the watched inputs and commit it as the corpus's next version.
+
+    Runs extract -> filter -> dedup (against everything kept before) -> tokenize (with the
+    corpus's tokenizer; the first run trains it) on the inputs no earlier run processed, as one
+    batch, then commits a new version of WORKDIR/tokens. Safe from cron: a second run while one
+    is going exits at once with code 75; a run killed at any point leaves the last version
+    intact, and the next run finishes the batch exactly once. Prints one line (--json: the
+    details); logs go to WORKDIR/refresh.log. Exit codes: 0 committed or nothing new, 1 error,
+    2 usage error, 75 the work folder is locked by another run.
+    """
+    from llm_pretrain.corpus.lock import Locked
+    from llm_pretrain.corpus.refresh import refresh as run_refresh
+    from llm_pretrain.tokenizer.bpe import TokenizerError
+
+    setup_logging(quiet, verbose)
+    config = resolve_config(config_path, assignments, {})
+    try:
+        result = run_refresh(workdir, config, list(inputs) or None, not quiet)
+    except Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except (InputError, StageError, LanguageError, ClassifierError, TokenizerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(result.line())
+
+
+class LastInChain(click.Command):
+    """A command with an argument that takes its options after it too (`status DIR --json`).
+
+    Click parses the commands of a chain with options first; this one reads all that follows
+    it, so nothing chains after it.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_interspersed_args = True
+        return super().parse_args(ctx, args)
+
+
+@data.command(cls=LastInChain)
+@click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="PATH...",
+    help="Count new files here instead of in the patterns the last refresh watched.",
+)
+@output_options
+def status(
+    workdir: Path, inputs: tuple[str, ...], quiet: bool, verbose: bool, as_json: bool
+) -> None:
+    """Versions, documents and tokens of a refresh work folder, pending inputs, the last run."""
+    from llm_pretrain.corpus.status import corpus_status, format_status
+
+    setup_logging(quiet, verbose)
+    try:
+        result = corpus_status(workdir, list(inputs) or None)
+    except StageError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(format_status(result), nl=False)
+
+
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
     """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
     try:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from llm_pretrain.configbase import ConfigError, Section, load_yaml, read_yaml_mapping
+from llm_pretrain.corpus.config import RefreshConfig
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
 from llm_pretrain.pipeline.filters.c4 import C4QualityConfig
@@ -131,6 +132,7 @@ class PipelineConfig(Section):
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
+    refresh: RefreshConfig = Field(default_factory=RefreshConfig)
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Which input files a refresh has not processed yet.
+
+A file is known by its path, size and mtime (cheap: no read) and by the sha256 of its content.
+A file whose path, size and mtime match one processed before is skipped unread. Otherwise its
+content is hashed: new content is a new input (also a changed file at a known path); content
+already processed under another name (a renamed or copied file) is recorded as an alias of it,
+so that it is not processed twice and not hashed again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_pretrain.pipeline.extract.inputs import InputError, discover
+from llm_pretrain.pipeline.storage import file_sha256
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scan:
+    new: list[dict[str, Any]] = field(default_factory=list)  # to process in this batch
+    aliases: list[dict[str, Any]] = field(default_factory=list)  # content processed before
+    unsupported: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # patterns that match no file (yet)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.new or self.aliases)
+
+
+def scan_inputs(patterns: list[str], seen: list[dict[str, Any]]) -> Scan:
+    """Files under `patterns` that are not in `seen` (the inputs of committed batches)."""
+    scan = Scan()
+    known_stats = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
+    known_content = {s["sha256"]: s.get("same_as", s["path"]) for s in seen}
+    for pattern in patterns:
+        try:
+            files, unsupported = discover([pattern])
+        except InputError:
+            scan.unmatched.append(pattern)
+            continue
+        scan.unsupported += unsupported
+        for file in files:
+            if (file.path, file.size, file.mtime_ns) in known_stats:
+                continue
+            record = {**file.to_json(), "sha256": file_sha256_or_none(file.path)}
+            if record["sha256"] is None:
+                continue  # vanished between listing and reading: next run
+            known_stats.add((file.path, file.size, file.mtime_ns))
+            original = known_content.get(record["sha256"])
+            if original is not None:
+                scan.aliases.append({**record, "same_as": original})
+            else:
+                known_content[record["sha256"]] = file.path
+                scan.new.append(record)
+    scan.unsupported = sorted(set(scan.unsupported))
+    return scan
+
+
+def file_sha256_or_none(path: str) -> str | None:
+    try:
+        return file_sha256(path)
+    except FileNotFoundError:
+        log.warning("%s disappeared while it was being read; it is left for the next run", path)
+        return None

@@ -1,0 +1,236 @@
+"""`llm-data refresh`: process what is new under the watched inputs as one batch, and commit
+it as the corpus's next version.
+
+A run holds the work folder's lock, finishes a batch a killed run left uncommitted or starts a
+new one from the inputs not processed before, runs extract -> filter -> dedup (against the
+index of everything kept) -> tokenize (with the corpus's tokenizer; the first batch trains it)
+into the batch's folders, and commits. Every stage resumes where a killed run stopped and
+gives the output an uninterrupted run would have given, so a batch lands exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llm_pretrain.config import PipelineConfig
+from llm_pretrain.corpus.inputs import scan_inputs
+from llm_pretrain.corpus.lock import workdir_lock
+from llm_pretrain.corpus.versions import (
+    BATCH_FILE,
+    BATCHES,
+    INDEX,
+    LAST_RUN,
+    LOG_FILE,
+    TOKENS,
+    add_aliases,
+    batch_dir,
+    batch_name,
+    commit,
+    committed,
+    merge,
+    seen_inputs,
+    version_of,
+)
+from llm_pretrain.pipeline.dedup.stage import run_dedup
+from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.filters.stage import run_filter
+from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.storage import atomic_write_json, read_json
+from llm_pretrain.tokenizer.stage import run_tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshResult:
+    workdir: Path
+    outcome: str  # "committed" or "nothing_new"
+    version: int
+    counts: dict[str, int]
+    batch: dict[str, Any] | None = None
+    unmatched: list[str] = field(default_factory=list)
+    aliases: int = 0  # files skipped: their content was processed under another name
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """One line for cron mail."""
+        corpus = (
+            f"corpus v{self.version}: {self.counts.get('documents', 0):,} documents, "
+            f"{self.counts.get('tokens', 0):,} tokens"
+        )
+        warning = f"; no file matches {', '.join(self.unmatched)}" if self.unmatched else ""
+        if self.aliases:
+            warning += f"; {self.aliases} files skipped as copies of processed ones"
+        if self.batch is None:
+            return f"refresh {self.workdir}: nothing new ({corpus}){warning}"
+        batch = self.batch
+        return (
+            f"refresh {self.workdir}: committed v{self.version}: {batch['inputs']:,} new inputs, "
+            f"{batch['extract']['documents']:,} documents extracted, "
+            f"{batch['filter']['documents']:,} kept by filter, "
+            f"{batch['dedup']['documents']:,} after dedup, {batch['tokens']:,} tokens "
+            f"({corpus}) in {self.seconds:.1f} s{warning}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workdir": str(self.workdir),
+            "outcome": self.outcome,
+            "version": self.version,
+            "counts": self.counts,
+            "batch": self.batch,
+            "unmatched": self.unmatched,
+            "aliases": self.aliases,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@contextmanager
+def logging_to(path: Path) -> Iterator[None]:
+    """Also write this run's log lines (all levels from INFO) to `path`."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    # The console keeps its level (--quiet) while the root lets INFO through to the file.
+    console = [(h, h.level) for h in root.handlers]
+    for existing, _ in console:
+        existing.setLevel(max(existing.level, level))
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for existing, before in console:
+            existing.setLevel(before)
+        handler.close()
+
+
+def refresh(
+    workdir: Path,
+    config: PipelineConfig,
+    inputs: list[str] | None = None,
+    show_progress: bool = False,
+) -> RefreshResult:
+    """One refresh; raises `Locked` when another run holds `workdir`."""
+    patterns = list(inputs or config.refresh.inputs)
+    if not patterns:
+        raise StageError("nothing to watch: give --input or set refresh.inputs in the config")
+    started = time.perf_counter()
+    with workdir_lock(workdir), logging_to(workdir / LOG_FILE):
+        log.info("refresh of %s started (inputs: %s)", workdir, ", ".join(patterns))
+        try:
+            result = _refresh(workdir, config, patterns, show_progress)
+        except BaseException as exc:
+            log.error("refresh failed: %s", exc)
+            _record(workdir, {"outcome": "error", "error": str(exc) or type(exc).__name__})
+            raise
+        result.seconds = time.perf_counter() - started
+        log.info("%s", result.line())
+        _record(workdir, {"outcome": result.outcome, "line": result.line()})
+        return result
+
+
+def _record(workdir: Path, outcome: dict[str, Any]) -> None:
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    atomic_write_json(workdir / LAST_RUN, {"finished_at": finished, **outcome})
+
+
+def _refresh(
+    workdir: Path, config: PipelineConfig, patterns: list[str], show_progress: bool
+) -> RefreshResult:
+    manifest = committed(workdir)
+    number = version_of(manifest) + 1
+    folder = batch_dir(workdir, number)
+    if (folder / BATCH_FILE).is_file():
+        record = read_json(folder / BATCH_FILE)
+        log.info("finishing batch %s, which a stopped run did not commit", batch_name(number))
+        unmatched: list[str] = []
+        aliases = 0
+    else:
+        scan = scan_inputs(patterns, seen_inputs(workdir, manifest))
+        unmatched, aliases = scan.unmatched, len(scan.aliases)
+        for pattern in unmatched:
+            log.warning("no file matches %s", pattern)
+        for alias in scan.aliases:
+            log.info("%s is a copy of %s: skipped", alias["path"], alias["same_as"])
+        if scan.aliases:
+            add_aliases(workdir, scan.aliases)
+        if not scan.new:
+            counts = manifest["counts"] if manifest else {"documents": 0, "tokens": 0}
+            return RefreshResult(
+                workdir, "nothing_new", number - 1, counts, None, unmatched, aliases
+            )
+        record = {
+            "batch": number,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "patterns": patterns,
+            "inputs": scan.new,
+            "unsupported": scan.unsupported,
+        }
+        atomic_write_json(folder / BATCH_FILE, record)
+        log.info("batch %s: %d new inputs", batch_name(number), len(scan.new))
+    summary, tokens_dir, tokens = _run_batch(workdir, number, record, config, show_progress)
+    merged = merge(manifest, number, tokens, summary)
+    commit(workdir, merged, tokens_dir)
+    return RefreshResult(
+        workdir, "committed", number, merged["counts"], summary, unmatched, aliases
+    )
+
+
+def _run_batch(
+    workdir: Path,
+    number: int,
+    record: dict[str, Any],
+    config: PipelineConfig,
+    show_progress: bool,
+) -> tuple[dict[str, Any], Path, dict[str, Any]]:
+    """The four stages on the batch's inputs; each resumes or finds its output done."""
+    folder = batch_dir(workdir, number)
+    paths = [item["path"] for item in record["inputs"] if Path(item["path"]).is_file()]
+    missing = [item["path"] for item in record["inputs"] if not Path(item["path"]).is_file()]
+    for path in missing:
+        log.warning("%s is gone; batch %s goes on without it", path, batch_name(number))
+    extracted, filtered, deduped = (folder / n for n in ("extracted", "filtered", "deduped"))
+    tokens_dir = workdir / TOKENS / BATCHES / batch_name(number)
+    runs = {
+        "extract": lambda: run_extract(paths, extracted, config, show_progress),
+        "filter": lambda: run_filter(extracted, filtered, config, show_progress),
+        "dedup": lambda: run_dedup(filtered, deduped, config, workdir / INDEX, show_progress),
+        "tokenize": lambda: run_tokenize(
+            deduped,
+            tokens_dir,
+            config,
+            workdir / TOKENS if number > 1 else None,  # the first batch trains the tokenizer
+            show_progress,
+        ),
+    }
+    summary: dict[str, Any] = {
+        "batch": number,
+        "inputs": len(paths),
+        "missing": missing,
+    }
+    manifest: dict[str, Any] = {}
+    for stage, run in runs.items():
+        result = run()
+        manifest = result.manifest
+        summary[stage] = manifest["counts"]
+        log.info(
+            "%s: %s%s",
+            stage,
+            ", ".join(f"{v:,} {k}" for k, v in manifest["counts"].items()),
+            " (done before)" if result.up_to_date else "",
+        )
+    summary["tokens"] = manifest["counts"]["tokens"]
+    summary["committed_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return summary, tokens_dir, manifest

@@ -31,8 +31,12 @@ class Scan:
         return bool(self.new or self.aliases)
 
 
-def scan_inputs(patterns: list[str], seen: list[dict[str, Any]]) -> Scan:
-    """Files under `patterns` that are not in `seen` (the inputs of committed batches)."""
+def scan_inputs(patterns: list[str], seen: list[dict[str, Any]], read_content: bool = True) -> Scan:
+    """Files under `patterns` that are not in `seen` (the inputs of committed batches).
+
+    Without `read_content` (a quick look, for status) every file whose path, size or mtime is
+    new counts as new, copies included.
+    """
     scan = Scan()
     known_stats = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
     known_content = {s["sha256"]: s.get("same_as", s["path"]) for s in seen}
@@ -45,6 +49,9 @@ def scan_inputs(patterns: list[str], seen: list[dict[str, Any]]) -> Scan:
         scan.unsupported += unsupported
         for file in files:
             if (file.path, file.size, file.mtime_ns) in known_stats:
+                continue
+            if not read_content:
+                scan.new.append(file.to_json())
                 continue
             record = {**file.to_json(), "sha256": file_sha256_or_none(file.path)}
             if record["sha256"] is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llm_pretrain.corpus.inputs import Scan
+from llm_pretrain.corpus.inputs import scan_inputs
 from llm_pretrain.corpus.lock import is_locked, lock_holder
 from llm_pretrain.corpus.versions import (
     BATCH_FILE,
@@ -16,23 +16,8 @@ from llm_pretrain.corpus.versions import (
     seen_inputs,
     version_of,
 )
-from llm_pretrain.pipeline.extract.inputs import InputError, discover
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import read_json
-
-
-def pending_files(patterns: list[str], seen: list[dict[str, Any]]) -> Scan:
-    """Files whose path, size or mtime no committed batch has (new or changed; not hashed)."""
-    scan = Scan()
-    known = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
-    for pattern in patterns:
-        try:
-            files, _ = discover([pattern])
-        except InputError:
-            scan.unmatched.append(pattern)
-            continue
-        scan.new += [f.to_json() for f in files if (f.path, f.size, f.mtime_ns) not in known]
-    return scan
 
 
 def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str, Any]:
@@ -57,7 +42,7 @@ def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str,
         patterns = patterns or record["patterns"]
     elif patterns is None and version:
         patterns = read_json(batch_dir(workdir, version) / BATCH_FILE)["patterns"]
-    scan = pending_files(patterns or [], seen_inputs(workdir, manifest))
+    scan = scan_inputs(patterns or [], seen_inputs(workdir, manifest), read_content=False)
     last_run = read_json(workdir / LAST_RUN) if (workdir / LAST_RUN).is_file() else None
     return {
         "workdir": str(workdir),

@@ -150,6 +150,11 @@ def _refresh(
     workdir: Path, config: PipelineConfig, patterns: list[str], show_progress: bool
 ) -> RefreshResult:
     manifest = committed(workdir)
+    if manifest is not None and manifest["seq_len"] != config.tokenize.seq_len:
+        raise StageError(
+            f"{workdir} holds rows of seq_len {manifest['seq_len']}, the config asks for "
+            f"{config.tokenize.seq_len}; a corpus keeps one (start another work folder)"
+        )
     number = version_of(manifest) + 1
     folder = batch_dir(workdir, number)
     if (folder / BATCH_FILE).is_file():

@@ -23,6 +23,7 @@ from llm_pretrain.corpus.lock import workdir_lock
 from llm_pretrain.corpus.refresh import refresh
 from llm_pretrain.corpus.status import corpus_status, format_status
 from llm_pretrain.pipeline.dataset import shard_paths
+from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.samples import article, build_sample
 from llm_pretrain.train.data import open_token_data
 
@@ -69,6 +70,9 @@ def test_two_refreshes_the_second_sees_only_new_files(inbox, tmp_path):
     assert second.version == 2 and second.batch["inputs"] == 4 and second.aliases == 1
     assert second.batch["extract"]["documents"] == 4
 
+    other = load_config(None, {**SETTINGS, "tokenize.seq_len": 64})
+    with pytest.raises(StageError, match="seq_len 32, the config asks for 64"):
+        refresh(corpus, other, [str(inbox)])
     third = refresh(corpus, config, [str(inbox)])
     assert third.outcome == "nothing_new" and third.version == 2 and third.aliases == 0
     assert "nothing new" in third.line()

@@ -46,7 +46,8 @@ def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
         "-i",
         "input_dir",
         required=True,
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        # Not checked here: in a chain it is written by the stage before, after parsing.
+        type=click.Path(file_okay=False, path_type=Path),
         help=help_text,
     )
 
@@ -58,10 +59,21 @@ def data() -> None:
 
     Every document stage reads and writes a dataset folder: Parquet shards plus
     _manifest.json and _stats.json, with rejected documents and their reasons under rejected/;
-    tokenize writes the tokenizer and Arrow token shards under train/ and val/. A stage killed at
+    tokenize writes the tokenizer and Arrow token shards under train/ and val/. Stages chain:
+    `llm-data extract --input crawl/ filter dedup tokenize --output corpus/` writes
+    corpus/extracted, corpus/filtered, corpus/deduped and corpus/tokens, each stage reading the
+    one before. `refresh` runs that chain on what is new, from cron. A stage killed at
     any point and started again finishes the job with the same result. Exit codes: 0 success
     (also when there is nothing to do), 1 failure, 2 usage error.
     """
+
+
+data.chain_folders = {
+    "extract": "extracted",
+    "filter": "filtered",
+    "dedup": "deduped",
+    "tokenize": "tokens",
+}
 
 
 @data.command()

@@ -13,6 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import click
 from pydantic import BaseModel
 
+from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.config import ConfigError, PipelineConfig, load_config, parse_assignment
 
 PREFIX = "cfg__"
@@ -137,9 +138,12 @@ class MultiValueGroup(click.Group):
     """
 
     multi_value_options = ("--input", "-i", "--positive", "--negative")
+    # Dataset stages that chain: the folder each writes under a chain's work folder.
+    chain_folders: dict[str, str] = {}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spread_values(args, self.multi_value_options, self.commands))
+        args = spread_values(args, self.multi_value_options, self.commands)
+        return super().parse_args(ctx, expand_chain(args, self.commands, self.chain_folders))
 
 
 def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[str]) -> list[str]:

@@ -1,8 +1,11 @@
 import json
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from llm_pretrain.cli import data, train
+from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.cli_options import spread_values
 from llm_pretrain.config import PipelineConfig
 
@@ -143,3 +146,38 @@ def test_spread_values():
     ]
     # The first value is always taken, even if it looks like a command name.
     assert spread_values(["--input", "filter"], ["--input"], ["filter"]) == ["--input", "filter"]
+
+
+def test_chained_stages_write_their_datasets_under_one_work_folder(mixed_inputs, tmp_path):
+    work = tmp_path / "corpus"
+    result = invoke(
+        "extract", "--input", str(mixed_inputs["warc"]), str(mixed_inputs["pages"]),
+        "--min-chars", "20", "-q", "filter", "-q", "dedup", "--output", str(work), "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for stage, folder in [("extract", "extracted"), ("filter", "filtered"), ("dedup", "deduped")]:
+        manifest = json.loads((work / folder / "_manifest.json").read_text())
+        assert manifest["stage"] == stage
+    assert json.loads((work / "deduped" / "_manifest.json").read_text())["counts"]["documents"]
+    again = invoke("filter", "-i", str(work / "extracted"), "-o", str(work / "filtered"), "-q")
+    assert again.exit_code == 0 and "up to date" in again.output.lower()  # one stage, alone
+
+
+def test_expand_chain():
+    folders = data.chain_folders
+    chain = ["extract", "-i", "crawl", "--set", "extract.min_chars=5", "filter", "tokenize"]
+    assert expand_chain([*chain, "-o", "w/"], data.commands, folders) == [
+        "extract", "-i", "crawl", "--set", "extract.min_chars=5", "--output", "w/extracted",
+        "filter", "--output", "w/filtered", "--input", "w/extracted",
+        "tokenize", "--output", "w/tokens", "--input", "w/filtered",
+    ]  # fmt: skip
+    alone = ["extract", "-i", "filter", "-o", "out"]  # `filter` is the value of --input here
+    assert expand_chain(alone, data.commands, folders) == alone
+    for args, message in [
+        ([*chain], "give --output once (got 0)"),
+        (["extract", "-i", "a", "-o", "x", "filter", "-o", "y"], "give --output once (got 2)"),
+        (["extract", "-i", "a", "filter", "-i", "b", "-o", "w"], "filter reads the output"),
+        (["extract", "-i", "a", "-o", "w", "filter", "status", "w"], "status cannot be chained"),
+    ]:
+        with pytest.raises(click.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            expand_chain(args, data.commands, folders)

@@ -1,5 +1,6 @@
 """`make demo`: build a small mixed crawl offline, run the pipeline on it (extract, filter,
-dedup, tokenize), pretrain the tiny model on the result, export it and sample from it.
+dedup, tokenize), keep it up to date with two refreshes, pretrain the tiny model on the
+corpus, export it and sample from it.
 
 The sample holds a gzipped WARC (with a request record per page, a 404, an image and a
 redirect), loose HTML pages, a folder of PDFs and a JSONL file, plus broken inputs (an
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from llm_pretrain.config import load_config
+from llm_pretrain.config import PipelineConfig, load_config
+from llm_pretrain.corpus.refresh import refresh
+from llm_pretrain.corpus.status import corpus_status, format_status
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary
 from llm_pretrain.samples import (
+    article,
     build_sample,
     encrypt_pdf,
     paragraph,
@@ -117,8 +121,24 @@ def main() -> None:
     )
     summary = run_tokenize(deduped, tokens, config, overwrite=True)
     print(format_tokenize_summary(summary, tokens))
-    pretrain_tiny(tokens, args.workdir / "run")
+    corpus = refresh_twice(raw, args.workdir / "corpus", config)
+    pretrain_tiny(corpus / "tokens", args.workdir / "run")
     export_and_sample(args.workdir / "run", args.workdir / "hf")
+
+
+def refresh_twice(raw: Path, corpus: Path, config: PipelineConfig) -> Path:
+    """The same crawl kept up to date as cron would: a refresh, new pages, another refresh."""
+    shutil.rmtree(corpus, ignore_errors=True)
+    shutil.rmtree(raw / "new", ignore_errors=True)
+    command = f"llm-data refresh --workdir {corpus} --input {raw}"
+    print(f"$ {command}\n{refresh(corpus, config, [str(raw)]).line()}\n")
+    new = raw / "new"
+    new.mkdir()
+    for index in range(12):  # next week's crawl: pages not seen before
+        (new / f"page-{index:03d}.html").write_text(article(index, seed=7).html, encoding="utf-8")
+    print(f"(12 new pages in {new})\n$ {command}\n{refresh(corpus, config, [str(raw)]).line()}\n")
+    print(f"$ llm-data status {corpus}\n{format_status(corpus_status(corpus))}")
+    return corpus
 
 
 def pretrain_tiny(tokens: Path, run: Path) -> None:

@@ -73,7 +73,12 @@ def expand_chain(
 
     Arguments that are not a chain of two or more such stages come back unchanged.
     """
-    head, segments = _segments(args, commands)
+    spelled_out = [
+        part
+        for arg in args
+        for part in (arg.split("=", 1) if arg.split("=", 1)[0] in (*INPUT, *OUTPUT) else [arg])
+    ]  # `--output=w` as `--output w`
+    head, segments = _segments(spelled_out, commands)
     stages = [name for name, _ in segments if name in folders]
     if len(stages) < 2:
         return args

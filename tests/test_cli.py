@@ -171,6 +171,7 @@ def test_expand_chain():
         "filter", "--output", "w/filtered", "--input", "w/extracted",
         "tokenize", "--output", "w/tokens", "--input", "w/filtered",
     ]  # fmt: skip
+    assert expand_chain([*chain, "--output=w/"], data.commands, folders)[6] == "w/extracted"
     alone = ["extract", "-i", "filter", "-o", "out"]  # `filter` is the value of --input here
     assert expand_chain(alone, data.commands, folders) == alone
     for args, message in [

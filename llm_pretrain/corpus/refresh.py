@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_pretrain.config import PipelineConfig
-from llm_pretrain.corpus.inputs import scan_inputs
+from llm_pretrain.corpus.inputs import Scan, scan_inputs
 from llm_pretrain.corpus.lock import workdir_lock
 from llm_pretrain.corpus.versions import (
     BATCH_FILE,
@@ -57,6 +57,7 @@ class RefreshResult:
     batch: dict[str, Any] | None = None
     unmatched: list[str] = field(default_factory=list)
     aliases: int = 0  # files skipped: their content was processed under another name
+    unsupported: int = 0  # files of a kind extract does not read
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -68,6 +69,8 @@ class RefreshResult:
         warning = f"; no file matches {', '.join(self.unmatched)}" if self.unmatched else ""
         if self.aliases:
             warning += f"; {self.aliases} files skipped as copies of processed ones"
+        if self.unsupported:
+            warning += f"; {self.unsupported} files of an unsupported kind ignored"
         if self.batch is None:
             return f"refresh {self.workdir}: nothing new ({corpus}){warning}"
         batch = self.batch
@@ -88,6 +91,7 @@ class RefreshResult:
             "batch": self.batch,
             "unmatched": self.unmatched,
             "aliases": self.aliases,
+            "unsupported": self.unsupported,
             "seconds": round(self.seconds, 3),
         }
 
@@ -157,25 +161,23 @@ def _refresh(
         )
     number = version_of(manifest) + 1
     folder = batch_dir(workdir, number)
+    scan = Scan()  # a batch left unfinished is finished without a scan
     if (folder / BATCH_FILE).is_file():
         record = read_json(folder / BATCH_FILE)
         log.info("finishing batch %s, which a stopped run did not commit", batch_name(number))
-        unmatched: list[str] = []
-        aliases = 0
     else:
         scan = scan_inputs(patterns, seen_inputs(workdir, manifest))
-        unmatched, aliases = scan.unmatched, len(scan.aliases)
-        for pattern in unmatched:
+        for pattern in scan.unmatched:
             log.warning("no file matches %s", pattern)
         for alias in scan.aliases:
             log.info("%s is a copy of %s: skipped", alias["path"], alias["same_as"])
+        for path in scan.unsupported:
+            log.info("%s is of a kind extract does not read: ignored", path)
         if scan.aliases:
             add_aliases(workdir, scan.aliases)
         if not scan.new:
             counts = manifest["counts"] if manifest else {"documents": 0, "tokens": 0}
-            return RefreshResult(
-                workdir, "nothing_new", number - 1, counts, None, unmatched, aliases
-            )
+            return _result(workdir, "nothing_new", number - 1, counts, None, scan)
         record = {
             "batch": number,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -188,8 +190,26 @@ def _refresh(
     summary, tokens_dir, tokens = _run_batch(workdir, number, record, config, show_progress)
     merged = merge(manifest, number, tokens, summary)
     commit(workdir, merged, tokens_dir)
+    return _result(workdir, "committed", number, merged["counts"], summary, scan)
+
+
+def _result(
+    workdir: Path,
+    outcome: str,
+    version: int,
+    counts: dict[str, int],
+    batch: dict[str, Any] | None,
+    scan: Scan,
+) -> RefreshResult:
     return RefreshResult(
-        workdir, "committed", number, merged["counts"], summary, unmatched, aliases
+        workdir,
+        outcome,
+        version,
+        counts,
+        batch,
+        unmatched=scan.unmatched,
+        aliases=len(scan.aliases),
+        unsupported=len(scan.unsupported),
     )
 
 

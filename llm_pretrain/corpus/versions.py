@@ -28,6 +28,7 @@ from llm_pretrain import __version__
 from llm_pretrain.pipeline.dataset import MANIFEST, read_manifest
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json, read_json
+from llm_pretrain.tokenizer.bpe import CONFIG_FILE, TOKENIZER_FILE
 
 BATCHES = "batches"
 TOKENS = "tokens"
@@ -37,7 +38,6 @@ BATCH_FILE = "batch.json"
 ALIASES = "aliases.json"
 LOG_FILE = "refresh.log"
 LAST_RUN = "last_run.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 SPLITS = ("train", "val")
 
 
@@ -62,10 +62,15 @@ def batch_dir(workdir: Path, number: int) -> Path:
 
 
 def seen_inputs(workdir: Path, manifest: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The inputs of every committed batch, and the known aliases."""
+    """The inputs of every committed batch, and the known aliases.
+
+    An input that was gone when its batch ran is not seen: if it comes back, it is processed.
+    """
     seen: list[dict[str, Any]] = []
     for batch in manifest["corpus"]["batches"] if manifest else []:
-        seen += read_json(batch_dir(workdir, batch["batch"]) / BATCH_FILE)["inputs"]
+        missing = set(batch["missing"])
+        inputs = read_json(batch_dir(workdir, batch["batch"]) / BATCH_FILE)["inputs"]
+        seen += [item for item in inputs if item["path"] not in missing]
     return seen + known_aliases(workdir)
 
 
@@ -140,7 +145,7 @@ def commit(workdir: Path, manifest: dict[str, Any], batch_tokens: Path) -> None:
         "counts": manifest["counts"],
     }
     atomic_write_json(workdir / VERSIONS / f"{batch_name(number)}.json", history)
-    for name in TOKENIZER_FILES:
+    for name in (TOKENIZER_FILE, CONFIG_FILE):
         target = workdir / TOKENS / name
         if not target.exists() and (batch_tokens / name).exists():
             atomic_write_bytes(target, (batch_tokens / name).read_bytes())

@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import save_file
 
 from llm_pretrain.pipeline.storage import atomic_write_json
+from llm_pretrain.tokenizer.bpe import CONFIG_FILE, TOKENIZER_FILE
 from llm_pretrain.train.checkpoint import (
     find_checkpoint,
     read_model_config,
@@ -36,7 +37,7 @@ from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.safe_dcp import read_sharded
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+TOKENIZER_FILES = (TOKENIZER_FILE, CONFIG_FILE)
 
 
 def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:

@@ -18,12 +18,12 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
 from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.tokenizer.bpe import TOKENIZER_FILE
 from llm_pretrain.train.data import TokenData
 from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
 from llm_pretrain.train.runtime import TrainError
 
-CONFIG_FILE = "config.json"
-TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "config.json"  # the model's
 # Buffers some transformers versions saved beside the weights; our model recomputes them.
 _IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 

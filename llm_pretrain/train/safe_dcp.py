@@ -26,15 +26,12 @@ from llm_pretrain.train.runtime import TrainError
 METADATA_FILE = ".metadata"
 # Every module whose classes DCP puts into `.metadata` (only dataclasses and enums live there).
 _METADATA_MODULES = {"torch.distributed.checkpoint.metadata"}
+# The other globals found in the indexes torch 2.13 writes (dtypes are checked by type).
 _ALLOWED = {
     ("torch.distributed.checkpoint.filesystem", "_StorageInfo"),
     ("torch", "Size"),
     ("torch.serialization", "_get_layout"),  # a name -> torch.layout lookup
     ("pathlib", "PosixPath"),
-    ("pathlib", "WindowsPath"),
-    ("pathlib", "PurePosixPath"),
-    ("pathlib", "PureWindowsPath"),
-    ("collections", "OrderedDict"),
 }
 
 
@@ -60,8 +57,12 @@ class _MetadataUnpickler(pickle.Unpickler):
 class SafeReader(FileSystemReader):
     """A FileSystemReader whose `.metadata` may only hold checkpoint index classes."""
 
+    checked: Metadata | None = None  # the index, once read (read_sharded reads it first)
+
     def read_metadata(self, *args: Any, **kwargs: Any) -> Metadata:
         rank = kwargs.get("rank")  # DCP asks for `__<rank>.metadata` when there is no index
+        if rank is None and self.checked is not None:
+            return self.checked
         path = Path(self.path) / (METADATA_FILE if rank is None else f"__{rank}{METADATA_FILE}")
         with open(path, "rb") as file:
             try:
@@ -75,6 +76,8 @@ class SafeReader(FileSystemReader):
         if getattr(metadata, "storage_meta", None) is None:
             metadata.storage_meta = StorageMeta()
         metadata.storage_meta.load_id = self.load_id
+        if rank is None:
+            self.checked = metadata
         return metadata
 
 

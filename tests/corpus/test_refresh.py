@@ -22,6 +22,7 @@ from llm_pretrain.config import load_config
 from llm_pretrain.corpus.lock import workdir_lock
 from llm_pretrain.corpus.refresh import refresh
 from llm_pretrain.corpus.status import corpus_status, format_status
+from llm_pretrain.corpus.versions import seen_inputs
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.samples import article, build_sample
@@ -59,8 +60,10 @@ def inbox(tmp_path) -> Path:
 def test_two_refreshes_the_second_sees_only_new_files(inbox, tmp_path):
     config = load_config(None, SETTINGS)
     corpus = tmp_path / "corpus"
+    (inbox / "notes.docx").write_bytes(b"PK not read")
     first = refresh(corpus, config, [str(inbox)])
     assert first.outcome == "committed" and first.version == 1
+    assert "1 files of an unsupported kind ignored" in first.line()
     assert first.batch["inputs"] == 10  # WARC + 6 pages + 2 PDFs + the broken one
     assert first.batch["extract"]["rejected"] >= 1  # the junk PDF: recorded, not blocking
 
@@ -95,6 +98,15 @@ def test_a_changed_file_is_processed_again(inbox, tmp_path):
     changed = refresh(corpus, config, [str(inbox)])
     assert changed.outcome == "committed" and changed.batch["inputs"] == 1
     assert changed.batch["dedup"]["documents"] == 1  # new text: kept
+
+
+def test_an_input_gone_when_its_batch_ran_is_not_taken_as_processed(tmp_path):
+    record = {"inputs": [{"path": "a.html", "size": 1, "mtime_ns": 1, "sha256": "x"},
+                         {"path": "b.html", "size": 1, "mtime_ns": 1, "sha256": "y"}]}  # fmt: skip
+    (tmp_path / "batches" / "000001").mkdir(parents=True)
+    (tmp_path / "batches" / "000001" / "batch.json").write_text(json.dumps(record))
+    manifest = {"corpus": {"batches": [{"batch": 1, "missing": ["b.html"]}]}}
+    assert [item["path"] for item in seen_inputs(tmp_path, manifest)] == ["a.html"]
 
 
 def test_a_second_run_is_refused_with_75_and_a_dead_holder_frees_the_lock(inbox, tmp_path):
@@ -142,8 +154,7 @@ def test_status_and_the_log(inbox, tmp_path):
     assert "batch 000001: 10 new inputs" in log and "committed v1" in log
 
     failed = CliRunner().invoke(data, ["refresh", "--workdir", str(corpus), *SET_ARGS])
-    assert failed.exit_code == 2 or "nothing to watch" in failed.output
-    assert "nothing to watch" in failed.output
+    assert failed.exit_code == 1 and "nothing to watch" in failed.output
 
 
 # -- killed at any point ---------------------------------------------------------------------

@@ -463,6 +463,38 @@ def status(
         click.echo(format_status(result), nl=False)
 
 
+@data.command(cls=LastInChain)
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (default: CORPUS/report.html).",
+)
+@output_options
+def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
+    """One self-contained HTML page on a corpus: the funnel of every stage and rule, languages,
+    dedup clusters, tokens, charts. CORPUS is a refresh work folder or a chain's --output."""
+    from llm_pretrain.corpus.report import collect_report
+    from llm_pretrain.corpus.report_html import write_report
+
+    setup_logging(quiet, verbose)
+    try:
+        data = collect_report(corpus)
+    except StageError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = write_report(data, output or corpus / "report.html")
+    if as_json:
+        click.echo(json.dumps({**data, "output": str(path)}, indent=2, sort_keys=True))
+        return
+    funnel = {row["stage"]: row for row in data["funnel"]}
+    kept = funnel.get("dedup") or funnel.get("filter") or funnel.get("extract") or {}
+    click.echo(
+        f"report -> {path}: {kept.get('documents_out', 0):,} documents, "
+        f"{data['tokens']['tokens']:,} tokens, {len(data['rejections'])} rejection reasons"
+    )
+
+
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
     """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from llm_pretrain.pipeline.storage import (
@@ -33,6 +34,11 @@ STATS = "_stats.json"
 REJECTED_DIR = "rejected"
 # Flush a row group early when buffered text passes this size, to bound worker memory.
 ROW_GROUP_MAX_BYTES = 64 << 20
+
+
+def text_bytes(text: str | None) -> int:
+    """A document's size as the funnel counts it: UTF-8 bytes of its text."""
+    return len(text.encode("utf-8", "surrogatepass")) if text else 0
 
 
 def shard_name(index: int) -> str:
@@ -68,11 +74,13 @@ class ShardWriter:
         self.buffer: list[dict[str, Any]] = []
         self.buffered_bytes = 0
         self.rows = 0
+        self.text_bytes = 0  # UTF-8 bytes of the `text` column written, for the funnel stats
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
 
     def add(self, row: dict[str, Any]) -> None:
         self.buffer.append(row)
         self.buffered_bytes += len(row.get("text") or "")
+        self.text_bytes += text_bytes(row.get("text"))
         if len(self.buffer) >= self.row_group_rows or self.buffered_bytes >= ROW_GROUP_MAX_BYTES:
             self.flush()
 
@@ -82,6 +90,8 @@ class ShardWriter:
         if len(table):
             self.writer.write_table(table, row_group_size=self.row_group_rows)
             self.rows += len(table)
+            if "text" in table.column_names:
+                self.text_bytes += pc.sum(pc.binary_length(table["text"])).as_py() or 0
 
     def flush(self) -> None:
         if self.buffer:

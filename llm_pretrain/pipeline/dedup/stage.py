@@ -331,6 +331,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
     kinds: dict[str, int] = {}
+    kinds_bytes: dict[str, int] = {}
     start = 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
@@ -350,9 +351,11 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
                 .append_column(SIMILARITY, part.column(SIMILARITY).filter(removed))
             )
             rejected.add_table(dropped.cast(rejected_schema))
-            for reason in dropped.column("reason").to_pylist():
+            sizes = pc.binary_length(dropped.column("text")).to_pylist()
+            for reason, size in zip(dropped.column("reason").to_pylist(), sizes, strict=True):
                 kind = reason.split(":", 1)[0]
                 kinds[kind] = kinds.get(kind, 0) + 1
+                kinds_bytes[kind] = kinds_bytes.get(kind, 0) + size
             progress.report(documents=len(batch))
         kept_info, rejected_info = shards.commit()
     progress.report(nbytes=task.input_bytes)
@@ -360,6 +363,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
         "documents": {"kept": kept_info.rows, "rejected": rejected_info.rows},
         "rejected": kinds,
         "input_bytes": task.input_bytes,
+        "text_bytes": {"kept": kept.text_bytes, "rejected": kinds_bytes},
         "cpu_seconds": round(time.process_time() - started, 3),
     }
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from llm_pretrain.config import ExtractConfig, PipelineConfig
-from llm_pretrain.pipeline.dataset import TaskShards
+from llm_pretrain.pipeline.dataset import TaskShards, text_bytes
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
     REJECTED_SCHEMA,
@@ -45,6 +45,7 @@ class TaskCounts:
     skipped: Counter = field(default_factory=Counter)
     formats: Counter = field(default_factory=Counter)
     input_errors: list[dict] = field(default_factory=list)
+    rejected_bytes: Counter = field(default_factory=Counter)
 
 
 def input_error_rejection(file: InputFile, done: int, exc: BaseException) -> Rejected:
@@ -74,7 +75,9 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
                     counts.skipped[outcome.reason] += 1
                 elif isinstance(outcome, Rejected):
                     counts.rejected[outcome.reason] += 1
-                    rejected.add(outcome.to_row())
+                    row = outcome.to_row()
+                    counts.rejected_bytes[outcome.reason] += text_bytes(row["text"])
+                    rejected.add(row)
                 else:
                     counts.kept += 1
                     counts.formats[outcome.format] += 1
@@ -87,6 +90,7 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
         "formats": dict(counts.formats),
         "input_errors": counts.input_errors,
         "input_bytes": task.input_bytes,
+        "text_bytes": {"kept": kept.text_bytes, "rejected": dict(counts.rejected_bytes)},
         "cpu_seconds": round(time.process_time() - started, 3),
     }
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import TaskShards
+from llm_pretrain.pipeline.dataset import TaskShards, text_bytes
 from llm_pretrain.pipeline.executor import default_workers
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
@@ -132,7 +132,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     columns = [name for step in steps for name in step.columns]
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
-    stats, reasons_count, kept_count = StepStats(steps), Counter(), 0
+    stats, reasons_count, reasons_bytes, kept_count = StepStats(steps), Counter(), Counter(), 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
             for row in batch.to_pylist():
@@ -143,6 +143,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
                     row[WOULD_REJECT] = reasons
                 if reasons and not config.dry_run:
                     reasons_count[reasons[0]] += 1
+                    reasons_bytes[reasons[0]] += text_bytes(row["text"])
                     rejected.add({**row, "reason": reasons[0]})
                 else:
                     kept_count += 1
@@ -155,6 +156,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
         "rejected": dict(reasons_count),
         "steps": stats.to_json(),
         "input_bytes": task.input_bytes,
+        "text_bytes": {"kept": kept.text_bytes, "rejected": dict(reasons_bytes)},
         "cpu_seconds": round(time.process_time() - started, 3),
     }
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), result_stats)

@@ -1,0 +1,296 @@
+"""`llm-data report`: what happened to a corpus's documents, gathered from the stats the stages
+already wrote (`_stats.json`, manifests), so a report costs seconds, not a pass over the text.
+
+Works on a refresh work folder (every committed batch, summed) and on the folder a chained
+`llm-data extract ... tokenize --output DIR` wrote (one batch). `render_html` turns the result
+into the page; `--json` gives the same numbers to scripts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from llm_pretrain.corpus.versions import (
+    BATCHES,
+    TOKENS,
+    VERSIONS,
+    batch_dir,
+    batch_name,
+    committed,
+)
+from llm_pretrain.pipeline.dataset import MANIFEST, STATS, read_manifest, shard_paths
+from llm_pretrain.pipeline.runner import StageError, merge_stats
+from llm_pretrain.pipeline.storage import read_json
+
+# Stage name -> the folder its output has, in a batch and in a chain's output folder.
+STAGE_FOLDERS = {"extract": "extracted", "filter": "filtered", "dedup": "deduped"}
+INPUT_ERRORS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Part:
+    """One batch of a refresh corpus, or the single run of a chain: its stage folders."""
+
+    name: str
+    folder: Path  # holds extracted/, filtered/, deduped/
+    tokens: Path | None  # the tokenize output with this part's _stats.json
+    inputs: int | None  # input files, when the batch recorded them
+
+
+def find_parts(corpus: Path) -> tuple[str, list[Part], dict[str, Any] | None]:
+    """The layout ("refresh" or "chain"), its committed parts and the token manifest."""
+    if not corpus.is_dir():
+        raise StageError(f"{corpus} does not exist")
+    manifest = read_manifest(corpus / TOKENS)
+    if manifest is not None and "corpus" in manifest:
+        manifest = committed(corpus)
+        assert manifest is not None
+        parts = []
+        for entry in manifest["corpus"]["batches"]:
+            number = entry["batch"]
+            folder = batch_dir(corpus, number)
+            tokens = corpus / TOKENS / "batches" / batch_name(number)
+            parts.append(Part(str(number), folder, tokens, entry.get("inputs")))
+        return "refresh", parts, manifest
+    if (corpus / BATCHES).is_dir() or (corpus / VERSIONS).is_dir():
+        raise StageError(f"{corpus} has no committed version yet: run llm-data refresh first")
+    found = [n for n in (*STAGE_FOLDERS.values(), TOKENS) if (corpus / n / MANIFEST).is_file()]
+    if not found:
+        raise StageError(
+            f"{corpus} is neither a refresh work folder nor the output of a chained "
+            "llm-data extract ... --output DIR (no extracted/, filtered/, deduped/ or tokens/ "
+            "with a _manifest.json)"
+        )
+    tokens = corpus / TOKENS if (corpus / TOKENS / MANIFEST).is_file() else None
+    return "chain", [Part("1", corpus, tokens, None)], manifest
+
+
+def collect_report(corpus: Path) -> dict[str, Any]:
+    """Every number the report shows, as plain JSON."""
+    layout, parts, token_manifest = find_parts(corpus)
+    stage_stats: dict[str, dict[str, Any]] = {stage: {} for stage in STAGE_FOLDERS}
+    manifests: dict[str, list[dict[str, Any]]] = {stage: [] for stage in STAGE_FOLDERS}
+    tokenize: dict[str, Any] = {}
+    kept_languages: Counter[str] = Counter()
+    per_batch = []
+    for part in parts:
+        row: dict[str, Any] = {"batch": part.name, "inputs": part.inputs}
+        for stage, name in STAGE_FOLDERS.items():
+            folder = part.folder / name
+            manifest = read_manifest(folder)
+            if manifest is None:
+                continue
+            manifests[stage].append(manifest)
+            stats = read_json(folder / STATS) if (folder / STATS).is_file() else {}
+            merge_stats(stage_stats[stage], _additive(stats))
+            row[stage] = manifest["counts"]["documents"]
+            if stage == "dedup":
+                kept_languages.update(_languages(folder))
+        if part.tokens is not None and (part.tokens / STATS).is_file():
+            stats = read_json(part.tokens / STATS)
+            merge_stats(tokenize, _additive(stats))
+            row["tokens"] = stats.get("tokens", 0)
+        per_batch.append(row)
+    return {
+        "corpus": str(corpus),
+        "layout": layout,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version": token_manifest["corpus"]["version"] if layout == "refresh" else None,
+        "committed_at": token_manifest.get("created_at") if token_manifest else None,
+        "batches": per_batch,
+        "funnel": _funnel(stage_stats, manifests, tokenize),
+        "rejections": _rejections(stage_stats),
+        "skipped": stage_stats["extract"].get("skipped", {}),
+        "formats": stage_stats["extract"].get("formats", {}),
+        "input_errors": stage_stats["extract"].get("input_errors", [])[:INPUT_ERRORS_SHOWN],
+        "input_error_count": len(stage_stats["extract"].get("input_errors", [])),
+        "filter_steps": _filter_steps(stage_stats["filter"], manifests["filter"]),
+        "languages": {
+            "detected": _detected_languages(stage_stats["filter"]),
+            "kept": dict(kept_languages.most_common()),
+        },
+        "dedup": _dedup(stage_stats["dedup"]),
+        "tokens": _tokens(tokenize, token_manifest),
+    }
+
+
+def _additive(stats: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a stage's stats that add up across batches (not rates or timings)."""
+    skip = {"stage", "bytes_per_token", "encode_mb_per_cpu_second", "seconds", "dedup"}
+    out = {k: v for k, v in stats.items() if k not in skip and not k.endswith("_docs_per_s")}
+    dedup = stats.get("dedup")
+    if dedup:
+        keep = (
+            "cluster_sizes",
+            "clusters",
+            "exact_duplicates",
+            "near_duplicates",
+            "duplicates_of_index",
+            "candidate_pairs",
+            "verified_pairs",
+        )
+        out["dedup"] = {k: dedup[k] for k in keep if k in dedup}
+    return out
+
+
+def _languages(deduped: Path) -> Counter[str]:
+    """Languages of the kept documents, from their `language` column alone."""
+    counts: Counter[str] = Counter()
+    for path in shard_paths(deduped):
+        file = pq.ParquetFile(path)
+        if "language" not in file.schema_arrow.names:
+            return counts
+        for batch in file.iter_batches(columns=["language"]):
+            counts.update(code or "unknown" for code in batch.column(0).to_pylist())
+    return counts
+
+
+def _funnel(
+    stats: dict[str, dict[str, Any]],
+    manifests: dict[str, list[dict[str, Any]]],
+    tokenize: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Documents and text bytes into and out of every stage, in order."""
+    rows: list[dict[str, Any]] = []
+    extract = stats["extract"]
+    if manifests["extract"]:
+        files = sum(len(m.get("inputs", [])) for m in manifests["extract"])
+        rows.append(_row("input files", files, extract.get("input_bytes"), None, None, {}))
+    previous_docs, previous_bytes = None, None
+    if manifests["extract"]:
+        previous_docs = files
+        previous_bytes = extract.get("input_bytes")
+    for stage in STAGE_FOLDERS:
+        if not manifests[stage]:
+            continue
+        stage_stats = stats[stage]
+        docs = stage_stats.get("documents", {})
+        text_bytes = stage_stats.get("text_bytes", {})
+        kept, rejected = docs.get("kept", 0), docs.get("rejected", 0)
+        docs_in = kept + rejected if stage != "extract" else previous_docs
+        rows.append(
+            _row(
+                stage,
+                kept,
+                text_bytes.get("kept"),
+                docs_in,
+                previous_bytes,
+                {"documents": rejected, "bytes": sum(text_bytes.get("rejected", {}).values())},
+            )
+        )
+        previous_docs, previous_bytes = kept, text_bytes.get("kept")
+    if tokenize:
+        documents = tokenize.get("documents", 0)
+        row = _row("tokenize", documents, None, previous_docs, previous_bytes, {})
+        row["tokens"] = tokenize.get("tokens", 0)
+        row["empty_documents"] = tokenize.get("empty_documents", 0)
+        rows.append(row)
+    return rows
+
+
+def _row(
+    stage: str,
+    docs_out: int,
+    bytes_out: int | None,
+    docs_in: int | None,
+    bytes_in: int | None,
+    rejected: dict[str, int],
+) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "documents_in": docs_in,
+        "documents_out": docs_out,
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "rejected": rejected.get("documents", 0),
+        "rejected_bytes": rejected.get("bytes", 0),
+    }
+
+
+def _rejections(stats: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every rejection reason of every stage with its documents and text bytes, most first."""
+    rows = []
+    for stage in STAGE_FOLDERS:
+        sizes = stats[stage].get("text_bytes", {}).get("rejected", {})
+        for reason, count in stats[stage].get("rejected", {}).items():
+            rows.append(
+                {"stage": stage, "reason": reason, "documents": count, "bytes": sizes.get(reason)}
+            )
+    return sorted(rows, key=lambda r: (-r["documents"], r["stage"], r["reason"]))
+
+
+def _filter_steps(stats: dict[str, Any], manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The filter's steps in the order they ran, each with documents in, out and per rule."""
+    order = manifests[-1]["config"].get("steps", []) if manifests else []
+    steps = stats.get("steps", {})
+    names = [s for s in order if s in steps] + sorted(s for s in steps if s not in order)
+    sizes = stats.get("text_bytes", {}).get("rejected", {})
+    rows = []
+    for name in names:
+        step = steps[name]
+        rules = [
+            {"rule": rule, "documents": count, "bytes": sizes.get(f"{name}:{rule}")}
+            for rule, count in sorted(step.get("rules", {}).items(), key=lambda kv: -kv[1])
+        ]
+        rows.append(
+            {
+                "step": name,
+                "seen": step.get("seen", 0),
+                "rejected": step.get("rejected", 0),
+                "not_applicable": step.get("not_applicable", 0),
+                "rules": rules,
+                "counts": step.get("counts", {}),
+            }
+        )
+    return rows
+
+
+def _detected_languages(stats: dict[str, Any]) -> dict[str, int]:
+    """What the language step found in every document it saw, before anything was dropped."""
+    counts = stats.get("steps", {}).get("language", {}).get("counts", {})
+    found = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("detected:")}
+    return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _dedup(stats: dict[str, Any]) -> dict[str, Any]:
+    dedup = stats.get("dedup", {})
+    sizes = dedup.get("cluster_sizes", {})
+    return {
+        "exact_duplicates": dedup.get("exact_duplicates", 0),
+        "near_duplicates": dedup.get("near_duplicates", 0),
+        "duplicates_of_earlier_batches": dedup.get("duplicates_of_index", 0),
+        "clusters": dedup.get("clusters", 0),
+        "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+        "largest_cluster": max((int(k) for k in sizes), default=0),
+    }
+
+
+def _tokens(tokenize: dict[str, Any], manifest: dict[str, Any] | None) -> dict[str, Any]:
+    splits = (manifest or {}).get("splits", {})
+    text_bytes, tokens, documents = (
+        tokenize.get(k, 0) for k in ("text_bytes", "tokens", "documents")
+    )
+    return {
+        "tokens": tokens,
+        "documents": documents,
+        "text_bytes": text_bytes,
+        # as the tokenize stage counts it: one end-of-text id per document is not text
+        "bytes_per_token": (
+            round(text_bytes / (tokens - documents), 4) if tokens > documents else None
+        ),
+        "splits": {
+            name: {k: split.get(k) for k in ("documents", "tokens", "rows")}
+            for name, split in splits.items()
+        },
+        "seq_len": (manifest or {}).get("seq_len"),
+        "vocab_size": (manifest or {}).get("tokenizer", {}).get("vocab_size"),
+        "tokens_per_document": dict(
+            sorted(tokenize.get("tokens_per_document", {}).items(), key=lambda kv: int(kv[0]))
+        ),
+    }

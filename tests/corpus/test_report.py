@@ -1,0 +1,165 @@
+"""`llm-data report`: the numbers agree with the datasets, and the page stands alone."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from llm_pretrain.cli import data
+from llm_pretrain.config import load_config
+from llm_pretrain.corpus.refresh import refresh
+from llm_pretrain.corpus.report import collect_report
+from llm_pretrain.corpus.report_html import render_html
+from llm_pretrain.pipeline.dataset import shard_paths
+from llm_pretrain.samples import build_sample
+from tests.corpus.test_refresh import SETTINGS, write_pages
+
+GERMAN = (
+    "Die Flussbehörde hat nach monatelanger Arbeit eine ausführliche Untersuchung der "
+    "nördlichen Küste veröffentlicht. Ingenieure haben den Wasserstand an vierzig Stationen "
+    "gemessen und die Ergebnisse mit alten Aufzeichnungen verglichen."
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Two refreshes of a crawl with a German page, PII, copies and a junk PDF."""
+    root = tmp_path_factory.mktemp("report")
+    inbox = root / "inbox"
+    build_sample(inbox / "first", pages=12, pdfs=2, seed=1)
+    (inbox / "first" / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a PDF at all")
+    pages = inbox / "first" / "pages"
+    (pages / "german.html").write_text(
+        f"<html><body><article><p>{GERMAN}</p><p>{GERMAN}</p></article></body></html>"
+    )
+    text = (pages / "page-000.html").read_text()
+    (pages / "page-000-copy.html").write_text(text + "<!-- reposted -->")
+    contact = "Write to jane.doe@example.com for a copy of the survey results."
+    (pages / "page-001.html").write_text(
+        (pages / "page-001.html").read_text().replace("</article>", f"<p>{contact}</p></article>")
+    )
+    config = load_config(None, SETTINGS)
+    workdir = root / "corpus"
+    assert refresh(workdir, config, [str(inbox)]).outcome == "committed"
+    write_pages(inbox / "second", seed=2, count=4)
+    (inbox / "second" / "again.html").write_text(text + "\n<!-- a mirror's copy -->\n")
+    assert refresh(workdir, config, [str(inbox)]).version == 2
+    return workdir
+
+
+def utf8_bytes(folder: Path, rejected: bool = False) -> int:
+    return sum(
+        pc.sum(pc.binary_length(pq.read_table(p, columns=["text"])["text"])).as_py() or 0
+        for p in shard_paths(folder, rejected)
+    )
+
+
+def test_the_funnel_adds_up_and_matches_the_datasets(corpus):
+    report = collect_report(corpus)
+    assert report["layout"] == "refresh" and report["version"] == 2
+    funnel = {row["stage"]: row for row in report["funnel"]}
+    assert list(funnel) == ["input files", "extract", "filter", "dedup", "tokenize"]
+    batches = [corpus / "batches" / f"{n:06d}" for n in (1, 2)]
+    for stage, folder in (("extract", "extracted"), ("filter", "filtered"), ("dedup", "deduped")):
+        row = funnel[stage]
+        assert row["bytes_out"] == sum(utf8_bytes(b / folder) for b in batches)
+        assert row["rejected_bytes"] == sum(utf8_bytes(b / folder, rejected=True) for b in batches)
+        documents = sum(
+            pq.ParquetFile(p).metadata.num_rows for b in batches for p in shard_paths(b / folder)
+        )
+        assert row["documents_out"] == documents
+    assert funnel["input files"]["documents_out"] == 12 + 5
+    for previous, stage in (("extract", "filter"), ("filter", "dedup")):
+        row = funnel[stage]
+        assert row["documents_in"] == funnel[previous]["documents_out"]
+        assert row["documents_in"] == row["documents_out"] + row["rejected"]
+        assert row["bytes_in"] == funnel[previous]["bytes_out"]
+    # filter masks PII and drops lines in documents it keeps; dedup changes no text
+    filter_row, dedup_row = funnel["filter"], funnel["dedup"]
+    assert filter_row["bytes_in"] - filter_row["bytes_out"] - filter_row["rejected_bytes"] > 0
+    assert dedup_row["bytes_in"] == dedup_row["bytes_out"] + dedup_row["rejected_bytes"]
+    manifest = json.loads((corpus / "tokens" / "_manifest.json").read_text())
+    assert funnel["tokenize"]["tokens"] == manifest["counts"]["tokens"]
+    assert report["tokens"]["tokens"] == manifest["counts"]["tokens"]
+    assert sum(report["tokens"]["tokens_per_document"].values()) == manifest["counts"]["documents"]
+
+
+def test_reasons_languages_and_clusters(corpus):
+    report = collect_report(corpus)
+    funnel = {row["stage"]: row for row in report["funnel"]}
+    for stage in ("extract", "filter", "dedup"):
+        reasons = [r for r in report["rejections"] if r["stage"] == stage]
+        assert sum(r["documents"] for r in reasons) == funnel[stage]["rejected"]
+    reasons = {(r["stage"], r["reason"]): r for r in report["rejections"]}
+    assert ("filter", "language:other_language") in reasons
+    assert reasons[("dedup", "exact_duplicate_of")]["documents"] >= 2
+    assert any(stage == "extract" for stage, _ in reasons)  # the junk PDF
+    assert report["languages"]["detected"]["de"] == 1
+    assert "de" not in report["languages"]["kept"]
+    assert sum(report["languages"]["kept"].values()) == funnel["dedup"]["documents_out"]
+    steps = {step["step"]: step for step in report["filter_steps"]}
+    assert steps["pii"]["counts"]["email"] >= 1
+    assert steps["language"]["seen"] == funnel["filter"]["documents_in"]
+    dedup = report["dedup"]
+    assert dedup["duplicates_of_earlier_batches"] >= 1  # batch 2's copy of a batch-1 page
+    assert dedup["clusters"] == sum(dedup["cluster_sizes"].values())
+    assert [b["batch"] for b in report["batches"]] == ["1", "2"]
+
+
+def test_the_page_is_self_contained_and_escaped(corpus):
+    report = collect_report(corpus)
+    report["input_errors"].append(
+        {"path": "crawl/<script>alert(1)</script>.warc", "error": "Boom: <b>bad</b>", "records": 0}
+    )
+    page = render_html(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert not re.search(r"""(src|href)=['"](?!data:)""", page)  # nothing fetched from outside
+    images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
+    assert len(images) >= 5  # funnel, rejections, languages, clusters, tokens, growth
+    assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
+    for heading in ("Funnel", "Rejections", "Languages", "Deduplication", "Tokens", "Batches"):
+        assert f"<h2>{heading}" in page
+
+
+def test_cli_writes_the_report_and_refuses_other_folders(corpus, tmp_path):
+    runner = CliRunner()
+    output = tmp_path / "out" / "report.html"
+    result = runner.invoke(data, ["report", str(corpus), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert f"report -> {output}" in result.output and output.stat().st_size > 10_000
+    result = runner.invoke(data, ["report", str(corpus), "--json", "-o", str(output)])
+    assert json.loads(result.output)["tokens"]["tokens"] > 0
+    result = runner.invoke(data, ["report", str(tmp_path)])
+    assert result.exit_code == 1 and "neither a refresh work folder" in result.output
+
+
+def test_report_of_a_chained_run(tmp_path):
+    crawl = tmp_path / "crawl"
+    build_sample(crawl, pages=8, pdfs=1, seed=3)
+    out = tmp_path / "corpus"
+
+    def settings(*keys: str) -> list[str]:
+        return [arg for key in keys for arg in ("--set", f"{key}={SETTINGS[key]}")]
+
+    result = CliRunner().invoke(
+        data,
+        [
+            "extract", "--input", str(crawl), *settings("extract.min_chars"), "-q",
+            "filter", "-q", "dedup", "-q",
+            "tokenize", *settings("tokenizer.vocab_size", "tokenize.seq_len"), "-q",
+            "--output", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = collect_report(out)
+    assert report["layout"] == "chain" and report["version"] is None
+    funnel = {row["stage"]: row for row in report["funnel"]}
+    assert funnel["tokenize"]["tokens"] == report["tokens"]["tokens"] > 0
+    assert "<h2>Batches" not in render_html(report)

@@ -78,6 +78,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
     manifests: dict[str, list[dict[str, Any]]] = {stage: [] for stage in STAGE_FOLDERS}
     tokenize: dict[str, Any] = {}
     kept_languages: Counter[str] = Counter()
+    largest_cluster = 0  # a maximum, not a sum: kept out of the merged stats
     per_batch = []
     for part in parts:
         row: dict[str, Any] = {"batch": part.name, "inputs": part.inputs}
@@ -92,6 +93,8 @@ def collect_report(corpus: Path) -> dict[str, Any]:
             row[stage] = manifest["counts"]["documents"]
             if stage == "dedup":
                 kept_languages.update(_languages(folder))
+                largest = stats.get("dedup", {}).get("largest_cluster", 0)
+                largest_cluster = max(largest_cluster, largest)
         if part.tokens is not None and (part.tokens / STATS).is_file():
             stats = read_json(part.tokens / STATS)
             merge_stats(tokenize, _additive(stats))
@@ -115,7 +118,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
             "detected": _detected_languages(stage_stats["filter"]),
             "kept": dict(kept_languages.most_common()),
         },
-        "dedup": _dedup(stage_stats["dedup"]),
+        "dedup": _dedup(stage_stats["dedup"], largest_cluster),
         "tokens": _tokens(tokenize, token_manifest),
     }
 
@@ -258,7 +261,7 @@ def _detected_languages(stats: dict[str, Any]) -> dict[str, int]:
     return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _dedup(stats: dict[str, Any]) -> dict[str, Any]:
+def _dedup(stats: dict[str, Any], largest: int) -> dict[str, Any]:
     dedup = stats.get("dedup", {})
     sizes = dedup.get("cluster_sizes", {})
     return {
@@ -266,8 +269,9 @@ def _dedup(stats: dict[str, Any]) -> dict[str, Any]:
         "near_duplicates": dedup.get("near_duplicates", 0),
         "duplicates_of_earlier_batches": dedup.get("duplicates_of_index", 0),
         "clusters": dedup.get("clusters", 0),
-        "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
-        "largest_cluster": max((int(k) for k in sizes), default=0),
+        # power-of-two buckets: "2", "3-4", "5-8", ...
+        "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0].split("-")[0]))),
+        "largest_cluster": largest,
     }
 
 

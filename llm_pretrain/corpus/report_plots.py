@@ -106,13 +106,15 @@ def languages_chart(detected: dict[str, int], kept: dict[str, int]) -> bytes | N
 
 
 def cluster_sizes_chart(cluster_sizes: dict[str, int]) -> bytes | None:
-    """How many duplicate clusters have 2, 3, ... members (log scale: the tail matters)."""
+    """How many duplicate clusters have 2, 3-4, 5-8, ... members (log scale: the tail matters);
+    `cluster_sizes` comes in that order."""
     if not cluster_sizes:
         return None
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(9, 2.8))
-    sizes = sorted(cluster_sizes.items(), key=lambda kv: int(kv[0]))
-    axis.bar([int(k) for k, _ in sizes], [v for _, v in sizes], color="#DD8452")
+    positions = range(len(cluster_sizes))  # labels as ticks: "2" is a bucket, not a number
+    axis.bar(positions, list(cluster_sizes.values()), color="#DD8452")
+    axis.set_xticks(list(positions), list(cluster_sizes))
     axis.set_yscale("log")
     axis.set_xlabel("documents in the cluster")
     axis.set_ylabel("clusters")
@@ -128,7 +130,9 @@ def tokens_per_document_chart(buckets: dict[str, int]) -> bytes | None:
     figure, axis = plt.subplots(figsize=(9, 2.8))
     ordered = sorted(buckets.items(), key=lambda kv: int(kv[0]))
     labels = [f"{int(k):,}-{2 * int(k) - 1:,}" for k, _ in ordered]
-    axis.bar(labels, [v for _, v in ordered], color="#4C72B0")
+    positions = range(len(labels))
+    axis.bar(positions, [v for _, v in ordered], color="#4C72B0")
+    axis.set_xticks(list(positions), labels)
     axis.set_xlabel("tokens per document")
     axis.set_ylabel("documents")
     axis.tick_params(axis="x", labelrotation=30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import random
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,11 +168,22 @@ def _http_response(payload: bytes, content_type: str, status: str = "200 OK") ->
     return StatusAndHeaders(status, headers, protocol="HTTP/1.1")
 
 
-def write_warc(path: Path, articles: list[Article], gzip: bool = True, extras: bool = True) -> None:
-    """Request + response records per article; with extras, a 404, an image and a redirect."""
+def write_warc(
+    path: Path,
+    articles: list[Article],
+    gzip: bool = True,
+    extras: bool = True,
+    deterministic: bool = False,
+) -> None:
+    """Request + response records per article; with extras, a 404, an image and a redirect.
+
+    `deterministic` gives every record an id derived from the file name, its position and URL,
+    and a fixed date, so the same articles make the same bytes (and the same document ids)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         writer = WARCWriter(handle, gzip=gzip)
+        if deterministic:
+            writer = _DeterministicRecords(writer, path.name)
         for item in articles:
             request_headers = StatusAndHeaders(
                 f"GET {item.url} HTTP/1.1", [("User-Agent", "sample-crawler")], is_http_request=True
@@ -212,6 +224,24 @@ def write_warc(path: Path, articles: list[Article], gzip: bool = True, extras: b
                 )
 
 
+class _DeterministicRecords:
+    """A WARCWriter whose records get a fixed date and an id from (file, record number, URL)."""
+
+    DATE = "2025-11-01T00:00:00Z"
+
+    def __init__(self, writer: WARCWriter, name: str) -> None:
+        self.writer, self.name, self.count = writer, name, 0
+
+    def create_warc_record(self, uri: str, record_type: str, **kwargs: object) -> object:
+        self.count += 1
+        record_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.name} {self.count} {record_type} {uri}")
+        headers = {"WARC-Record-ID": f"<urn:uuid:{record_id}>", "WARC-Date": self.DATE}
+        return self.writer.create_warc_record(uri, record_type, warc_headers_dict=headers, **kwargs)
+
+    def write_record(self, record: object) -> None:
+        self.writer.write_record(record)
+
+
 def write_pdf(path: Path, title: str, paragraphs: list[str], author: str = "A. Author") -> None:
     """A multi-page PDF with narrow text boxes, so pymupdf sees real line breaks."""
     import pymupdf
@@ -220,9 +250,10 @@ def write_pdf(path: Path, title: str, paragraphs: list[str], author: str = "A. A
     for text in paragraphs:
         page = doc.new_page()
         page.insert_textbox(pymupdf.Rect(72, 72, 400, 770), text, fontsize=11)
-    doc.set_metadata({"title": title, "author": author, "creationDate": "D:20240315120000Z"})
+    stamp = "D:20240315120000Z"  # fixed dates and no random /ID: the same input, the same bytes
+    doc.set_metadata({"title": title, "author": author, "creationDate": stamp, "modDate": stamp})
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc.save(path)
+    doc.save(path, no_new_id=True)
     doc.close()
 
 

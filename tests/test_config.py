@@ -79,3 +79,12 @@ def test_shipped_config_documents_every_field():
             for part in field_path:
                 assert part in node, f"{section}.{'.'.join(field_path)} missing from pipeline.yaml"
                 node = node[part]
+
+
+def test_demo_config_loads_and_changes_only_what_it_says():
+    """configs/demo.yaml (make demo) is valid and adds the blocklist step to the defaults."""
+    config = load_config(REPO / "configs" / "demo.yaml")
+    assert "word_blocklist" in config.filter.steps
+    assert config.filter.word_blocklist.min_matches == 3
+    assert config.tokenize.seq_len == 256 and config.refresh.inputs == ["demo/crawl"]
+    assert config.extract == PipelineConfig().extract

@@ -142,3 +142,14 @@ def test_the_gpu_recipes_fit_rows_of_2048_on_8_gpus(name):
     data = TokenData(Path("corpus"), {"seq_len": 2048, "tokenizer": {"vocab_size": 32768}})
     plan = make_plan(config, data, world=8)
     assert plan.tokens_per_step == config.batch.global_tokens and plan.accumulation >= 1
+
+
+@pytest.mark.parametrize("name, worlds", [("tiny", (1, 2)), ("demo", (1,))])
+def test_the_cpu_recipes_fit_the_demo_corpus(name, worlds):
+    """configs/train/tiny.yaml on the demo corpus (seq_len 256) in 1 or 2 processes (the
+    README's torchrun example), demo.yaml in the one process of `make demo`."""
+    config = load_train_config(RECIPES / f"{name}.yaml")
+    data = TokenData(Path("corpus"), {"seq_len": 256, "tokenizer": {"vocab_size": 2048}})
+    for world in worlds:
+        plan = make_plan(config, data, world=world)
+        assert plan.tokens_per_step == config.batch.global_tokens

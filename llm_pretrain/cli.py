@@ -384,6 +384,7 @@ def train_tokenizer(
     help="Files, folders or globs to watch, instead of the config's refresh.inputs.",
 )
 @config_file_options
+@config_options("executor")
 @output_options
 def refresh(
     workdir: Path,
@@ -393,6 +394,7 @@ def refresh(
     quiet: bool,
     verbose: bool,
     as_json: bool,
+    **options: object,
 ) -> None:
     """Process what is new in the watched inputs and commit it as the corpus's next version.
 
@@ -409,7 +411,7 @@ def refresh(
     from llm_pretrain.tokenizer.bpe import TokenizerError
 
     setup_logging(quiet, verbose)
-    config = resolve_config(config_path, assignments, {})
+    config = resolve_config(config_path, assignments, options)
     try:
         result = run_refresh(workdir, config, list(inputs) or None, not quiet)
     except Locked as exc:

@@ -53,7 +53,8 @@ def config_options(*sections: str) -> Callable[[Callable], Callable]:
     for section in sections:
         model = PipelineConfig.model_fields[section].annotation
         for path, info in _leaf_fields(model, ()):
-            flag = "--" + "-".join(path).replace("_", "-")
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            flag = "--" + str(extra.get("cli_flag") or "-".join(path).replace("_", "-"))
             dotted = ".".join((section, *path))
             dest = PREFIX + "__".join((section, *path))
             default = info.get_default(call_default_factory=True)

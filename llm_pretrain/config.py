@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from llm_pretrain.configbase import ConfigError, Section, load_yaml, read_yaml_mapping
 from llm_pretrain.corpus.config import RefreshConfig
 from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklistConfig, WordBlocklistConfig
 from llm_pretrain.pipeline.filters.c4 import C4QualityConfig
 from llm_pretrain.pipeline.filters.classifier import (
@@ -27,18 +28,6 @@ from llm_pretrain.pipeline.filters.pii import PiiMaskingConfig
 from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
 from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
-
-
-class ExecutorConfig(Section):
-    workers: int | None = Field(
-        None, ge=1, description="worker processes; empty means one per CPU core"
-    )
-    task_timeout_s: float = Field(
-        6 * 3600.0,
-        gt=0,
-        description="wall-clock limit for one task (one output shard); a task over it is "
-        "killed: extract records its input files as rejected, other stages fail the run",
-    )
 
 
 class HtmlConfig(Section):

@@ -1,4 +1,5 @@
-"""Local executor: tasks in a pool of worker processes, with a time limit per task.
+"""Executors: tasks in a local pool of worker processes (the default) or on Ray, with a time
+limit per task.
 
 pebble's pool kills a worker that overruns its task's time limit and reports a worker that
 died (a segfault in a C extension, the OOM killer) as an error of that task alone, so one
@@ -18,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from pebble import ProcessExpired, ProcessPool
 
 from llm_pretrain.pipeline import progress
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 
 T = TypeVar("T")
 
@@ -45,11 +47,20 @@ def _worker_init(documents: Any, nbytes: Any) -> None:
 def run_tasks(
     fn: Callable[[T], Any],
     tasks: Iterable[T],
-    workers: int,
-    timeout_s: float,
+    config: ExecutorConfig,
     counters: tuple[Any, Any],
 ) -> Iterator[tuple[T, Any | TaskFailure]]:
-    """Yield (task, result or TaskFailure) as tasks finish, in completion order."""
+    """Yield (task, result or TaskFailure) as tasks finish, in completion order, on the
+    executor `config` names."""
+    tasks = list(tasks)
+    workers = config.workers or default_workers()
+    timeout_s = config.task_timeout_s
+    if config.kind == "ray":
+        from llm_pretrain.pipeline.ray_executor import run_ray_tasks
+
+        yield from run_ray_tasks(fn, tasks, config, workers, timeout_s)
+        return
+    workers = max(1, min(workers, len(tasks)))
     with ProcessPool(max_workers=workers, initializer=_worker_init, initargs=counters) as pool:
         futures = {pool.schedule(fn, args=(task,), timeout=timeout_s): task for task in tasks}
         try:

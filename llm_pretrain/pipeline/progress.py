@@ -67,6 +67,13 @@ class ProgressBar:
     def counters(self) -> tuple[Any, Any]:
         return self.documents, self.nbytes
 
+    def add(self, documents: int, nbytes: int) -> None:
+        """Count a finished task's work (executors whose workers cannot reach the counters)."""
+        with self.documents.get_lock():
+            self.documents.value += documents
+        with self.nbytes.get_lock():
+            self.nbytes.value += nbytes
+
     def __enter__(self) -> ProgressBar:
         if self.enabled:
             self._thread.start()

@@ -22,6 +22,7 @@ from llm_pretrain import __version__
 from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, read_manifest
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.progress import ProgressBar
 from llm_pretrain.pipeline.storage import (
     atomic_write_json,
@@ -171,8 +172,7 @@ def clear_output(output: Path) -> None:
 
 def run_stage(
     spec: StageSpec,
-    workers: int,
-    task_timeout_s: float,
+    executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
@@ -198,8 +198,7 @@ def run_stage(
         spec.on_failure,
         progress_dir,
         description=spec.stage,
-        workers=workers,
-        task_timeout_s=task_timeout_s,
+        executor=executor,
         show_progress=show_progress,
     )
     results = [TaskResult.from_json(done[task.index]) for task in spec.tasks]
@@ -221,8 +220,7 @@ def run_resumable(
     marker_dir: Path,
     *,
     description: str,
-    workers: int,
-    task_timeout_s: float,
+    executor: ExecutorConfig,
     show_progress: bool,
 ) -> tuple[dict[int, dict[str, Any]], int]:
     """Run the tasks without a done-marker in `marker_dir` in the worker pool, writing each
@@ -235,34 +233,43 @@ def run_resumable(
         for marker in marker_dir.glob("task-*.json")
     }
     pending = [task for task in tasks if task.index not in done]
-    errors: list[str] = []
+    errors: list[tuple[int, str]] = []  # (task index, message): reported in task order
     if pending:
         total_bytes = sum(task.input_bytes for task in pending)
         label = f"{description} ({len(pending)} tasks)"
         with ProgressBar(total_bytes, label, enabled=show_progress) as bar:
-            outcomes = run_tasks(
-                run_task,
-                pending,
-                workers=max(1, min(workers, len(pending))),
-                timeout_s=task_timeout_s,
-                counters=bar.counters,
-            )
-            for task, outcome in outcomes:
+            for task, outcome in run_tasks(run_task, pending, executor, bar.counters):
                 if isinstance(outcome, TaskFailure) and outcome.kind == "error":
-                    errors.append(f"task {task.index}: {outcome.message}")
+                    message = f"task {task.index} ({_describe(task)}): {outcome.message}"
+                    errors.append((task.index, message))
                     continue
                 if isinstance(outcome, TaskFailure):
                     outcome = on_failure(task, outcome)
                 result = outcome.to_json()
                 atomic_write_json(_marker(marker_dir, task.index), result)
                 done[task.index] = result
+                if executor.kind != "local":  # remote workers cannot reach the shared counters
+                    bar.add(_documents(result), task.input_bytes)
     if errors:
-        first = errors[0].splitlines()[0]
+        first = min(errors)[1].splitlines()[0]
         raise StageError(
             f"{len(errors)} of {len(pending)} tasks failed ({first}); "
             f"finished tasks are kept, run the same command again to retry the rest"
         )
     return done, len(pending)
+
+
+def _describe(task: Any) -> str:
+    """What a task reads, for an error message: its shard, or its input files."""
+    if hasattr(task, "shard"):
+        return str(task.shard)
+    files = [getattr(f, "path", str(f)) for f in getattr(task, "files", [])]
+    return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+def _documents(result: dict[str, Any]) -> int:
+    counts = result.get("stats", {}).get("documents", {})
+    return sum(counts.values()) if isinstance(counts, dict) else 0
 
 
 def _marker(progress_dir: Path, index: int) -> Path:

@@ -32,7 +32,7 @@ from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
-from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     RunSummary,
@@ -233,8 +233,6 @@ def run_tokenize(
     for folder in (output, *(output / split for split in SPLITS)):
         remove_stale_temporaries(folder)
     started = time.monotonic()
-    workers = config.executor.workers or default_workers()
-    timeout = config.executor.task_timeout_s
 
     marker = progress_dir / "tokenizer.json"
     if not marker.exists():
@@ -252,7 +250,7 @@ def run_tokenize(
     tasks = dataset.tasks()
     done, encoded_now = run_resumable(
         tasks, encode, shard_task_failed, progress_dir / "encode",
-        description="tokenize: encode", workers=workers, task_timeout_s=timeout,
+        description="tokenize: encode", executor=config.executor,
         show_progress=show_progress,
     )  # fmt: skip
     encoded = [EncodeResult.from_json(done[task.index]) for task in tasks]
@@ -269,7 +267,7 @@ def run_tokenize(
     )  # fmt: skip
     packed, packed_now = run_resumable(
         pack_tasks, pack, pack_failed, progress_dir / "pack",
-        description="tokenize: pack", workers=workers, task_timeout_s=timeout,
+        description="tokenize: pack", executor=config.executor,
         show_progress=show_progress,
     )  # fmt: skip
     shards = [packed[task.index] for task in pack_tasks]

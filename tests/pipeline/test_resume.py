@@ -10,11 +10,16 @@ import pytest
 
 from llm_pretrain.pipeline import runner
 from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
 from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
 from llm_pretrain.samples import article
 from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
+
+
+def pool(workers: int, timeout_s: float) -> ExecutorConfig:
+    return ExecutorConfig(workers=workers, task_timeout_s=timeout_s)
 
 
 def many_pages(folder: Path, count: int) -> Path:
@@ -99,7 +104,7 @@ def make_spec(pages: Path, out: Path, config, task_fn) -> StageSpec:
 def test_dead_or_hung_worker_becomes_rejections(tmp_path, config, task_fn, reason):
     pages = many_pages(tmp_path / "pages", 4)
     out = tmp_path / "out"
-    summary = run_stage(make_spec(pages, out, config, task_fn), 2, 3.0, show_progress=False)
+    summary = run_stage(make_spec(pages, out, config, task_fn), pool(2, 3.0), show_progress=False)
     rejected = read_table(out, rejected=True).to_pylist()
     assert [row["reason"] for row in rejected] == [f"extract_error:{reason}"] * 2
     assert {Path(row["source"]).name for row in rejected} == {"p000.html", "p001.html"}
@@ -110,12 +115,15 @@ def test_dead_or_hung_worker_becomes_rejections(tmp_path, config, task_fn, reaso
 def test_task_error_fails_the_run_and_a_rerun_retries(tmp_path, config):
     pages = many_pages(tmp_path / "pages", 4)
     out = tmp_path / "out"
-    with pytest.raises(StageError, match=r"1 of 2 tasks failed \(task 0: OSError: disk full\)"):
-        run_stage(make_spec(pages, out, config, raise_on_first), 1, 60, show_progress=False)
+    with pytest.raises(
+        StageError,
+        match=r"1 of 2 tasks failed \(task 0 \(.*p000.html, .*p001.html\): OSError: disk full\)",
+    ):
+        run_stage(make_spec(pages, out, config, raise_on_first), pool(1, 60), show_progress=False)
     assert not (out / "_manifest.json").exists()
     assert json.loads((out / "_progress" / "task-00001.json").read_text())["index"] == 1
     summary = run_stage(
-        make_spec(pages, out, config, stage.extract_task), 1, 60, show_progress=False
+        make_spec(pages, out, config, stage.extract_task), pool(1, 60), show_progress=False
     )
     assert summary.tasks_run == 1
     assert summary.manifest["counts"] == {"documents": 4, "rejected": 0}

@@ -45,7 +45,7 @@ from llm_pretrain.pipeline.dedup.minhash import (
     signatures,
 )
 from llm_pretrain.pipeline.dedup.normalize import text_hash
-from llm_pretrain.pipeline.executor import default_workers
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     RunSummary,
@@ -216,8 +216,7 @@ class DedupPlan:
     progress_dir: Path
     index: DedupIndex | None
     batch: str
-    workers: int
-    task_timeout_s: float
+    executor: ExecutorConfig
     show_progress: bool
 
     @property
@@ -241,8 +240,7 @@ class DedupPlan:
             shard_task_failed,
             folder,
             description="dedup signatures",
-            workers=self.workers,
-            task_timeout_s=self.task_timeout_s,
+            executor=self.executor,
             show_progress=self.show_progress,
         )
         signature_seconds = time.perf_counter() - started
@@ -400,7 +398,6 @@ def run_dedup(
     batch = batch_id(input_info, dedup)
     index = DedupIndex(index_dir, dedup) if index_dir is not None else None
     output.mkdir(parents=True, exist_ok=True)
-    workers = config.executor.workers or default_workers()
     with index.locked() if index is not None else contextlib.nullcontext():
         inputs = [input_info]
         if index is not None:
@@ -411,8 +408,7 @@ def run_dedup(
             progress_dir=output / PROGRESS_DIR,
             index=index,
             batch=batch,
-            workers=workers,
-            task_timeout_s=config.executor.task_timeout_s,
+            executor=config.executor,
             show_progress=show_progress,
         )
         spec = StageSpec(
@@ -427,8 +423,7 @@ def run_dedup(
         )
         summary = run_stage(
             spec,
-            workers=workers,
-            task_timeout_s=config.executor.task_timeout_s,
+            executor=config.executor,
             show_progress=show_progress,
             overwrite=overwrite,
         )

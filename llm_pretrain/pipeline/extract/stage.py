@@ -19,7 +19,7 @@ from llm_pretrain.pipeline.documents import (
     Skipped,
     document_id,
 )
-from llm_pretrain.pipeline.executor import TaskFailure, default_workers
+from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
 from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discover, plan_tasks
 from llm_pretrain.pipeline.extract.warc import read_warc
@@ -156,8 +156,7 @@ def run_extract(
     )
     return run_stage(
         spec,
-        workers=config.executor.workers or default_workers(),
-        task_timeout_s=config.executor.task_timeout_s,
+        executor=config.executor,
         show_progress=show_progress,
         overwrite=overwrite,
     )

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards, text_bytes
-from llm_pretrain.pipeline.executor import default_workers
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
@@ -183,8 +182,7 @@ def run_filter(
     )
     return run_stage(
         spec,
-        workers=config.executor.workers or default_workers(),
-        task_timeout_s=config.executor.task_timeout_s,
+        executor=config.executor,
         show_progress=show_progress,
         overwrite=overwrite,
     )

@@ -1,0 +1,145 @@
+"""Ray executor: the local executor's tasks as Ray tasks, on one machine or a cluster.
+
+A stage does not change: the same picklable task function runs on a Ray worker instead of a
+pool process, writes its shards to the (shared) output folder and returns the same result, so
+the parent writes the same markers, stats and manifest. What Ray adds is placement across
+nodes and retries: a task whose worker or node is lost, or that raised, runs again up to
+`retries` times; one that keeps failing is reported with its task (and so its shard). Errors
+are retried too: Ray cannot tell a bug from a flaky disk or network, and a rerun is safe since
+a task commits its shards atomically.
+
+The time limit is enforced inside the task (SIGALRM in the worker: Ray runs a task on its
+worker's main thread); a task stuck in C code that ignores signals is not interrupted, which the
+local executor's pool (it kills the worker process) does handle.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.runner import StageError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class RayUnavailable(StageError):
+    """`--executor ray` without Ray installed, or a cluster that cannot be reached."""
+
+
+class TaskTimedOut(Exception):
+    """Raised inside a task that ran past its time limit."""
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            "executor.kind ray needs Ray: pip install 'llm-pretrain[ray]' "
+            "(on every node of the cluster)"
+        ) from None
+    return ray
+
+
+def connect(config: ExecutorConfig, workers: int) -> Any:
+    """Join the configured cluster, or start a Ray instance of `workers` CPUs for this run."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        return ray
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+    if config.ray_address:
+        check_reachable(config.ray_address)
+        options["address"] = config.ray_address
+    else:
+        options["num_cpus"] = workers
+    try:
+        ray.init(**options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = config.ray_address or "a local instance"
+        raise RayUnavailable(f"cannot start or join Ray ({where}): {exc}") from None
+    log.info("ray: %s", ray.cluster_resources())
+    return ray
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once on a head that does not answer: Ray itself retries for many minutes."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"executor.ray_address {address!r}: give auto or HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(f"cannot reach the Ray head at {address}: {exc}") from None
+
+
+def _with_time_limit(fn: Callable[[T], Any], task: T, timeout_s: float) -> Any:
+    """Runs on the Ray worker: the task, stopped by SIGALRM once its time is up."""
+
+    def expire(*_: object) -> None:
+        raise TaskTimedOut(f"task exceeded its time limit of {timeout_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return ("ok", fn(task))
+    except TaskTimedOut as exc:
+        return ("timeout", str(exc))  # a result, not an error: no retry, as locally
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_ray_tasks(
+    fn: Callable[[T], Any],
+    tasks: Iterable[T],
+    config: ExecutorConfig,
+    workers: int,
+    timeout_s: float,
+) -> Iterator[tuple[T, Any]]:
+    """Yield (task, result or TaskFailure) as tasks finish, in completion order."""
+    from llm_pretrain.pipeline.executor import TaskFailure
+
+    ray = connect(config, workers)
+    remote = ray.remote(num_cpus=1, max_retries=config.retries, retry_exceptions=True)(
+        _with_time_limit
+    )
+    function = ray.put(fn)  # shipped once, not once per task
+    pending = {remote.remote(function, task, timeout_s): task for task in tasks}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                task = pending.pop(ref)
+                try:
+                    status, value = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    cause = exc.cause if exc.cause is not None else exc
+                    failure = TaskFailure(
+                        "error",
+                        f"{type(cause).__name__}: {cause} (failed {config.retries + 1} times)\n"
+                        f"{exc}",
+                    )
+                    yield task, failure
+                    continue
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
+                    yield task, TaskFailure("crash", f"Ray worker or node lost: {exc}")
+                    continue
+                if status == "timeout":
+                    yield task, TaskFailure("timeout", value)
+                else:
+                    yield task, value
+    finally:
+        for ref in pending:  # the run stops (an error, Ctrl-C): stop what is still queued
+            ray.cancel(ref, force=True)

@@ -477,7 +477,7 @@ def status(
 def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
     """One self-contained HTML page on a corpus: the funnel of every stage and rule, languages,
     dedup clusters, tokens, charts. CORPUS is a refresh work folder or a chain's --output."""
-    from llm_pretrain.corpus.report import collect_report
+    from llm_pretrain.corpus.report import collect_report, kept_row
     from llm_pretrain.corpus.report_html import write_report
 
     setup_logging(quiet, verbose)
@@ -489,8 +489,7 @@ def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_jso
     if as_json:
         click.echo(json.dumps({**data, "output": str(path)}, indent=2, sort_keys=True))
         return
-    funnel = {row["stage"]: row for row in data["funnel"]}
-    kept = funnel.get("dedup") or funnel.get("filter") or funnel.get("extract") or {}
+    kept = kept_row(data)
     click.echo(
         f"report -> {path}: {kept.get('documents_out', 0):,} documents, "
         f"{data['tokens']['tokens']:,} tokens, {len(data['rejections'])} rejection reasons"

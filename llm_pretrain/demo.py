@@ -59,7 +59,8 @@ def add_broken_inputs(crawl: Path) -> None:
     encrypt_pdf(locked)
     write_image_only_pdf(crawl / "pdfs" / "scan.pdf")
     mirror = crawl / "crawl" / MIRROR_WARC  # its download was cut off: the tail is missing
-    mirror.write_bytes(mirror.read_bytes()[: len(mirror.read_bytes()) * 2 // 3])
+    whole = mirror.read_bytes()
+    mirror.write_bytes(whole[: len(whole) * 2 // 3])
     (crawl / "pages" / "not-really.html").write_bytes(bytes(range(256)) * 16)
     (crawl / "pages" / "menu-only.html").write_text(
         "<html><body><nav><a href='/'>Home</a> <a href='/a'>About</a></nav></body></html>"

@@ -23,6 +23,7 @@ import ast
 import html
 import sysconfig
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from llm_pretrain.samples import Article, write_pdf, write_warc
@@ -113,7 +114,8 @@ def text_blocks(text: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def reference_topics() -> list[Doc]:
+@cache
+def reference_topics() -> tuple[Doc, ...]:
     """The language reference's topics, as `help("if")` shows them."""
     from pydoc_data.topics import topics
 
@@ -125,10 +127,11 @@ def reference_topics() -> list[Doc]:
         else:
             title = key
         docs.append(Doc(f"reference/{key}", title, blocks))
-    return docs
+    return tuple(docs)
 
 
-def module_docs() -> list[Doc]:
+@cache
+def module_docs() -> tuple[Doc, ...]:
     """One page per standard-library module with enough documentation: the module's docstring,
     then each public class, method and function with its docstring."""
     library = Path(sysconfig.get_paths()["stdlib"])
@@ -150,7 +153,7 @@ def module_docs() -> list[Doc]:
             blocks.extend(text_blocks(ast.get_docstring(node) or ""))
         if sum(len(text) for _, text in blocks) >= MIN_MODULE_CHARS:
             docs.append(Doc(f"library/{name}", f"{name}: standard library module", blocks))
-    return docs
+    return tuple(docs)
 
 
 def _documented(body: list[ast.stmt], prefix: str) -> list[tuple[ast.AST, str]]:
@@ -274,20 +277,32 @@ class Delivery:
     with_pii: int
 
 
+def _site_pages(docs: tuple[Doc, ...], first: int, spam: bool) -> tuple[list[Article], int]:
+    """The site's page of every doc, numbered from `first` (dates, contact lines); every 9th
+    has a contact line, with `spam` every 37th a spam comment. Also: how many have PII."""
+    articles, with_pii = [], 0
+    for index, doc in enumerate(docs):
+        related = [docs[(index + k) % len(docs)] for k in range(1, 7)]
+        extra = [contact_line(first + index)] if index % 9 == 0 else []
+        with_pii += bool(extra)
+        if spam and index % 37 == 5:
+            extra.append(SPAM_COMMENT)
+        date = _date(first + index)
+        page = page_html(doc, related, date, extra)
+        articles.append(_article(f"{SITE}/{doc.slug}.html", doc, date, page))
+    return articles, with_pii
+
+
+def _write_pdfs(folder: Path, docs: list[Doc]) -> None:
+    for doc in docs:
+        write_doc_pdf(folder / "pdfs" / f"{doc.slug.split('/')[-1]}.pdf", doc)
+
+
 def build_first_delivery(folder: Path) -> Delivery:
     """The first crawl: reference topics and the first half of the modules."""
     topics, modules = reference_topics(), module_docs()
     docs = topics + modules[: len(modules) // 2]
-    articles = []
-    for index, doc in enumerate(docs):
-        related = [docs[(index + k) % len(docs)] for k in range(1, 7)]
-        extra = [contact_line(index)] if index % 9 == 0 else []
-        if index % 37 == 5:
-            extra.append(SPAM_COMMENT)
-        date = _date(index)
-        articles.append(
-            _article(f"{SITE}/{doc.slug}.html", doc, date, page_html(doc, related, date, extra))
-        )
+    articles, with_pii = _site_pages(docs, 0, spam=True)
     mirrored = docs[3::10]
     for item in articles[:6:2]:  # the same page under a second URL: exact duplicates
         articles.append(
@@ -311,9 +326,7 @@ def build_first_delivery(folder: Path) -> Delivery:
     for code in OTHER_LANGUAGES:
         (pages / f"intro-{code}.html").write_text(language_page(code), encoding="utf-8")
     printed = [doc for doc in topics if len(doc.text()) > 8000][:5]
-    for doc in printed:
-        write_doc_pdf(folder / "pdfs" / f"{doc.slug.split('/')[-1]}.pdf", doc)
-    with_pii = sum(1 for index in range(len(docs)) if index % 9 == 0)
+    _write_pdfs(folder, printed)
     return Delivery(len(articles), len(mirrored), len(printed), len(OTHER_LANGUAGES), with_pii)
 
 
@@ -321,14 +334,7 @@ def build_second_delivery(folder: Path) -> Delivery:
     """A week later: the second half of the modules, and a page already crawled (a repost)."""
     topics, modules = reference_topics(), module_docs()
     docs = modules[len(modules) // 2 :]
-    articles = []
-    for index, doc in enumerate(docs):
-        related = [docs[(index + k) % len(docs)] for k in range(1, 7)]
-        date = _date(index + 500)
-        extra = [contact_line(index + 500)] if index % 9 == 0 else []
-        articles.append(
-            _article(f"{SITE}/{doc.slug}.html", doc, date, page_html(doc, related, date, extra))
-        )
+    articles, with_pii = _site_pages(docs, 500, spam=False)
     repost = next(doc for doc in topics if doc.slug == "reference/for")
     articles.append(
         _article(
@@ -340,7 +346,5 @@ def build_second_delivery(folder: Path) -> Delivery:
     )
     write_warc(folder / "crawl" / "docs-2025-11.warc.gz", articles, deterministic=True)
     printed = [doc for doc in docs if len(doc.text()) > 20000][:2]
-    for doc in printed:
-        write_doc_pdf(folder / "pdfs" / f"{doc.slug.split('/')[-1]}.pdf", doc)
-    with_pii = sum(1 for index in range(len(docs)) if index % 9 == 0)
+    _write_pdfs(folder, printed)
     return Delivery(len(articles), 1, len(printed), 0, with_pii)

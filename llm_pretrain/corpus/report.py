@@ -22,7 +22,6 @@ from llm_pretrain.corpus.versions import (
     VERSIONS,
     batch_dir,
     batch_name,
-    committed,
 )
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS, read_manifest, shard_paths
 from llm_pretrain.pipeline.runner import StageError, merge_stats
@@ -48,9 +47,7 @@ def find_parts(corpus: Path) -> tuple[str, list[Part], dict[str, Any] | None]:
     if not corpus.is_dir():
         raise StageError(f"{corpus} does not exist")
     manifest = read_manifest(corpus / TOKENS)
-    if manifest is not None and "corpus" in manifest:
-        manifest = committed(corpus)
-        assert manifest is not None
+    if manifest is not None and "corpus" in manifest:  # the committed version of a refresh
         parts = []
         for entry in manifest["corpus"]["batches"]:
             number = entry["batch"]
@@ -161,14 +158,11 @@ def _funnel(
 ) -> list[dict[str, Any]]:
     """Documents and text bytes into and out of every stage, in order."""
     rows: list[dict[str, Any]] = []
-    extract = stats["extract"]
-    if manifests["extract"]:
-        files = sum(len(m.get("inputs", [])) for m in manifests["extract"])
-        rows.append(_row("input files", files, extract.get("input_bytes"), None, None, {}))
     previous_docs, previous_bytes = None, None
     if manifests["extract"]:
-        previous_docs = files
-        previous_bytes = extract.get("input_bytes")
+        previous_docs = sum(len(m.get("inputs", [])) for m in manifests["extract"])
+        previous_bytes = stats["extract"].get("input_bytes")
+        rows.append(_row("input files", previous_docs, previous_bytes, None, None, {}))
     for stage in STAGE_FOLDERS:
         if not manifests[stage]:
             continue
@@ -195,6 +189,15 @@ def _funnel(
         row["empty_documents"] = tokenize.get("empty_documents", 0)
         rows.append(row)
     return rows
+
+
+def kept_row(data: dict[str, Any]) -> dict[str, Any]:
+    """The funnel row of the documents the corpus keeps: dedup's, or the last stage run."""
+    stages = {row["stage"]: row for row in data["funnel"]}
+    for stage in ("dedup", "filter", "extract"):
+        if stage in stages:
+            return stages[stage]
+    return {}
 
 
 def _row(

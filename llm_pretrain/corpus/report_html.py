@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_pretrain.corpus import report_plots
+from llm_pretrain.corpus.report import kept_row
 from llm_pretrain.pipeline.storage import atomic_write_bytes
 
 STYLE = """
@@ -100,9 +101,7 @@ def _chart(png: bytes | None, alt: str) -> str:
 
 
 def _header(data: dict[str, Any]) -> str:
-    tokens, funnel = data["tokens"], data["funnel"]
-    last = funnel[-1] if funnel else {}
-    kept = next((r for r in reversed(funnel) if r["stage"] == "dedup"), last)
+    tokens, kept = data["tokens"], kept_row(data)
     if data["layout"] == "refresh":
         what = f"version {data['version']}, committed {data['committed_at']}"
     else:

@@ -77,12 +77,15 @@ class ShardWriter:
         self.text_bytes = 0  # UTF-8 bytes of the `text` column written, for the funnel stats
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: dict[str, Any]) -> int:
+        """Buffer one row; its text's UTF-8 bytes, for the caller's per-reason counts."""
         self.buffer.append(row)
         self.buffered_bytes += len(row.get("text") or "")
-        self.text_bytes += text_bytes(row.get("text"))
+        size = text_bytes(row.get("text"))
+        self.text_bytes += size
         if len(self.buffer) >= self.row_group_rows or self.buffered_bytes >= ROW_GROUP_MAX_BYTES:
             self.flush()
+        return size
 
     def add_table(self, table: pa.Table) -> None:
         """Write whole Arrow rows (already in this shard's schema) after the buffered ones."""

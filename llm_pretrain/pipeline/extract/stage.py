@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from llm_pretrain.config import ExtractConfig, PipelineConfig
-from llm_pretrain.pipeline.dataset import TaskShards, text_bytes
+from llm_pretrain.pipeline.dataset import TaskShards
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
     REJECTED_SCHEMA,
@@ -75,9 +75,8 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
                     counts.skipped[outcome.reason] += 1
                 elif isinstance(outcome, Rejected):
                     counts.rejected[outcome.reason] += 1
-                    row = outcome.to_row()
-                    counts.rejected_bytes[outcome.reason] += text_bytes(row["text"])
-                    rejected.add(row)
+                    size = rejected.add(outcome.to_row())
+                    counts.rejected_bytes[outcome.reason] += size
                 else:
                     counts.kept += 1
                     counts.formats[outcome.format] += 1

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.dataset import TaskShards, text_bytes
+from llm_pretrain.pipeline.dataset import TaskShards
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
@@ -142,8 +142,8 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
                     row[WOULD_REJECT] = reasons
                 if reasons and not config.dry_run:
                     reasons_count[reasons[0]] += 1
-                    reasons_bytes[reasons[0]] += text_bytes(row["text"])
-                    rejected.add({**row, "reason": reasons[0]})
+                    size = rejected.add({**row, "reason": reasons[0]})
+                    reasons_bytes[reasons[0]] += size
                 else:
                     kept_count += 1
                     kept.add(row)

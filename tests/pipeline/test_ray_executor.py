@@ -26,6 +26,8 @@ from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
 from llm_pretrain.samples import build_sample
 from llm_pretrain.tokenizer.stage import run_tokenize
 from tests.corpus.test_refresh import SETTINGS, corpus_digest
+from tests.pipeline.dedup.corpus import original, words_changed
+from tests.pipeline.dedup.test_dedup_stage import extracted, first_batch
 
 ray = pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[2]
@@ -98,6 +100,28 @@ def test_refresh_on_ray_gives_the_local_corpus(tmp_path):
     shutil.rmtree(corpus)
     assert refresh(corpus, on("ray"), [str(crawl)]).outcome == "committed"
     assert corpus_digest(corpus) == local
+
+
+def test_dedup_on_ray_equals_dedup_locally(tmp_path):
+    """Two batches against an index: the global step in 3 partitions as Ray tasks decides as
+    the local one-process step (datasets, index parts and counts)."""
+    config = on("local")
+    second = {f"new{i:02d}": original(100 + i) for i in range(6)}
+    second.update(again5=original(5), near6=words_changed(original(6), 2, seed=6))
+    inputs = [extracted(tmp_path, config, first_batch(), "ex1")]
+    inputs.append(extracted(tmp_path, config, second, "ex2"))
+    work = tmp_path / "work"
+    digests = {}
+    for kind in ("local", "ray"):
+        config = on(kind)
+        config.dedup.partitions = 3 if kind == "ray" else 0
+        for n, source in enumerate(inputs):
+            run_dedup(source, work / f"out{n}", config, work / "index", show_progress=False)
+        index = json.loads((work / "index" / "_index.json").read_text())
+        digests[kind] = [index, *(dataset_digest(work / f"out{n}") for n in range(2))]
+        shutil.rmtree(work)
+    assert digests["ray"] == digests["local"]
+    assert digests["local"][2]["manifest"]["counts"]["rejected"] == 2
 
 
 # Task functions of the failure tests; module level so that Ray workers can import them.

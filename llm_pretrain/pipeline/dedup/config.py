@@ -91,3 +91,17 @@ class DedupConfig(Section):
         "the index always win",
     )
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group when writing")
+    partitions: int | None = Field(
+        None,
+        ge=0,
+        description="how the global step (LSH buckets -> clusters) runs: 0 in one process "
+        "(~700 bytes per document of the batch and the index in memory), N as tasks on the "
+        "executor over N bucket partitions (no process holds every signature); empty: one "
+        "process with the local executor, one partition per million documents on Ray. The "
+        "decisions are the same either way",
+    )
+
+    def decision_settings(self) -> dict:
+        """The settings that change decisions (not `partitions`): what the run's identity,
+        its index batch and its manifest record."""
+        return self.model_dump(exclude={"partitions"})

@@ -62,15 +62,25 @@ def signature_schema(num_perm: int) -> pa.Schema:
     )
 
 
+def hash_array(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A binary(16) column as numpy "V16" values."""
+    hashes = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    raw = np.frombuffer(hashes.buffers()[1], dtype=np.uint8)[hashes.offset * 16 :]
+    return raw[: len(hashes) * 16].copy().view("V16")
+
+
+def signature_array(column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
+    """A fixed-size-list signature column as an (n, num_perm) uint32 matrix."""
+    signature = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    flat = signature.flatten().to_numpy(zero_copy_only=False)
+    return flat.reshape(len(signature), num_perm).astype(np.uint32, copy=False)
+
+
 def table_documents(table: pa.Table, num_perm: int) -> Documents:
     """Hashes and signatures of a signature table as numpy arrays."""
-    hashes = table.column("text_hash").combine_chunks()
-    hash_bytes = np.frombuffer(hashes.buffers()[1], dtype=np.uint8)[hashes.offset * 16 :]
-    signature = table.column("signature").combine_chunks()
-    flat = signature.flatten().to_numpy(zero_copy_only=False)
     return Documents(
-        hashes=hash_bytes[: len(table) * 16].copy().view("V16"),
-        signatures=flat.reshape(len(table), num_perm).astype(np.uint32, copy=False),
+        hashes=hash_array(table.column("text_hash")),
+        signatures=signature_array(table.column("signature"), num_perm),
     )
 
 
@@ -114,13 +124,17 @@ class DedupIndex:
     def other_batches(self, batch: str) -> list[str]:
         return [part["batch"] for part in self.manifest()["parts"] if part["batch"] != batch]
 
-    def load(self, batch: str) -> tuple[list[str], Documents]:
-        """Ids, hashes and signatures of every committed part but `batch`'s own."""
-        parts = [p for p in self.manifest()["parts"] if p["batch"] != batch]
+    def part_files(self, batch: str) -> list[Path]:
+        """The committed parts but `batch`'s own, in order: the index's nodes."""
+        return [self.folder / p["file"] for p in self.manifest()["parts"] if p["batch"] != batch]
+
+    def load(self, batch: str) -> Documents:
+        """Hashes and signatures of every committed part but `batch`'s own."""
+        columns = ["text_hash", "signature"]
         schema = signature_schema(self.num_perm)
-        tables = [pq.read_table(self.folder / part["file"], schema=schema) for part in parts]
+        tables = [pq.read_table(path, columns=columns) for path in self.part_files(batch)]
         table = pa.concat_tables(tables) if tables else schema.empty_table()
-        return table.column("id").to_pylist(), table_documents(table, self.num_perm)
+        return table_documents(table, self.num_perm)
 
     def part_name(self, batch: str) -> str:
         return f"part-{batch}.parquet"

@@ -4,14 +4,14 @@ Three phases, each resumable, all under the output's `_progress/` until the comm
 
 1. signatures (worker pool, one task per input shard): the normalised-text hash and the MinHash
    signature of every document -> `_progress/signatures/part-i.parquet`;
-2. clusters (this process): every signature of the batch and of the index, LSH candidates,
-   verification, connected components, survivors -> `_progress/decisions/part-i.parquet` (the
-   reason for every row) and the batch's index part;
+2. clusters: every signature of the batch and of the index, LSH candidates, verification,
+   connected components, survivors -> `_progress/decisions/part-i.parquet` (the reason for
+   every row) and the batch's index part; in this process (`clusters.cluster`, ~1.5 KB per
+   document of the batch and the index at the defaults, measured) or, with
+   `dedup.partitions`, as tasks over bucket partitions (`partitioned.decide`), same decisions;
 3. apply (worker pool, one task per input shard): shard i of the output and of `rejected/`.
 
-Then the output manifest is written, and the index lists the batch's part. Memory: the global
-step holds (16 + 4 x num_perm + 8 x bands) bytes per document of the batch and the index (~700
-at the defaults), its ids and sort temporaries: 1.5 GB peak for 1 million documents, measured.
+Then the output manifest is written, and the index lists the batch's part.
 """
 
 from __future__ import annotations
@@ -34,17 +34,13 @@ import pyarrow.parquet as pq
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards, atomic_parquet, shard_name
-from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, ExactJaccard, cluster
+from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
-from llm_pretrain.pipeline.dedup.minhash import (
-    EMPTY,
-    jaccard,
-    shingle_hashes,
-    shingle_set,
-    signatures,
-)
+from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, shingle_set, signatures
+from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, sources
 from llm_pretrain.pipeline.dedup.normalize import text_hash
+from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide, partition_count
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
@@ -76,9 +72,6 @@ class SignatureResult:
 
 
 # --- Phase 1: signatures ----------------------------------------------------------------------
-
-
-SHINGLES = "shingles"
 
 
 def signature_file_schema(width: int, with_sets: bool) -> pa.Schema:
@@ -132,72 +125,45 @@ def signature_task(
     return SignatureResult(task.index, rows, round(time.process_time() - started, 3))
 
 
-def exact_jaccard(folder: Path, rows: list[int]) -> ExactJaccard:
-    """Exact similarities of pairs of batch positions, from the shingle sets of phase 1's
-    files; reads, shard by shard, only the sets of the documents asked for."""
-    starts = np.cumsum([0, *rows])
-
-    def compute(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        needed = np.unique(np.concatenate([first, second]))
-        sets: dict[int, np.ndarray] = {}
-        for shard in range(len(rows)):
-            here = needed[(needed >= starts[shard]) & (needed < starts[shard + 1])]
-            if not len(here):
-                continue
-            column = pq.read_table(folder / shard_name(shard), columns=[SHINGLES]).column(0)
-            picked = column.take(pa.array(here - starts[shard]))
-            for position, value in zip(here.tolist(), picked.to_pylist(), strict=True):
-                sets[position] = np.array(value, dtype=np.uint32)
-        return np.array(
-            [
-                jaccard(sets[a], sets[b])
-                for a, b in zip(first.tolist(), second.tolist(), strict=True)
-            ]
-        )
-
-    return compute
-
-
 # --- Phase 2: clusters ------------------------------------------------------------------------
 
 
-_CLUSTER_COLUMNS = ["id", "text_hash", "signature", "length", "date"]
+_CLUSTER_COLUMNS = ["text_hash", "signature", "length", "date"]
 
 
-def _load_batch(folder: Path, count: int, num_perm: int) -> tuple[list[str], Documents, list[int]]:
-    """Ids and the numpy columns of every signature file, one file at a time (the Arrow form
-    of all of them at once would double the memory of the global step)."""
-    ids: list[str] = []
+def _load_batch(folder: Path, count: int, num_perm: int) -> Documents:
+    """The numpy columns of every signature file, one file at a time (the Arrow form of all
+    of them at once would double the memory of the global step)."""
     parts: list[Documents] = []
     for i in range(count):
         table = pq.read_table(folder / shard_name(i), columns=_CLUSTER_COLUMNS)
-        ids.extend(table.column("id").to_pylist())
         part = table_documents(table, num_perm)
         part.lengths = table.column("length").to_numpy()
         part.dates = np.array(table.column("date").fill_null("").to_pylist(), dtype=str)
         parts.append(part)
-    rows = [len(part) for part in parts]
-    if not ids:
-        return [], Documents.empty(num_perm), rows
-    documents = Documents(
+    if not parts or not sum(len(p) for p in parts):
+        return Documents.empty(num_perm)
+    return Documents(
         np.concatenate([p.hashes for p in parts]),
         np.concatenate([p.signatures for p in parts]),
         np.concatenate([p.lengths for p in parts]),
         np.concatenate([p.dates for p in parts]),
     )
-    return ids, documents, rows
 
 
-def _reasons(decisions: Decisions, ids: list[str], index_ids: list[str]) -> list[str | None]:
-    n_index = len(index_ids)
-    reasons: list[str | None] = []
-    for position, survivor in enumerate(decisions.survivor.tolist()):
-        if survivor == n_index + position:
-            reasons.append(None)
-            continue
-        other = index_ids[survivor] if survivor < n_index else ids[survivor - n_index]
+def _reasons(decisions: Decisions, reader: NodeReader) -> dict[int, str]:
+    """The reason of every removed batch document, by batch position."""
+    n_index = reader.n_index
+    positions = np.flatnonzero(decisions.survivor != np.arange(n_index, reader.total))
+    survivors = decisions.survivor[positions]
+    chosen = np.unique(survivors)
+    ids = reader.ids(chosen)
+    reasons = {}
+    for position, at in zip(
+        positions.tolist(), np.searchsorted(chosen, survivors).tolist(), strict=True
+    ):
         kind = "exact_duplicate_of" if decisions.exact[position] else "near_duplicate_of"
-        reasons.append(f"{kind}:{other}")
+        reasons[position] = f"{kind}:{ids[at]}"
     return reasons
 
 
@@ -246,24 +212,33 @@ class DedupPlan:
         signature_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        num_perm = self.width
-        ids, batch, rows = _load_batch(folder, len(self.tasks), num_perm)
-        index_ids: list[str] = []
-        index_docs = Documents.empty(num_perm)
+        batch_files = [folder / shard_name(task.index) for task in self.tasks]
+        index_files = self.index.part_files(self.batch) if self.index is not None else []
+        reader = NodeReader(sources(index_files, batch_files), self.width)
+        partitions = partition_count(self.config.partitions, self.executor, reader.total)
+        if partitions:
+            step = GlobalStep(self.progress_dir / "global", reader.sources, partitions, self.config)
+            decisions = decide(step, self.executor, self.show_progress)
+        else:
+            index_docs = Documents.empty(self.width)
+            if self.index is not None:
+                index_docs = self.index.load(self.batch)
+            batch = _load_batch(folder, len(self.tasks), self.width)
+            decisions = cluster(index_docs, batch, self.config, reader.jaccard)
+        rows = [source.rows for source in reader.sources if source.in_batch]
+        self._write_decisions(decisions, _reasons(decisions, reader), rows)
         if self.index is not None:
-            index_ids, index_docs = self.index.load(self.batch)
-        decisions = cluster(index_docs, batch, self.config, exact_jaccard(folder, rows))
-        self._write_decisions(decisions, _reasons(decisions, ids, index_ids), rows)
-        if self.index is not None:
-            kept = decisions.survivor == np.arange(len(index_ids), len(index_ids) + len(ids))
+            kept = decisions.survivor == np.arange(reader.n_index, reader.total)
             self._write_index_part(folder, kept)
         stats = {
             "dedup": {
                 **decisions.stats,
-                "index_documents": len(index_ids),
+                "index_documents": reader.n_index,
                 "seconds_signatures": round(signature_seconds, 3),
                 "seconds_global_step": round(time.perf_counter() - started, 3),
-                "signatures_docs_per_s": round(len(ids) / signature_seconds, 1)
+                "signatures_docs_per_s": round(
+                    (reader.total - reader.n_index) / signature_seconds, 1
+                )
                 if signature_seconds
                 else 0.0,
                 "peak_rss_mb": _peak_rss_mb(),
@@ -273,17 +248,18 @@ class DedupPlan:
         return stats
 
     def _write_decisions(
-        self, decisions: Decisions, reasons: list[str | None], rows: list[int]
+        self, decisions: Decisions, reasons: dict[int, str], rows: list[int]
     ) -> None:
         folder = self.progress_dir / "decisions"
         folder.mkdir(parents=True, exist_ok=True)
         start = 0
         for task, count in zip(self.tasks, rows, strict=True):
             part = slice(start, start + count)
-            removed = [r is not None for r in reasons[part]]
+            texts = [reasons.get(position) for position in range(start, start + count)]
+            removed = [text is not None for text in texts]
             table = pa.table(
                 {
-                    "reason": pa.array(reasons[part], pa.string()),
+                    "reason": pa.array(texts, pa.string()),
                     SIMILARITY: pa.array(
                         np.where(removed, decisions.similarity[part], np.nan), pa.float32()
                     ),
@@ -376,7 +352,7 @@ def batch_id(input_info: dict[str, Any], config: DedupConfig) -> str:
         {
             "fingerprint": input_info["fingerprint"],
             "shards": input_info["shards"],
-            "config": config.model_dump(),
+            "config": config.decision_settings(),
         },
         sort_keys=True,
     )
@@ -417,7 +393,7 @@ def run_dedup(
             tasks=tasks,
             run_task=partial(apply_task, config=dedup, output=output),
             on_failure=shard_task_failed,
-            config={**dedup.model_dump(), "batch": batch},
+            config={**dedup.decision_settings(), "batch": batch},
             inputs=inputs,
             prepare=plan.prepare,
         )

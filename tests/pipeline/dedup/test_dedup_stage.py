@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -200,3 +201,41 @@ def test_exact_dedup_alone(tmp_path, config):
         name: found for name, found in PLANTED.items() if found[1] == "exact_duplicate_of"
     }
     assert "candidate_pairs" not in summary.stats["dedup"]
+
+
+TIMINGS = ("peak_rss_mb", "signatures_docs_per_s")
+
+
+def test_the_global_step_in_partitions_gives_the_same_datasets(tmp_path, config):
+    """Two batches against an index, the global step in one process and in 3 partitions (as
+    on Ray): the same outputs, rejections with reasons, index parts and counts."""
+    second = {f"new{i:02d}": original(100 + i) for i in range(6)}
+    second.update(again5=original(5), near6=words_changed(original(6), 2, seed=6))
+    inputs = [extracted(tmp_path, config, first_batch(), "ex1")]
+    inputs.append(extracted(tmp_path, config, second, "ex2"))
+    results = {}
+    for partitions in (0, 3):
+        config.dedup.partitions = partitions
+        index = tmp_path / f"index{partitions}"
+        summaries = [
+            run_dedup(source, tmp_path / f"out{partitions}-{n}", config, index, False)
+            for n, source in enumerate(inputs)
+        ]
+        results[partitions] = (
+            [shard_checksums(tmp_path / f"out{partitions}-{n}") for n in range(2)],
+            [pq.read_table(path) for path in sorted(index.glob("part-*.parquet"))],
+            [
+                {
+                    k: v
+                    for k, v in s.stats["dedup"].items()
+                    if k not in TIMINGS and "seconds" not in k
+                }
+                for s in summaries
+            ],
+        )
+    (checksums, parts, stats), (checksums3, parts3, stats3) = results[0], results[3]
+    assert checksums == checksums3 and parts == parts3
+    assert stats3[0]["partitions"] == 3 and stats3[0]["exactly_compared_pairs"] >= 1
+    for one, three in zip(stats, stats3, strict=True):
+        assert one == {k: v for k, v in three.items() if k != "partitions"}
+    assert stats3[1]["duplicates_of_index"] == 2

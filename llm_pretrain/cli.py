@@ -11,6 +11,7 @@ import click
 
 from llm_pretrain import __version__
 from llm_pretrain.cli_options import (
+    LocalPath,
     MultiValueGroup,
     config_file_options,
     config_options,
@@ -34,7 +35,7 @@ def dataset_output_options(command: Callable) -> Callable:
         "--output",
         "-o",
         required=True,
-        type=click.Path(file_okay=False, path_type=Path),
+        type=LocalPath(file_okay=False, path_type=Path),
         help="Dataset folder to write (created if missing).",
     )(command)
 
@@ -47,7 +48,7 @@ def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
         "input_dir",
         required=True,
         # Not checked here: in a chain it is written by the stage before, after parsing.
-        type=click.Path(file_okay=False, path_type=Path),
+        type=LocalPath(file_okay=False, path_type=Path),
         help=help_text,
     )
 
@@ -155,7 +156,7 @@ def filter_(
 @click.option(
     "--index",
     "index_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="Index folder of everything kept by earlier runs (created if missing): the batch is "
     "deduplicated against it too, and its kept documents are added to it.",
 )
@@ -199,7 +200,7 @@ def dedup(
 @click.option(
     "--tokenizer",
     "tokenizer_path",
-    type=click.Path(exists=True, path_type=Path),
+    type=LocalPath(exists=True, path_type=Path),
     help="Reuse this tokenizer (a folder with tokenizer.json, or the file) instead of training "
     "one on the input; a refresh keeps its corpus's tokenizer this way.",
 )
@@ -249,7 +250,7 @@ def tokenize(
     "positive",
     multiple=True,
     required=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=LocalPath(exists=True, path_type=Path),
     metavar="PATH...",
     help="Examples of the positive class: dataset folders, .parquet, .jsonl(.gz) or .txt "
     "(one example per line). Several may follow one --positive.",
@@ -259,7 +260,7 @@ def tokenize(
     "negative",
     multiple=True,
     required=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=LocalPath(exists=True, path_type=Path),
     metavar="PATH...",
     help="Examples of the negative class, in the same forms.",
 )
@@ -267,7 +268,7 @@ def tokenize(
     "--output",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=LocalPath(dir_okay=False, path_type=Path),
     help="Model file to write; a report with held-out metrics goes to OUTPUT.json.",
 )
 @config_file_options
@@ -320,7 +321,7 @@ def train_classifier(
     "--output",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="Folder for tokenizer.json, tokenizer_config.json and train_report.json.",
 )
 @config_file_options
@@ -372,7 +373,7 @@ def train_tokenizer(
     "--workdir",
     "-w",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="The corpus work folder (created on the first run); train on WORKDIR/tokens.",
 )
 @click.option(
@@ -438,7 +439,7 @@ class LastInChain(click.Command):
 
 
 @data.command(cls=LastInChain)
-@click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("workdir", type=LocalPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--input",
     "-i",
@@ -466,11 +467,11 @@ def status(
 
 
 @data.command(cls=LastInChain)
-@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("corpus", type=LocalPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=LocalPath(dir_okay=False, path_type=Path),
     help="The HTML file to write (default: CORPUS/report.html).",
 )
 @output_options
@@ -514,7 +515,7 @@ def checkpoint_option(
     return click.option(
         "--checkpoint",
         required=True,
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        type=LocalPath(exists=True, file_okay=False, path_type=Path),
         help=help_text,
     )
 
@@ -530,20 +531,20 @@ def train() -> None:
     "--config",
     "-c",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=LocalPath(exists=True, dir_okay=False, path_type=Path),
     help="Training recipe (configs/train/*.yaml); defaults apply to what it leaves out.",
 )
 @click.option(
     "--data",
     "-d",
     "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="Folder written by llm-data tokenize (overrides the recipe's `data`).",
 )
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="Run folder for checkpoints, metrics.jsonl and config.yaml (overrides `out`).",
 )
 @click.option(
@@ -554,7 +555,7 @@ def train() -> None:
 )
 @click.option(
     "--init-from",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=LocalPath(exists=True, file_okay=False, path_type=Path),
     help="Continued pretraining: start from this LlamaForCausalLM folder (llm-train export's, "
     "or a compatible one). Its architecture and weights replace the recipe's model; the data "
     "must be tokenized with its tokenizer (llm-data tokenize --tokenizer HF_DIR).",
@@ -617,7 +618,7 @@ def pretrain(
     "-d",
     "data_dir",
     required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=LocalPath(exists=True, file_okay=False, path_type=Path),
     help="Folder written by llm-data tokenize with the checkpoint's tokenizer.",
 )
 @click.option("--split", type=click.Choice(["val", "train"]), default="val", show_default=True)
@@ -661,11 +662,11 @@ def eval_(
 
 
 @train.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=LocalPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=LocalPath(dir_okay=False, path_type=Path),
     help="PNG to write; default: RUN_DIR/loss.png.",
 )
 def plot(run_dir: Path, output: Path | None) -> None:
@@ -685,7 +686,7 @@ def plot(run_dir: Path, output: Path | None) -> None:
     "--out",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=LocalPath(file_okay=False, path_type=Path),
     help="Hugging Face folder to write (replaced when complete).",
 )
 @click.option("--dtype", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True)
@@ -732,7 +733,7 @@ def export_(
 @click.option("--prompt", "prompts", multiple=True, help="Text to continue (repeatable).")
 @click.option(
     "--prompts-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=LocalPath(exists=True, dir_okay=False, path_type=Path),
     help="A file of prompts, one per line.",
 )
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=100, show_default=True)

@@ -15,8 +15,18 @@ from pydantic import BaseModel
 
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.config import ConfigError, PipelineConfig, load_config, parse_assignment
+from llm_pretrain.pipeline.storage import url_error
 
 PREFIX = "cfg__"
+
+
+class LocalPath(click.Path):
+    """click.Path that refuses URLs with a usage error (see storage.url_error)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and (problem := url_error(value)) is not None:
+            self.fail(problem, param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _leaf_fields(model: type[BaseModel], path: tuple[str, ...]) -> Iterator[tuple[tuple, Any]]:
@@ -93,7 +103,7 @@ def config_file_options(command: Callable) -> Callable:
         "--config",
         "-c",
         "config_path",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        type=LocalPath(exists=True, dir_okay=False, path_type=Path),
         help="Pipeline config YAML (see configs/pipeline.yaml); defaults apply without it.",
     )(command)
 

@@ -182,3 +182,17 @@ def test_expand_chain():
     ]:
         with pytest.raises(click.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
             expand_chain(args, data.commands, folders)
+
+
+def test_urls_are_refused_instead_of_becoming_local_folders(tmp_path, monkeypatch):
+    """`Path("s3://b/x")` is the local folder `s3:/b/x`: a URL must be an error instead."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    (tmp_path / "x.html").write_text("<p>hi</p>")
+    as_output = runner.invoke(data, ["extract", "-i", "x.html", "-o", "s3://bucket/out"])
+    assert as_output.exit_code == 2 and "mount the bucket" in as_output.output
+    as_input = runner.invoke(data, ["extract", "-i", "gs://bucket/crawl", "-o", "out"])
+    assert as_input.exit_code == 1 and "URLs are not supported" in as_input.output
+    as_corpus = runner.invoke(data, ["refresh", "--workdir", "s3://bucket/corpus", "-i", "x"])
+    assert as_corpus.exit_code == 2
+    assert not (tmp_path / "s3:").exists() and not (tmp_path / "gs:").exists()

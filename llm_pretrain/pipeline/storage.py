@@ -9,11 +9,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def url_error(value: str) -> str | None:
+    """Why `value` cannot be a path here, when it is a URL (s3://, gs://, hdfs://, ...): paths
+    are local or on a shared filesystem; an object store is read and written through a mount.
+    Without this, `Path("s3://b/x")` would quietly become the local folder `s3:/b/x`."""
+    if not _URL.match(value):
+        return None
+    return (
+        f"{value}: URLs are not supported as paths; mount the bucket (s3fs, gcsfuse, "
+        "blobfuse) or use a shared filesystem, and give its path"
+    )
 
 
 def temporary_path(path: Path) -> Path:

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_pretrain.pipeline.storage import url_error
+
 # Longest suffix first: `.warc.wet.gz` must win over `.gz`.
 KIND_BY_SUFFIX = {
     ".warc.wet.gz": "warc",
@@ -64,6 +66,8 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
     found: dict[str, InputFile] = {}
     unsupported: list[str] = []
     for argument in arguments:
+        if (problem := url_error(argument)) is not None:
+            raise InputError(problem)
         matches = _expand(argument)
         if not matches:
             raise InputError(f"input {argument!r} matches no file")

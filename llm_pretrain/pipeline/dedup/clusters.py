@@ -216,6 +216,19 @@ class InMemoryColumns:
         return Documents(self.hashes[nodes], rows, lengths, dates)
 
 
+def _similarities(first: np.ndarray, second: np.ndarray, columns: NodeColumns) -> np.ndarray:
+    """Estimated similarities of pairs of nodes, reading signatures a block of pairs at a time
+    (they may be on disk)."""
+    result = np.empty(len(first), dtype=np.float64)
+    for start in range(0, len(first), _PAIR_BLOCK // 8):
+        block = slice(start, start + _PAIR_BLOCK // 8)
+        both = np.unique(np.concatenate([first[block], second[block]]))
+        rows = columns.documents(both, signatures=True).signatures
+        left, right = np.searchsorted(both, first[block]), np.searchsorted(both, second[block])
+        result[block] = similarity(rows[left], rows[right])
+    return result
+
+
 def resolve(
     source: np.ndarray,
     target: np.ndarray,
@@ -262,11 +275,7 @@ def resolve(
     if not config.exact.enabled:
         exact[:] = False
     near_at = removed_at[~exact]
-    both = np.unique(np.concatenate([near_at, survivor_at[near_at]]))
-    rows = columns.documents(nodes[both], signatures=True).signatures
-    near_sim = similarity(
-        rows[np.searchsorted(both, near_at)], rows[np.searchsorted(both, survivor_at[near_at])]
-    )
+    near_sim = _similarities(nodes[near_at], nodes[survivor_at[near_at]], columns)
 
     positions = nodes[removed_at] - n_index
     survivor = np.arange(n_index, n_index + n_batch, dtype=np.int64)

@@ -151,20 +151,29 @@ def _load_batch(folder: Path, count: int, num_perm: int) -> Documents:
     )
 
 
-def _reasons(decisions: Decisions, reader: NodeReader) -> dict[int, str]:
-    """The reason of every removed batch document, by batch position."""
-    n_index = reader.n_index
-    positions = np.flatnonzero(decisions.survivor != np.arange(n_index, reader.total))
-    survivors = decisions.survivor[positions]
-    chosen = np.unique(survivors)
-    ids = reader.ids(chosen)
-    reasons = {}
-    for position, at in zip(
-        positions.tolist(), np.searchsorted(chosen, survivors).tolist(), strict=True
-    ):
-        kind = "exact_duplicate_of" if decisions.exact[position] else "near_duplicate_of"
-        reasons[position] = f"{kind}:{ids[at]}"
-    return reasons
+@dataclass
+class SurvivorIds:
+    """The ids of the documents that other documents were removed in favour of (only those:
+    a Python string per document of the batch would be the step's largest cost)."""
+
+    nodes: np.ndarray
+    ids: list[str]
+
+    @classmethod
+    def read(cls, decisions: Decisions, reader: NodeReader) -> SurvivorIds:
+        removed = decisions.survivor != np.arange(reader.n_index, reader.total)
+        nodes = np.unique(decisions.survivor[removed])
+        return cls(nodes, reader.ids(nodes))
+
+    def reasons(self, decisions: Decisions, part: slice, n_index: int) -> list[str | None]:
+        """The reason of every document of batch positions `part` (None when kept)."""
+        survivor, exact = decisions.survivor[part], decisions.exact[part]
+        kept = survivor == np.arange(n_index + part.start, n_index + part.stop)
+        at = np.searchsorted(self.nodes, survivor)
+        return [
+            None if kept[i] else f"{'exact' if exact[i] else 'near'}_duplicate_of:{self.ids[at[i]]}"
+            for i in range(len(survivor))
+        ]
 
 
 def _peak_rss_mb() -> dict[str, float]:
@@ -226,7 +235,7 @@ class DedupPlan:
             batch = _load_batch(folder, len(self.tasks), self.width)
             decisions = cluster(index_docs, batch, self.config, reader.jaccard)
         rows = [source.rows for source in reader.sources if source.in_batch]
-        self._write_decisions(decisions, _reasons(decisions, reader), rows)
+        self._write_decisions(decisions, SurvivorIds.read(decisions, reader), reader.n_index, rows)
         if self.index is not None:
             kept = decisions.survivor == np.arange(reader.n_index, reader.total)
             self._write_index_part(folder, kept)
@@ -248,14 +257,14 @@ class DedupPlan:
         return stats
 
     def _write_decisions(
-        self, decisions: Decisions, reasons: dict[int, str], rows: list[int]
+        self, decisions: Decisions, survivors: SurvivorIds, n_index: int, rows: list[int]
     ) -> None:
         folder = self.progress_dir / "decisions"
         folder.mkdir(parents=True, exist_ok=True)
         start = 0
         for task, count in zip(self.tasks, rows, strict=True):
             part = slice(start, start + count)
-            texts = [reasons.get(position) for position in range(start, start + count)]
+            texts = survivors.reasons(decisions, part, n_index)
             removed = [text is not None for text in texts]
             table = pa.table(
                 {

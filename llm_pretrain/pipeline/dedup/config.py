@@ -95,7 +95,7 @@ class DedupConfig(Section):
         None,
         ge=0,
         description="how the global step (LSH buckets -> clusters) runs: 0 in one process "
-        "(~700 bytes per document of the batch and the index in memory), N as tasks on the "
+        "(~2.4 KB per document of the batch and the index in memory), N as tasks on the "
         "executor over N bucket partitions (no process holds every signature); empty: one "
         "process with the local executor, one partition per million documents on Ray. The "
         "decisions are the same either way",

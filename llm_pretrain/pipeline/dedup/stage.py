@@ -6,7 +6,7 @@ Three phases, each resumable, all under the output's `_progress/` until the comm
    signature of every document -> `_progress/signatures/part-i.parquet`;
 2. clusters: every signature of the batch and of the index, LSH candidates, verification,
    connected components, survivors -> `_progress/decisions/part-i.parquet` (the reason for
-   every row) and the batch's index part; in this process (`clusters.cluster`, ~1.5 KB per
+   every row) and the batch's index part; in this process (`clusters.cluster`, ~2.4 KB per
    document of the batch and the index at the defaults, measured) or, with
    `dedup.partitions`, as tasks over bucket partitions (`partitioned.decide`), same decisions;
 3. apply (worker pool, one task per input shard): shard i of the output and of `rejected/`.

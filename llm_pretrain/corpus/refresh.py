@@ -59,6 +59,7 @@ class RefreshResult:
     aliases: int = 0  # files skipped: their content was processed under another name
     unsupported: int = 0  # files of a kind extract does not read
     seconds: float = 0.0
+    executor: str = "local"  # where the stages' tasks ran: "local" or "ray"
 
     def line(self) -> str:
         """One line for cron mail."""
@@ -93,6 +94,7 @@ class RefreshResult:
             "aliases": self.aliases,
             "unsupported": self.unsupported,
             "seconds": round(self.seconds, 3),
+            "executor": self.executor,
         }
 
 
@@ -140,6 +142,7 @@ def refresh(
             _record(workdir, {"outcome": "error", "error": str(exc) or type(exc).__name__})
             raise
         result.seconds = time.perf_counter() - started
+        result.executor = config.executor.kind
         log.info("%s", result.line())
         _record(workdir, {"outcome": result.outcome, "line": result.line()})
         return result

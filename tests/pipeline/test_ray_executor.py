@@ -1,12 +1,14 @@
 """The Ray executor (a local Ray instance of 2 CPUs, started once for this module) writes what
-the local executor writes, byte for byte; a task failing once is retried, one failing always is
-reported with its input."""
+the local executor writes, byte for byte; a task failing once, or losing its worker once, is
+retried, one failing always is reported with its input."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import socket
 from functools import partial
 from pathlib import Path
@@ -95,10 +97,12 @@ def test_refresh_on_ray_gives_the_local_corpus(tmp_path):
     crawl = tmp_path / "crawl"
     build_sample(crawl / "first", pages=10, pdfs=1, seed=5)
     corpus = tmp_path / "corpus"
-    assert refresh(corpus, on("local"), [str(crawl)]).outcome == "committed"
+    result = refresh(corpus, on("local"), [str(crawl)])
+    assert result.outcome == "committed" and result.to_json()["executor"] == "local"
     local = corpus_digest(corpus)
     shutil.rmtree(corpus)
-    assert refresh(corpus, on("ray"), [str(crawl)]).outcome == "committed"
+    result = refresh(corpus, on("ray"), [str(crawl)])
+    assert result.outcome == "committed" and result.to_json()["executor"] == "ray"
     assert corpus_digest(corpus) == local
 
 
@@ -134,6 +138,15 @@ def fail_once(task, marker_dir: Path, **kwargs):
     return stage.extract_task(task, **kwargs)
 
 
+def die_once(task, marker_dir: Path, **kwargs):
+    """Kills its own worker on the first attempt of every task (the OOM killer, a lost node)."""
+    marker = marker_dir / f"attempted-{task.index}"
+    if not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return stage.extract_task(task, **kwargs)
+
+
 def always_fail(task, **kwargs):
     raise OSError("disk full")
 
@@ -151,7 +164,8 @@ def extract_spec(pages: Path, out: Path, config: PipelineConfig, task_fn) -> Sta
     )
 
 
-def test_a_task_failing_once_is_retried_and_the_output_is_the_same(tmp_path):
+@pytest.mark.parametrize("failing", [fail_once, die_once])
+def test_a_task_failing_once_is_retried_and_the_output_is_the_same(tmp_path, failing):
     pages = tmp_path / "crawl"
     build_sample(pages, pages=8, pdfs=2, seed=6)
     config = on("local")
@@ -163,7 +177,7 @@ def test_a_task_failing_once_is_retried_and_the_output_is_the_same(tmp_path):
 
     markers = tmp_path / "markers"
     markers.mkdir()
-    flaky = partial(fail_once, marker_dir=markers)
+    flaky = partial(failing, marker_dir=markers)
     spec = extract_spec(pages, out, config, flaky)
     summary = run_stage(spec, on("ray", retries=1).executor, show_progress=False)
     assert summary.tasks_run == len(spec.tasks) > 1

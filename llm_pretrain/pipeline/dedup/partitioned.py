@@ -158,13 +158,13 @@ def _by_partition(table: pa.Table, partition: np.ndarray, count: int) -> list[pa
     ]
 
 
-def _read_partition(files: list[Path], partition: int) -> pa.Table:
+def _read_partition(files: list[Path], partition: int, schema: pa.Schema) -> pa.Table:
     """Partition `partition` of each spread file, in file order (node order)."""
     batches = []
     for path in files:
         with pa.memory_map(str(path)) as source:
             batches.append(pa.ipc.open_file(source).get_batch(partition))
-    return pa.Table.from_batches(batches).combine_chunks()
+    return pa.Table.from_batches(batches, schema=schema).combine_chunks()
 
 
 def _failed(task: Any, failure: TaskFailure) -> TaskCounts:
@@ -207,7 +207,7 @@ def spread_task(task: ChunkTask, step: GlobalStep) -> TaskCounts:
 
 def exact_task(task: PartitionTask, step: GlobalStep, chunks: int) -> TaskCounts:
     files = [step.spread_file("hashes", chunk) for chunk in range(chunks)]
-    table = _read_partition(files, task.index)
+    table = _read_partition(files, task.index, HASH_SCHEMA)
     nodes = table.column("node").to_numpy()
     first, later, _ = exact_edges(hash_array(table.column("text_hash")))
     edges = pa.table({"first": nodes[first], "second": nodes[later]}, schema=EDGE_SCHEMA)
@@ -226,7 +226,7 @@ def later_copies_file(step: GlobalStep) -> Path:
 def near_task(task: PartitionTask, step: GlobalStep, chunks: int) -> TaskCounts:
     config, reader = step.config, step.reader
     files = [step.spread_file("bands", chunk) for chunk in range(chunks)]
-    table = _read_partition(files, task.index)
+    table = _read_partition(files, task.index, BAND_SCHEMA)
     keys = table.column("key").to_numpy()
     bands = table.column("band").to_numpy()
     nodes = table.column("node").to_numpy()

@@ -96,3 +96,13 @@ def test_partition_count():
     assert partition_count(None, ray, 2_500_000) == 3
     assert partition_count(2, local, 10) == 2
     assert partition_count(0, ray, 10**9) == 0
+
+
+def test_an_empty_batch_without_an_index(tmp_path):
+    empty = {name: values[:0] for name, values in synthetic_documents(1, PERM, seed=1).items()}
+    files = write_signature_files(tmp_path / "batch", empty, files=2)
+    config = DedupConfig()
+    config.minhash.num_perm = PERM
+    step = GlobalStep(tmp_path / "global", sources([], files), 2, config)
+    decisions = decide(step, ExecutorConfig(workers=2), show_progress=False)
+    assert len(decisions.survivor) == 0 and decisions.stats["clusters"] == 0

@@ -153,12 +153,17 @@ def test_output_does_not_depend_on_workers(tmp_path, config):
     assert shard_checksums(tmp_path / "one") == shard_checksums(tmp_path / "two")
 
 
-def test_killed_dedup_rerun_gives_identical_output(tmp_path, config):
+@pytest.mark.parametrize(
+    ("partitions", "markers"),
+    [("0", "_progress/task-*.json"), ("2", "_progress/global/spread/task-*.json")],
+)
+def test_killed_dedup_rerun_gives_identical_output(tmp_path, config, partitions, markers):
+    """Killed in the apply phase, or (global step in partitions) in the spread tasks."""
     documents = {f"doc{i:03d}": original(i, paragraphs=2) for i in range(60)}
     documents.update({f"copy{i:03d}": documents[f"doc{i:03d}"] for i in range(0, 60, 7)})
     source = extracted(tmp_path, config, documents)
-    args = ["dedup", "-i", str(source), "--workers", "1", "-q"]
-    out = assert_kill_and_rerun_is_identical(args, tmp_path)
+    args = ["dedup", "-i", str(source), "--workers", "1", "-q", "--partitions", partitions]
+    out = assert_kill_and_rerun_is_identical(args, tmp_path, markers)
     assert Counter(r["reason"].split(":")[0] for r in read_table(out, True).to_pylist()) == {
         "exact_duplicate_of": 9
     }

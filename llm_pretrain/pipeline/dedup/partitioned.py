@@ -179,14 +179,15 @@ def spread_task(task: ChunkTask, step: GlobalStep) -> TaskCounts:
     config, count = step.config, step.partitions
     file = pq.ParquetFile(task.source.path)
     near = config.minhash.enabled
-    columns = ["text_hash", "signature"] if near else ["text_hash"]
+    columns = ["text_hash", *(["signature"] if near else [])]
     table = file.read_row_groups(list(task.row_groups), columns=columns)
     nodes = task.source.start + task.first_row + np.arange(len(table), dtype=np.int64)
-    hashes = table.column("text_hash").combine_chunks()
-    low_bits = np.frombuffer(hash_array(hashes).tobytes(), dtype=np.uint64)[::2]
-    hash_table = pa.table({"node": nodes, "text_hash": hashes}, schema=HASH_SCHEMA)
-    batches = _by_partition(hash_table, (low_bits % count).astype(np.int64), count)
-    _write_batches(step.spread_file("hashes", task.index), HASH_SCHEMA, batches)
+    if config.exact.enabled:
+        hashes = table.column("text_hash").combine_chunks()
+        low_bits = hash_array(hashes).view(np.uint64)[::2]
+        hash_table = pa.table({"node": nodes, "text_hash": hashes}, schema=HASH_SCHEMA)
+        batches = _by_partition(hash_table, (low_bits % count).astype(np.int64), count)
+        _write_batches(step.spread_file("hashes", task.index), HASH_SCHEMA, batches)
     if near:
         signatures = signature_array(table.column("signature"), config.minhash.num_perm)
         with_shingles = ~(signatures == EMPTY).all(axis=1)
@@ -231,7 +232,7 @@ def near_task(task: PartitionTask, step: GlobalStep, chunks: int) -> TaskCounts:
     keys = table.column("key").to_numpy()
     bands = table.column("band").to_numpy()
     nodes = table.column("node").to_numpy()
-    if later_copies_file(step).exists():  # later exact copies take no part, as in one process
+    if config.exact.enabled:  # later exact copies take no part, as in one process
         representative = ~np.isin(nodes, np.load(later_copies_file(step)))
         keys, bands, nodes = keys[representative], bands[representative], nodes[representative]
     order = np.argsort(bands, kind="stable")

@@ -687,7 +687,13 @@ def plot(run_dir: Path, output: Path | None) -> None:
     "-o",
     required=True,
     type=LocalPath(file_okay=False, path_type=Path),
-    help="Hugging Face folder to write (replaced when complete).",
+    help="Hugging Face folder to write. An earlier export there is replaced once the new one "
+    "is complete; a folder with other files only with --overwrite.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out even if it holds files llm-train export did not write.",
 )
 @click.option("--dtype", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True)
 @click.option(
@@ -701,6 +707,7 @@ def plot(run_dir: Path, output: Path | None) -> None:
 def export_(
     checkpoint: Path,
     out: Path,
+    overwrite: bool,
     dtype: str,
     max_shard_gb: float,
     quiet: bool,
@@ -719,7 +726,7 @@ def export_(
 
     setup_logging(quiet, verbose)
     try:
-        result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9))
+        result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9), overwrite)
     except TrainError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -6,6 +6,8 @@
                                              norm eps, tied embeddings, bos/eos ids
     HF_DIR/generation_config.json            bos/eos ids
     HF_DIR/tokenizer.json, tokenizer_config.json
+    HF_DIR/llm_pretrain_export.json          where it came from (checkpoint, step); marks the
+                                             folder as one export may replace
 
 The sharded checkpoint is gathered in one process on the CPU (DCP reads any shard layout
 without a process group), so export needs no GPU and no torchrun. Our parameter names are
@@ -24,7 +26,9 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from llm_pretrain.pipeline.storage import atomic_write_json
+from llm_pretrain import __version__
+from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem, protected_problem
+from llm_pretrain.pipeline.storage import atomic_write_json, fsync_dir, temporary_path
 from llm_pretrain.tokenizer.bpe import CONFIG_FILE, TOKENIZER_FILE
 from llm_pretrain.train.checkpoint import (
     find_checkpoint,
@@ -108,10 +112,56 @@ def _eot_id(checkpoint: Path) -> int | None:
     return None
 
 
+EXPORT_MARKER = "llm_pretrain_export.json"  # names a folder this command wrote (and may replace)
+
+
+def _run_folder(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint lives in (`RUN/checkpoints/step-N`), if it does."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+
+
+def check_export_target(given: Path, checkpoint: Path, out: Path, overwrite: bool) -> None:
+    """Refuse an `out` whose replacement would destroy what this command did not write."""
+    sources = [given, checkpoint, *filter(None, [_run_folder(checkpoint)])]
+    problem = overlap_problem(out, sources, "--out", "checkpoint or run folder")
+    problem = problem or protected_problem(out, "--out")
+    if problem:
+        raise TrainError(problem)
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"--out {out} is a file, not a folder")
+    foreign = foreign_entries(out, [])
+    if foreign and not (out / EXPORT_MARKER).is_file() and not overwrite:
+        raise TrainError(
+            f"--out {out} holds files that llm-train export did not write ({foreign[0]}, ...); "
+            "choose another folder, or pass --overwrite to replace it"
+        )
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Make the finished folder `tmp` appear as `out`, replacing an earlier one."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = temporary_path(out.with_name(out.name + ".old"))
+    out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old)
+
+
 def export(
-    checkpoint: Path, out: Path, dtype: str = "bf16", max_shard_bytes: int = 5 * 10**9
+    checkpoint: Path,
+    out: Path,
+    dtype: str = "bf16",
+    max_shard_bytes: int = 5 * 10**9,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write the Hugging Face folder (replacing `out` only once it is complete)."""
+    """Write the Hugging Face folder into a temporary sibling, then rename it to `out`.
+
+    An existing `out` is replaced only when an earlier export wrote it (its marker file) or
+    with `overwrite`; an `out` that is, contains or lies inside the checkpoint or its run
+    folder, the current folder or the home folder is always refused.
+    """
+    check_export_target(checkpoint, find_checkpoint(checkpoint), out, overwrite)
     model, state = load_model(checkpoint)
     source = Path(state["path"])
     weights = {
@@ -119,37 +169,56 @@ def export(
         for name, tensor in model.state_dict().items()
         if not (model.config.tie_embeddings and name == "lm_head.weight")
     }
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed export
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = temporary_path(out)
+    tmp.mkdir()
+    try:
+        result = _write_folder(tmp, model, weights, source, dtype, max_shard_bytes)
+        result = {"checkpoint": str(source), "step": state["step"], "out": str(out), **result}
+        atomic_write_json(tmp / EXPORT_MARKER, {"llm_pretrain_version": __version__, **result})
+        fsync_dir(tmp)
+        _publish(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: one line, not a trace
+            raise TrainError(f"could not write {out}: {exc.strerror or exc}") from None
+        raise
+    return result
+
+
+def _write_folder(
+    folder: Path,
+    model: Transformer,
+    weights: dict[str, torch.Tensor],
+    source: Path,
+    dtype: str,
+    max_shard_bytes: int,
+) -> dict[str, Any]:
+    """Weights, config, generation config and tokenizer files into `folder`."""
     groups = _shards(weights, max_shard_bytes)
     metadata = {"format": "pt"}  # what transformers checks for
     if len(groups) == 1:
-        save_file(groups[0], str(tmp / "model.safetensors"), metadata=metadata)
+        save_file(groups[0], str(folder / "model.safetensors"), metadata=metadata)
         files = ["model.safetensors"]
     else:
         files = [f"model-{k + 1:05d}-of-{len(groups):05d}.safetensors" for k in range(len(groups))]
         weight_map = {}
         for name, group in zip(files, groups, strict=True):
-            save_file(group, str(tmp / name), metadata=metadata)
+            save_file(group, str(folder / name), metadata=metadata)
             weight_map.update(dict.fromkeys(group, name))
         total = sum(t.numel() * t.element_size() for t in weights.values())
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-        atomic_write_json(tmp / "model.safetensors.index.json", index)
+        atomic_write_json(folder / "model.safetensors.index.json", index)
     eot = _eot_id(source)
-    atomic_write_json(tmp / "config.json", hf_config(model.config, eot, dtype))
+    atomic_write_json(folder / "config.json", hf_config(model.config, eot, dtype))
     generation = {"bos_token_id": eot, "eos_token_id": eot}
-    atomic_write_json(tmp / "generation_config.json", generation)
+    atomic_write_json(folder / "generation_config.json", generation)
     copied = [name for name in TOKENIZER_FILES if (source / name).is_file()]
     for name in copied:
-        shutil.copyfile(source / name, tmp / name)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+        shutil.copyfile(source / name, folder / name)
     return {
-        "checkpoint": str(source),
-        "step": state["step"],
-        "out": str(out),
         "dtype": dtype,
         "weights": files,
         "parameters": model.parameter_count(),

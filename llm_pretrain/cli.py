@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -22,6 +23,8 @@ from llm_pretrain.cli_options import (
 from llm_pretrain.pipeline.extract.inputs import InputError
 from llm_pretrain.pipeline.filters.classifier import ClassifierError
 from llm_pretrain.pipeline.filters.language import LanguageError
+from llm_pretrain.pipeline.lock import Locked
+from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
 
@@ -234,10 +237,8 @@ def tokenize(
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    try:
+    with stage_errors(TokenizerError):
         summary = run_tokenize(input_dir, output, config, tokenizer_path, not quiet, overwrite)
-    except (StageError, TokenizerError) as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
     else:
@@ -296,6 +297,11 @@ def train_classifier(
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options).train_classifier
+    report_file = output.with_name(output.name + ".json")
+    for written in (output, report_file):
+        problem = overlap_problem(written, [*positive, *negative], "--output", "examples")
+        if problem:
+            raise click.ClickException(problem)
     try:
         report = train_classifier(list(positive), list(negative), output, config)
     except TrainingError as exc:
@@ -349,6 +355,9 @@ def train_tokenizer(
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options).tokenizer
+    problem = overlap_problem(output, [input_dir], "--output", "input dataset")
+    if problem:
+        raise click.ClickException(problem)
     try:
         report = train(input_dir, output, config)
     except TokenizerError as exc:
@@ -407,19 +416,13 @@ def refresh(
     details); logs go to WORKDIR/refresh.log. Exit codes: 0 committed or nothing new, 1 error,
     2 usage error, 75 the work folder is locked by another run.
     """
-    from llm_pretrain.corpus.lock import Locked
     from llm_pretrain.corpus.refresh import refresh as run_refresh
     from llm_pretrain.tokenizer.bpe import TokenizerError
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    try:
+    with stage_errors(TokenizerError):
         result = run_refresh(workdir, config, list(inputs) or None, not quiet)
-    except Locked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    except (InputError, StageError, LanguageError, ClassifierError, TokenizerError) as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
@@ -484,9 +487,9 @@ def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_jso
     setup_logging(quiet, verbose)
     try:
         data = collect_report(corpus)
+        path = write_report(data, output or corpus / "report.html")
     except StageError as exc:
         raise click.ClickException(str(exc)) from None
-    path = write_report(data, output or corpus / "report.html")
     if as_json:
         click.echo(json.dumps({**data, "output": str(path)}, indent=2, sort_keys=True))
         return
@@ -497,12 +500,23 @@ def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_jso
     )
 
 
+@contextmanager
+def stage_errors(*more: type[Exception]) -> Iterator[None]:
+    """Known failures of the data commands as one line: exit 1, or 75 when another run holds
+    the folder (sysexits EX_TEMPFAIL: try again later)."""
+    try:
+        yield
+    except Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except (InputError, StageError, LanguageError, ClassifierError, *more) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
     """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
-    try:
+    with stage_errors():
         summary = run()
-    except (InputError, StageError, LanguageError, ClassifierError) as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
     else:
@@ -600,6 +614,10 @@ def pretrain(
         out = out or (Path(config.out) if config.out else None)
         if data_dir is None or out is None:
             raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
+        sources = [data_dir, *([init_from] if init_from else [])]
+        problem = overlap_problem(out, sources, "--out", "input folder")
+        if problem:
+            raise ConfigError(problem)
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
     except (ConfigError, TrainError) as exc:
         raise click.ClickException(str(exc)) from None

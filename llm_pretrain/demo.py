@@ -118,7 +118,8 @@ def report(corpus: Path) -> None:
 
 def pretrain_and_sample(tokens: Path, run: Path, hf: Path) -> None:
     """The demo recipe on CPU (a few minutes on 2 cores), then export and sampling."""
-    shutil.rmtree(run, ignore_errors=True)
+    for folder in (run, hf):  # the demo's own folders, from an earlier demo
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"$ llm-train pretrain --config {RECIPE} --data {tokens} --out {run}\n")
     result = pretrain(load_train_config(RECIPE), tokens, run)
     print(format_train_summary(result.to_json()))

@@ -11,6 +11,8 @@ from typing import Any
 
 from llm_pretrain.corpus import report_plots
 from llm_pretrain.corpus.report import kept_row
+from llm_pretrain.pipeline.outputs import written_by_us
+from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import atomic_write_bytes
 
 STYLE = """
@@ -32,8 +34,15 @@ img { max-width: 100%; display: block; margin: 0.5em 0; }
 """
 
 
+GENERATOR = "llm-pretrain report"  # in every page; an existing file without it is not replaced
+
+
 def write_report(data: dict[str, Any], output: Path) -> Path:
     """Render and write the page atomically (a cron job may publish the file as it is)."""
+    if not written_by_us(output, GENERATOR.encode()):
+        raise StageError(
+            f"{output} exists and was not written by llm-data report; choose another --output"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, render_html(data).encode("utf-8"))
     return output
@@ -54,6 +63,7 @@ def render_html(data: dict[str, Any]) -> str:
     title = f"Corpus report: {data['corpus']}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='generator' content='{GENERATOR}'>"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n"
         + "\n".join(section for section in sections if section)
         + "\n</body></html>\n"

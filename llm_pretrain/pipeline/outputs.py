@@ -94,6 +94,26 @@ def input_patterns_problem(
     return None
 
 
+def first_inside(folder: Path, paths: Iterable[str]) -> str | None:
+    """The first of `paths` that lies inside `folder` (links resolved), or None."""
+    root = os.path.join(str(_resolved(folder)), "")
+    for path in paths:
+        if os.path.realpath(path).startswith(root):
+            return path
+    return None
+
+
+def written_by_us(path: Path, signature: bytes) -> bool:
+    """Whether the existing file `path` carries `signature` near its start (a file a command
+    wrote and may replace); True when there is no file yet."""
+    if not path.exists():
+        return True
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        return signature in handle.read(4096)
+
+
 def foreign_entries(folder: Path, ours: Iterable[str]) -> list[str]:
     """Names in `folder` that are not among `ours` (what a command may replace)."""
     if not folder.is_dir():

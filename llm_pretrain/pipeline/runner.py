@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,8 @@ from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, read_ma
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.lock import folder_lock
+from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem
 from llm_pretrain.pipeline.progress import ProgressBar
 from llm_pretrain.pipeline.storage import (
     atomic_write_json,
@@ -32,6 +35,7 @@ from llm_pretrain.pipeline.storage import (
 )
 
 PROGRESS_DIR = "_progress"
+OUTPUT_LOCK = ".lock"  # held by the run writing the folder (see pipeline/lock.py)
 
 
 class StageError(RuntimeError):
@@ -170,16 +174,57 @@ def clear_output(output: Path) -> None:
     remove_tree(output / PROGRESS_DIR)
 
 
+def check_dataset_output(output: Path, sources: Sequence[Path], source_name: str) -> None:
+    """Refuse, before anything is touched, an output that is, contains or lies inside one of
+    the folders the stage reads (with --overwrite it would be cleared first)."""
+    problem = overlap_problem(output, sources, "--output", source_name)
+    if problem:
+        raise StageError(problem)
+    if output.exists() and not output.is_dir():
+        raise StageError(f"--output {output} is a file, not a folder")
+
+
+def holds_dataset(folder: Path) -> bool:
+    """Whether `folder` holds a dataset of this tool, finished or not."""
+    return (folder / MANIFEST).is_file() or (folder / PROGRESS_DIR).is_dir()
+
+
+@contextmanager
+def claimed_output(
+    output: Path, overwrite: bool, clear: Callable[[Path], None] | None = None
+) -> Iterator[None]:
+    """Create `output` and hold its lock for the block (a second run into it exits with 75);
+    with `overwrite`, first clear the dataset an earlier run left there (`clear`).
+
+    `--overwrite` replaces only what this tool wrote: a folder holding other files and no
+    dataset (no manifest, no `_progress/`) is refused.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    with folder_lock(output / OUTPUT_LOCK, "being written"):
+        if overwrite:
+            foreign = foreign_entries(output, [OUTPUT_LOCK])
+            if foreign and not holds_dataset(output):
+                raise StageError(
+                    f"{output} holds files that are not a dataset of llm-data ({foreign[0]}, "
+                    "...); --overwrite replaces only a dataset: choose another --output"
+                )
+            (clear or clear_output)(output)
+        yield
+
+
 def run_stage(
     spec: StageSpec,
     executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    with claimed_output(spec.output, overwrite):
+        return _run_stage(spec, executor, show_progress)
+
+
+def _run_stage(spec: StageSpec, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
     output = spec.output
     fingerprint = spec.fingerprint()
-    if overwrite:
-        clear_output(output)
     finished = finished_run(output, fingerprint)
     if finished is not None:
         return finished

@@ -33,11 +33,14 @@ from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.executor import TaskFailure
+from llm_pretrain.pipeline.outputs import overlap
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     RunSummary,
     StageError,
+    check_dataset_output,
     claim_progress_dir,
+    claimed_output,
     finished_run,
     merge_stats,
     read_input_dataset,
@@ -215,6 +218,9 @@ def run_tokenize(
     overwrite: bool = False,
 ) -> RunSummary:
     dataset = read_input_dataset(input_dir)
+    check_dataset_output(output, [input_dir], "input dataset")
+    if tokenizer_path is not None and overlap(output, tokenizer_path) in ("is", "contains"):
+        raise StageError(f"--output {output} holds the --tokenizer {tokenizer_path}")
     source = TokenizerSource(tokenizer_path)
     settings = config.tokenize
     rule = SplitRule(settings.val_fraction, validation_salt(settings.split_seed))
@@ -223,68 +229,68 @@ def run_tokenize(
         fingerprint_config["tokenizer"] = config.tokenizer.model_dump()
     inputs = [dataset.identity(), *([source.identity()] if source.path else [])]
     fingerprint = stage_fingerprint(STAGE, fingerprint_config, inputs)
-    output.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        clear_output(output)
-    finished = finished_run(output, fingerprint)
-    if finished is not None:
-        return finished
-    progress_dir = claim_progress_dir(output, STAGE, fingerprint, "*/shard-*.arrow")
-    for folder in (output, *(output / split for split in SPLITS)):
-        remove_stale_temporaries(folder)
-    started = time.monotonic()
+    with claimed_output(output, overwrite, clear_output):
+        finished = finished_run(output, fingerprint)
+        if finished is not None:
+            return finished
+        progress_dir = claim_progress_dir(output, STAGE, fingerprint, "*/shard-*.arrow")
+        for folder in (output, *(output / split for split in SPLITS)):
+            remove_stale_temporaries(folder)
+        started = time.monotonic()
 
-    marker = progress_dir / "tokenizer.json"
-    if not marker.exists():
-        atomic_write_json(marker, provide_tokenizer(source, input_dir, output, config, rule))
-    tokenizer = read_json(marker)
-    if file_sha256(output / TOKENIZER_FILE) != tokenizer["sha256"]:
-        raise StageError(f"{output / TOKENIZER_FILE} changed during the run; pass --overwrite")
+        marker = progress_dir / "tokenizer.json"
+        if not marker.exists():
+            atomic_write_json(marker, provide_tokenizer(source, input_dir, output, config, rule))
+        tokenizer = read_json(marker)
+        if file_sha256(output / TOKENIZER_FILE) != tokenizer["sha256"]:
+            raise StageError(f"{output / TOKENIZER_FILE} changed during the run; pass --overwrite")
 
-    encode_started = time.monotonic()
-    tokens_dir = progress_dir / "tokens"
-    tokens_dir.mkdir(exist_ok=True)
-    file = str(output / TOKENIZER_FILE)
-    how = EncodeSettings(file, tokenizer["sha256"], tokenizer["eot_id"], tokenizer["dtype"], rule)
-    encode = partial(encode_shard, settings=how, folder=tokens_dir)
-    tasks = dataset.tasks()
-    done, encoded_now = run_resumable(
-        tasks, encode, shard_task_failed, progress_dir / "encode",
-        description="tokenize: encode", executor=config.executor,
-        show_progress=show_progress,
-    )  # fmt: skip
-    encoded = [EncodeResult.from_json(done[task.index]) for task in tasks]
+        encode_started = time.monotonic()
+        tokens_dir = progress_dir / "tokens"
+        tokens_dir.mkdir(exist_ok=True)
+        file = str(output / TOKENIZER_FILE)
+        how = EncodeSettings(
+            file, tokenizer["sha256"], tokenizer["eot_id"], tokenizer["dtype"], rule
+        )
+        encode = partial(encode_shard, settings=how, folder=tokens_dir)
+        tasks = dataset.tasks()
+        done, encoded_now = run_resumable(
+            tasks, encode, shard_task_failed, progress_dir / "encode",
+            description="tokenize: encode", executor=config.executor,
+            show_progress=show_progress,
+        )  # fmt: skip
+        encoded = [EncodeResult.from_json(done[task.index]) for task in tasks]
 
-    pack_started = time.monotonic()
-    row_len = settings.seq_len + 1
-    dtype = np.dtype(tokenizer["dtype"])
-    streams = {split: token_files(tokens_dir, split, encoded) for split in SPLITS}
-    split_tokens = {split: sum(count for _, count in streams[split]) for split in SPLITS}
-    pack_tasks = plan_packing(split_tokens, row_len, dtype.itemsize, settings.shard_max_bytes)
-    pack = partial(
-        pack_shard, streams=streams, dtype=dtype.name, row_len=row_len,
-        pad_id=tokenizer["eot_id"], output=output,
-    )  # fmt: skip
-    packed, packed_now = run_resumable(
-        pack_tasks, pack, pack_failed, progress_dir / "pack",
-        description="tokenize: pack", executor=config.executor,
-        show_progress=show_progress,
-    )  # fmt: skip
-    shards = [packed[task.index] for task in pack_tasks]
-    finished = time.monotonic()
+        pack_started = time.monotonic()
+        row_len = settings.seq_len + 1
+        dtype = np.dtype(tokenizer["dtype"])
+        streams = {split: token_files(tokens_dir, split, encoded) for split in SPLITS}
+        split_tokens = {split: sum(count for _, count in streams[split]) for split in SPLITS}
+        pack_tasks = plan_packing(split_tokens, row_len, dtype.itemsize, settings.shard_max_bytes)
+        pack = partial(
+            pack_shard, streams=streams, dtype=dtype.name, row_len=row_len,
+            pad_id=tokenizer["eot_id"], output=output,
+        )  # fmt: skip
+        packed, packed_now = run_resumable(
+            pack_tasks, pack, pack_failed, progress_dir / "pack",
+            description="tokenize: pack", executor=config.executor,
+            show_progress=show_progress,
+        )  # fmt: skip
+        shards = [packed[task.index] for task in pack_tasks]
+        finished = time.monotonic()
 
-    seconds = {
-        "tokenizer": tokenizer.pop("seconds"),
-        "encode": round(pack_started - encode_started, 3),
-        "pack": round(finished - pack_started, 3),
-        "total": round(finished - started, 3),
-    }
-    manifest, stats = finalize(
-        output, fingerprint, fingerprint_config, inputs, tokenizer, settings.seq_len,
-        encoded, shards, seconds,
-    )  # fmt: skip
-    remove_tree(progress_dir)
-    return RunSummary(manifest, stats, up_to_date=False, tasks_run=encoded_now + packed_now)
+        seconds = {
+            "tokenizer": tokenizer.pop("seconds"),
+            "encode": round(pack_started - encode_started, 3),
+            "pack": round(finished - pack_started, 3),
+            "total": round(finished - started, 3),
+        }
+        manifest, stats = finalize(
+            output, fingerprint, fingerprint_config, inputs, tokenizer, settings.seq_len,
+            encoded, shards, seconds,
+        )  # fmt: skip
+        remove_tree(progress_dir)
+        return RunSummary(manifest, stats, up_to_date=False, tasks_run=encoded_now + packed_now)
 
 
 def token_files(folder: Path, split: str, encoded: list[EncodeResult]) -> list[tuple[Path, int]]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llm_pretrain.pipeline.outputs import written_by_us
 from llm_pretrain.pipeline.storage import atomic_path
 from llm_pretrain.train.metrics import METRICS_FILE, read_metrics
 from llm_pretrain.train.runtime import TrainError
+
+SOFTWARE = "llm-pretrain plot"  # in the PNG's metadata; an existing file without it is kept
 
 
 def plot_run(run_dir: Path, output: Path | None = None) -> Path:
@@ -16,6 +19,9 @@ def plot_run(run_dir: Path, output: Path | None = None) -> Path:
     matplotlib.use("Agg")  # files only: no display needed (cron, servers)
     import matplotlib.pyplot as plt
 
+    output = output or run_dir / "loss.png"
+    if not written_by_us(output, SOFTWARE.encode()):
+        raise TrainError(f"{output} exists and was not written by llm-train plot; choose another")
     records = read_metrics(run_dir / METRICS_FILE)
     train = [r for r in records if r.get("loss") is not None]
     val = [r for r in records if r.get("val_loss") is not None]
@@ -37,8 +43,7 @@ def plot_run(run_dir: Path, output: Path | None = None) -> Path:
     bottom.set_xlabel("step")
     bottom.grid(alpha=0.3)
     figure.tight_layout()
-    output = output or run_dir / "loss.png"
     with atomic_path(output) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+        figure.savefig(tmp, format="png", dpi=120, metadata={"Software": SOFTWARE})
     plt.close(figure)
     return output

@@ -171,10 +171,12 @@ def test_progress_is_logged_when_stderr_is_not_a_terminal(tmp_path, config, monk
     from llm_pretrain.samples import article
 
     monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.01)
+    pages = tmp_path / "pages"
+    pages.mkdir()
     for index in range(30):
-        (tmp_path / f"p{index}.html").write_text(article(index, paragraphs=40).html)
+        (pages / f"p{index}.html").write_text(article(index, paragraphs=40).html)
     config.extract.task_max_files = 1
     with caplog.at_level("INFO", logger="llm_pretrain.pipeline.progress"):
-        run_extract([str(tmp_path)], tmp_path / "out", config, show_progress=True)
+        run_extract([str(pages)], tmp_path / "out", config, show_progress=True)
     lines = [r.getMessage() for r in caplog.records if "docs/s" in r.getMessage()]
     assert lines and "MB read" in lines[-1]

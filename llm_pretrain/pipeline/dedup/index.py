@@ -13,8 +13,6 @@ Parquet, not pickle: nothing in the index executes code when read.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -27,6 +25,7 @@ import pyarrow.parquet as pq
 from llm_pretrain.pipeline.dataset import atomic_parquet
 from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import (
     atomic_write_json,
@@ -92,19 +91,9 @@ class DedupIndex:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the index for this run; a second run on it fails at once."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / "_lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StageError(
-                    f"dedup index {self.folder} is in use by another run; try again later"
-                ) from None
+        """Hold the index for this run; a second run on it exits at once (`Locked`, 75)."""
+        with folder_lock(self.folder / "_lock", "in use by a dedup run"):
             yield
-        finally:
-            os.close(fd)
 
     def manifest(self) -> dict[str, Any]:
         path = self.folder / INDEX_MANIFEST

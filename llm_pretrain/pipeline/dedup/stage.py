@@ -42,6 +42,7 @@ from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, sources
 from llm_pretrain.pipeline.dedup.normalize import text_hash
 from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide, partition_count
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     RunSummary,
@@ -49,6 +50,7 @@ from llm_pretrain.pipeline.runner import (
     StageError,
     StageSpec,
     TaskResult,
+    check_dataset_output,
     read_input_dataset,
     run_resumable,
     run_stage,
@@ -377,12 +379,16 @@ def run_dedup(
     overwrite: bool = False,
 ) -> RunSummary:
     source = read_input_dataset(input_dir)
+    check_dataset_output(output, [input_dir], "input dataset")
+    if index_dir is not None:
+        problem = overlap_problem(index_dir, [input_dir, output], "--index", "dataset folder")
+        if problem:
+            raise StageError(problem)
     dedup = config.dedup
     tasks = source.tasks()
     input_info = source.identity()
     batch = batch_id(input_info, dedup)
     index = DedupIndex(index_dir, dedup) if index_dir is not None else None
-    output.mkdir(parents=True, exist_ok=True)
     with index.locked() if index is not None else contextlib.nullcontext():
         inputs = [input_info]
         if index is not None:

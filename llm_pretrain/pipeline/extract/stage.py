@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from llm_pretrain.config import ExtractConfig, PipelineConfig
-from llm_pretrain.pipeline.dataset import TaskShards
+from llm_pretrain.pipeline.dataset import REJECTED_DIR, TaskShards
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
     REJECTED_SCHEMA,
@@ -23,9 +23,19 @@ from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
 from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discover, plan_tasks
 from llm_pretrain.pipeline.extract.warc import read_warc
-from llm_pretrain.pipeline.runner import RunSummary, StageSpec, TaskResult, run_stage
+from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
+from llm_pretrain.pipeline.runner import (
+    RunSummary,
+    StageError,
+    StageSpec,
+    TaskResult,
+    check_dataset_output,
+    run_stage,
+)
 
 Outcome = Document | Rejected | Skipped
+# Files the stage writes into its output, for telling whether an input glob would read them.
+WRITES = ("part-00000.parquet", f"{REJECTED_DIR}/part-00000.parquet")
 READERS: dict[str, Callable[[InputFile, ExtractConfig], Iterator[Outcome]]] = {
     "warc": read_warc,
     "jsonl": read_jsonl,
@@ -140,9 +150,15 @@ def run_extract(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    problem = input_patterns_problem(output, inputs, WRITES, "--output")
+    if problem:
+        raise StageError(problem)
     files, unsupported = discover(inputs)
+    inside = first_inside(output, [f.path for f in files])
+    if inside:
+        raise StageError(f"--output {output} contains the input {inside}")
+    check_dataset_output(output, [], "input")
     tasks = plan_tasks(files, config.extract.task_max_files, config.extract.task_max_bytes)
-    output.mkdir(parents=True, exist_ok=True)
     spec = StageSpec(
         stage="extract",
         output=output,

@@ -29,6 +29,7 @@ from llm_pretrain.pipeline.runner import (
     ShardTask,
     StageSpec,
     TaskResult,
+    check_dataset_output,
     read_input_dataset,
     run_stage,
     shard_task_failed,
@@ -169,8 +170,8 @@ def run_filter(
     overwrite: bool = False,
 ) -> RunSummary:
     source = read_input_dataset(input_dir)
+    check_dataset_output(output, [input_dir], "input dataset")
     build_steps(config.filter)  # fail fast (e.g. a missing model) before starting workers
-    output.mkdir(parents=True, exist_ok=True)
     spec = StageSpec(
         stage="filter",
         output=output,

@@ -16,6 +16,7 @@ from llm_pretrain.pipeline.dedup import stage
 from llm_pretrain.pipeline.dedup.index import INDEX_MANIFEST, DedupIndex
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.lock import Locked
 from llm_pretrain.pipeline.runner import StageError
 from tests.pipeline.dedup.corpus import (
     original,
@@ -174,7 +175,7 @@ def test_a_locked_index_or_other_settings_are_refused(tmp_path, config):
     index = tmp_path / "index"
     with (
         DedupIndex(index, config.dedup).locked(),
-        pytest.raises(StageError, match="in use by another run"),
+        pytest.raises(Locked, match="in use by a dedup run"),
     ):
         run_dedup(source, tmp_path / "out", config, index, show_progress=False)
     run_dedup(source, tmp_path / "out", config, index, show_progress=False)

@@ -30,6 +30,9 @@ class TaskFailure:
 
     kind: Literal["crash", "timeout", "error"]
     message: str
+    # False when the task's input is at fault (an exception with `retryable = False`): running
+    # it again cannot help.
+    retryable: bool = True
 
 
 def default_workers() -> int:
@@ -79,5 +82,7 @@ def _outcome(future: Any, timeout_s: float) -> Any | TaskFailure:
     except ProcessExpired as exc:
         return TaskFailure("crash", f"worker died (exit code {exc.exitcode})")
     except Exception as exc:
+        if not getattr(exc, "retryable", True):
+            return TaskFailure("error", str(exc), retryable=False)
         detail = getattr(exc, "traceback", None) or traceback.format_exc()
         return TaskFailure("error", f"{type(exc).__name__}: {exc}\n{detail}")

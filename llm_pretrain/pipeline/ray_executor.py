@@ -126,6 +126,9 @@ def run_ray_tasks(
                     status, value = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause if exc.cause is not None else exc
+                    if not getattr(cause, "retryable", True):
+                        yield task, TaskFailure("error", str(cause), retryable=False)
+                        continue
                     failure = TaskFailure(
                         "error",
                         f"{type(cause).__name__}: {cause} (failed {config.retries + 1} times)\n"

@@ -19,9 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+import pyarrow.parquet as pq
+
 from llm_pretrain import __version__
-from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, read_manifest
+from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, open_shard, read_manifest
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
+from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.lock import folder_lock
@@ -38,10 +41,6 @@ PROGRESS_DIR = "_progress"
 OUTPUT_LOCK = ".lock"  # held by the run writing the folder (see pipeline/lock.py)
 
 
-class StageError(RuntimeError):
-    """A stage could not finish; the message is one line for the user."""
-
-
 class Task(Protocol):
     index: int
     input_bytes: int
@@ -50,11 +49,17 @@ class Task(Protocol):
 @dataclass(frozen=True)
 class ShardTask:
     """A task of a stage that reads a dataset: shard `index` of the input makes shard `index`
-    of the output."""
+    of the output. `sha256` and `rows` are the manifest's, checked before the shard is read."""
 
     index: int
     shard: str
     input_bytes: int
+    sha256: str | None = None
+    rows: int | None = None
+
+    def open(self) -> pq.ParquetFile:
+        """The input shard, verified against its manifest (`DamagedShard` if it is not it)."""
+        return open_shard(self.shard, self.input_bytes, self.sha256, self.rows)
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,10 @@ class InputDataset:
     manifest: dict[str, Any]
 
     def tasks(self) -> list[ShardTask]:
-        shards = self.manifest["shards"]
-        return [ShardTask(i, str(self.path / s["file"]), s["bytes"]) for i, s in enumerate(shards)]
+        return [
+            ShardTask(i, str(self.path / s["file"]), s["bytes"], s["sha256"], s["rows"])
+            for i, s in enumerate(self.manifest["shards"])
+        ]
 
     def identity(self) -> dict[str, Any]:
         """What the reading stage's manifest records (and fingerprints) of this input."""
@@ -79,11 +86,22 @@ class InputDataset:
 
 
 def read_input_dataset(folder: Path) -> InputDataset:
+    """A finished document dataset; every shard it lists is there with its size (the tasks
+    check each one's sha256 and rows before reading it)."""
     manifest = read_manifest(folder)
     if manifest is None:
         raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
     if "shards" not in manifest:
         raise StageError(f"{folder} holds {manifest.get('stage')} output, not documents")
+    for shard in manifest["shards"]:
+        path = Path(folder) / shard["file"]
+        size = path.stat().st_size if path.is_file() else None
+        if size != shard["bytes"]:
+            found = "is missing" if size is None else f"is {size:,} bytes"
+            raise StageError(
+                f"{path} {found}, its manifest says {shard['bytes']:,}; it changed after its "
+                "dataset was written; rebuild the dataset"
+            )
     return InputDataset(Path(folder), manifest)
 
 
@@ -279,11 +297,15 @@ def run_resumable(
     }
     pending = [task for task in tasks if task.index not in done]
     errors: list[tuple[int, str]] = []  # (task index, message): reported in task order
+    damaged: list[tuple[int, str]] = []  # tasks whose input is not what it should be
     if pending:
         total_bytes = sum(task.input_bytes for task in pending)
         label = f"{description} ({len(pending)} tasks)"
         with ProgressBar(total_bytes, label, enabled=show_progress) as bar:
             for task, outcome in run_tasks(run_task, pending, executor, bar.counters):
+                if isinstance(outcome, TaskFailure) and not outcome.retryable:
+                    damaged.append((task.index, outcome.message))
+                    continue
                 if isinstance(outcome, TaskFailure) and outcome.kind == "error":
                     message = f"task {task.index} ({_describe(task)}): {outcome.message}"
                     errors.append((task.index, message))
@@ -295,6 +317,8 @@ def run_resumable(
                 done[task.index] = result
                 if executor.kind != "local":  # remote workers cannot reach the shared counters
                     bar.add(_documents(result), task.input_bytes)
+    if damaged:  # a rerun would fail the same way: no "run again" advice
+        raise StageError(min(damaged)[1])
     if errors:
         first = min(errors)[1].splitlines()[0]
         raise StageError(

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.runner import ShardTask
@@ -136,7 +135,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
     splits = {split: {"documents": 0, "tokens": 0, "text_bytes": 0} for split in SPLITS}
     lengths: Counter[str] = Counter()
     empty: list[str] = []
-    source = pq.ParquetFile(task.shard)
+    source = task.open()
     with (
         atomic_path(token_file(folder, "train", task.index)) as train_tmp,
         atomic_path(token_file(folder, "val", task.index)) as val_tmp,

@@ -66,7 +66,7 @@ def run_chain(crawl: Path, work: Path, config: PipelineConfig) -> None:
 
 def dataset_digest(folder: Path) -> dict[str, Any]:
     """Every file's bytes, the manifest but its time, the stats' counts (not their timings)."""
-    reports = ("_manifest.json", "_stats.json", "train_report.json")  # hold times
+    reports = ("_manifest.json", "_stats.json", "train_report.json", ".lock")  # hold times
     files = {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))

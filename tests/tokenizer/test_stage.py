@@ -20,6 +20,7 @@ from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.storage import file_sha256
 from llm_pretrain.samples import paragraph
 from llm_pretrain.tokenizer.bpe import END_OF_TEXT, BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.packing import documents_of
@@ -205,6 +206,9 @@ def test_documents_without_text_are_recorded_not_dropped(dataset, tmp_path, toke
     texts = table.column("text").to_pylist()
     texts[3] = ""
     pq.write_table(table.set_column(1, table.schema.field("text"), pa.array(texts)), shard)
+    manifest = json.loads((dataset / "_manifest.json").read_text())  # as a stage would write it
+    manifest["shards"][0].update(bytes=shard.stat().st_size, sha256=file_sha256(shard))
+    (dataset / "_manifest.json").write_text(json.dumps(manifest))
     summary = run_tokenize(dataset, tmp_path / "tok", tokenize_config, show_progress=False)
     assert summary.stats["empty_documents"] == 1
     assert summary.stats["empty_document_ids"] == [table.column("id")[3].as_py()]

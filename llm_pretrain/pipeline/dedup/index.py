@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llm_pretrain.pipeline.dataset import atomic_parquet
+from llm_pretrain.pipeline.dataset import DamagedShard, atomic_parquet, open_shard
 from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.lock import folder_lock
@@ -88,6 +88,7 @@ class DedupIndex:
         self.folder = Path(folder)
         self.params = index_params(config)
         self.num_perm = config.minhash.num_perm
+        self.verified: set[str] = set()  # sha256 of the parts checked by this run
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -114,8 +115,22 @@ class DedupIndex:
         return [part["batch"] for part in self.manifest()["parts"] if part["batch"] != batch]
 
     def part_files(self, batch: str) -> list[Path]:
-        """The committed parts but `batch`'s own, in order: the index's nodes."""
-        return [self.folder / p["file"] for p in self.manifest()["parts"] if p["batch"] != batch]
+        """The committed parts but `batch`'s own, in order: the index's nodes. Each is checked
+        against `_index.json` first (a damaged part would let duplicates through, or drop
+        documents as duplicates of ones that are not in the corpus)."""
+        parts = [p for p in self.manifest()["parts"] if p["batch"] != batch]
+        for part in parts:
+            path = self.folder / part["file"]
+            if part["sha256"] in self.verified:
+                continue
+            try:
+                open_shard(path, path.stat().st_size, part["sha256"], part["rows"])
+            except FileNotFoundError:
+                raise StageError(f"dedup index part {path} is missing") from None
+            except DamagedShard as exc:
+                raise StageError(f"dedup index {self.folder} is damaged: {exc}") from None
+            self.verified.add(part["sha256"])
+        return [self.folder / part["file"] for part in parts]
 
     def load(self, batch: str) -> Documents:
         """Hashes and signatures of every committed part but `batch`'s own."""

@@ -113,7 +113,7 @@ def signature_task(
 ) -> SignatureResult:
     """Worker side: phase 1's columns for one input shard, into `folder/part-i.parquet`."""
     started = time.process_time()
-    source = pq.ParquetFile(task.shard)
+    source = task.open()
     columns = [name for name in ("id", "text", "date") if name in source.schema_arrow.names]
     with_sets = config.minhash.enabled and config.minhash.verify == "exact"
     schema = signature_file_schema(width, with_sets)
@@ -301,7 +301,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     """Worker side: split input shard i into output shard i and rejected shard i."""
     started = time.process_time()
     decisions = pq.read_table(output / PROGRESS_DIR / "decisions" / shard_name(task.index))
-    source = pq.ParquetFile(task.shard)
+    source = task.open()  # the shard its signatures were computed from (sha256 checked)
     if source.metadata.num_rows != len(decisions):  # every row needs its decision
         raise StageError(f"{task.shard} changed since its signatures were computed")
     fields = [f for f in source.schema_arrow if f.name not in (DUPLICATE_COUNT, SIMILARITY)]

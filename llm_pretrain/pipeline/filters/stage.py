@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
@@ -126,7 +125,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     """Worker side: filter one input shard into output shard `task.index`."""
     started = time.process_time()
     steps = build_steps(config)
-    source = pq.ParquetFile(task.shard)
+    source = task.open()
     schema = output_schema(source.schema_arrow, steps, config.dry_run)
     rejected_schema = schema.append(pa.field("reason", pa.string(), nullable=False))
     columns = [name for step in steps for name in step.columns]

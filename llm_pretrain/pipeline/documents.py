@@ -28,6 +28,23 @@ DOCUMENT_SCHEMA = pa.schema(
 REJECTED_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("reason", pa.string(), nullable=False))
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """`text` with control and non-ASCII characters escaped, and cut short: safe for a console
+    or a log line (an error quoting a binary header must not print raw bytes)."""
+    return "".join(c if c.isascii() and c.isprintable() else ascii(c)[1:-1] for c in text)[:limit]
+
+
+def representable(text: str) -> str:
+    """`text` as valid UTF-8 for an Arrow column or a JSON file: lone surrogates (a JSON
+    `"\\ud800"`, a file name of non-UTF-8 bytes) become backslash escapes; other text is
+    returned as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def document_id(*parts: str) -> str:
     """Stable 128-bit id from what locates a document (source path + offset, or record id)."""
     digest = hashlib.blake2b(digest_size=16)

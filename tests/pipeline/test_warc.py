@@ -1,15 +1,21 @@
+import gzip
 import io
+import json
 from collections import Counter
+from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from llm_pretrain.pipeline.documents import Document, Rejected, Skipped
+from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, document_id
 from llm_pretrain.pipeline.extract.inputs import discover
-from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes
+from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes, run_extract
 from llm_pretrain.pipeline.extract.warc import read_warc
-from tests.conftest import write_test_warc
+from llm_pretrain.samples import article
+from tests.conftest import http_response, write_test_warc
 
 
 def outcomes(path, config):
@@ -147,3 +153,200 @@ def test_non_utf8_pages_decode_from_header_or_meta(tmp_path, config):
     results, _ = outcomes(path, config)
     assert [o.text.strip() for o in results] == [russian.strip(), german.strip()]
     assert [o.metadata["charset"] for o in results] == ["cp1251", "iso8859-1"]
+
+
+def write_crawl(path: Path, pages: int, gzip: bool = True) -> None:
+    """Per page a request record, then the HTML response: 2 * `pages` records."""
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=gzip)
+        for index in range(pages):
+            page = article(index, seed=11)
+            request = StatusAndHeaders("GET / HTTP/1.1", [("Host", "x.org")], is_http_request=True)
+            writer.write_record(
+                writer.create_warc_record(
+                    page.url, "request", payload=io.BytesIO(b""), http_headers=request
+                )
+            )
+            payload = page.html.encode()
+            writer.write_record(
+                writer.create_warc_record(
+                    page.url,
+                    "response",
+                    payload=io.BytesIO(payload),
+                    http_headers=http_response(payload, "text/html; charset=utf-8"),
+                )
+            )
+
+
+def record_spans(path: Path) -> list[tuple[int, int]]:
+    """(offset, length) of each record of an intact WARC: in a .warc.gz, of its gzip member."""
+    with open(path, "rb") as stream:
+        records = ArchiveIterator(stream)
+        spans = []
+        for record in records:
+            records.read_to_end(record)
+            spans.append((records.get_record_offset(), records.get_record_length()))
+    return spans
+
+
+def flipped(data: bytes, *spots: tuple[int, int]) -> bytes:
+    """`data` with `count` bytes inverted at each (offset, count)."""
+    damaged = bytearray(data)
+    for offset, count in spots:
+        for at in range(offset, offset + count):
+            damaged[at] ^= 0xFF
+    return bytes(damaged)
+
+
+def by_id(results: list) -> dict[str, dict]:
+    """Kept documents as rows without `source` (the damaged copy has another path)."""
+    rows = {o.id: o.to_row() for o in results if isinstance(o, Document)}
+    return {key: {k: v for k, v in row.items() if k != "source"} for key, row in rows.items()}
+
+
+def without_record_at(rows: dict[str, dict], offset: int) -> dict[str, dict]:
+    return {
+        key: row
+        for key, row in rows.items()
+        if json.loads(row["metadata"])["warc_offset"] != offset
+    }
+
+
+def damaged_rows(results: list) -> list[Rejected]:
+    return [o for o in results if isinstance(o, Rejected) and o.reason == "extract_error:damaged"]
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory) -> Path:
+    """140 pages, 280 gzip members: member 2i is page i's request, 2i + 1 its response."""
+    path = tmp_path_factory.mktemp("crawl") / "crawl.warc.gz"
+    write_crawl(path, pages=140)
+    return path
+
+
+def damage(crawl: Path, tmp_path: Path, *spots: tuple[int, int]) -> Path:
+    path = tmp_path / "damaged.warc.gz"
+    path.write_bytes(flipped(crawl.read_bytes(), *spots))
+    return path
+
+
+def check_damaged_row(row: Rejected, path: Path, damaged_at: int, resumed_at: int | None) -> None:
+    doc = row.document
+    assert doc.id == document_id(str(path), "#damaged", str(damaged_at))
+    assert (doc.source, doc.format, doc.text) == (str(path), "warc", "")
+    assert doc.metadata["damaged_at"] == damaged_at
+    assert doc.metadata["resumed_at"] == resumed_at
+    error = doc.metadata["error"]
+    assert error.isascii() and error.isprintable() and 0 < len(error) < 300
+
+
+def test_flipped_bytes_in_a_gzip_member_lose_only_its_record(crawl, tmp_path, config):
+    spans = record_spans(crawl)
+    assert len(spans) == 280
+    intact, _ = outcomes(crawl, config)
+    offset, length = spans[141]  # page 70's response, mid-file
+    path = damage(crawl, tmp_path, (offset + length // 2, 20))
+    results, counts = outcomes(path, config)
+    assert by_id(results) == without_record_at(by_id(intact), offset)
+    assert len(by_id(results)) == 139
+    [row] = damaged_rows(results)
+    check_damaged_row(row, path, offset, spans[142][0])
+    assert "while decompressing" in row.document.metadata["error"]
+    assert not counts.input_errors
+    assert Counter(o.reason for o in results if isinstance(o, Skipped)) == {"warc_request": 140}
+
+
+def test_a_bad_crc_rejects_its_record(crawl, tmp_path, config):
+    """The record inflates whole; only the trailer shows that its content is not what was
+    written, so it is rejected, not kept."""
+    spans = record_spans(crawl)
+    offset, length = spans[5]  # page 2's response; its CRC is the trailer's first 4 bytes
+    path = damage(crawl, tmp_path, (offset + length - 8, 1))
+    results, counts = outcomes(path, config)
+    docs = by_id(results)
+    assert len(docs) == 139 and without_record_at(docs, offset) == docs
+    [row] = damaged_rows(results)
+    check_damaged_row(row, path, offset, spans[6][0])
+    assert "incorrect data check" in row.document.metadata["error"]
+    assert not counts.input_errors
+
+
+def test_damaged_last_member_ends_the_file_without_a_truncation(crawl, tmp_path, config):
+    spans = record_spans(crawl)
+    offset, length = spans[-1]
+    path = damage(crawl, tmp_path, (offset + length // 2, 20))
+    results, counts = outcomes(path, config)
+    assert len(by_id(results)) == 139
+    [row] = damaged_rows(results)
+    assert results[-1] is row and not counts.input_errors
+    check_damaged_row(row, path, offset, None)
+    assert row.document.metadata["skipped_bytes"] == length
+
+
+def test_two_damaged_members_give_two_rows(crawl, tmp_path, config):
+    spans = record_spans(crawl)
+    (first, first_length), (second, _) = spans[61], spans[201]
+    path = damage(crawl, tmp_path, (first + first_length // 2, 20), (second + 40, 5))
+    results, _ = outcomes(path, config)
+    assert len(by_id(results)) == 138
+    rows = damaged_rows(results)
+    assert [r.document.metadata["damaged_at"] for r in rows] == [first, second]
+    assert [r.document.metadata["resumed_at"] for r in rows] == [spans[62][0], spans[202][0]]
+
+
+def test_garbage_over_a_plain_warc_record_resyncs_at_the_next_one(tmp_path, config):
+    write_crawl(tmp_path / "intact.warc", pages=20, gzip=False)
+    spans = record_spans(tmp_path / "intact.warc")
+    data = bytearray((tmp_path / "intact.warc").read_bytes())
+    offset, length = spans[21]  # page 10's response: its header and half its block
+    garbage = (b"\x00\xff\x1b[31m binary junk \r\n" * length)[: length // 2]
+    data[offset + 3 : offset + 3 + len(garbage)] = garbage
+    path = tmp_path / "damaged.warc"
+    path.write_bytes(bytes(data))
+    intact, _ = outcomes(tmp_path / "intact.warc", config)
+    results, counts = outcomes(path, config)
+    expected = by_id(intact)
+    assert len(expected) == 20
+    assert by_id(results) == without_record_at(expected, offset)
+    [row] = damaged_rows(results)
+    check_damaged_row(row, path, offset, spans[22][0])
+    assert "\\x1b" in row.document.metadata["error"] and not counts.input_errors
+
+
+def test_a_cut_with_whole_members_after_it_is_damage(tmp_path, config):
+    write_test_warc(tmp_path / "a.warc.gz", pages=3)
+    data = (tmp_path / "a.warc.gz").read_bytes()
+    (tmp_path / "b.warc.gz").write_bytes(data[: len(data) // 2] + data)
+    results, counts = outcomes(tmp_path / "b.warc.gz", config)
+    [row] = damaged_rows(results)
+    assert row.document.metadata["resumed_at"] == len(data) // 2
+    assert len([o for o in results if isinstance(o, Document)]) > 3 and not counts.input_errors
+
+
+def test_one_gzip_stream_for_the_whole_file(tmp_path, config):
+    """`gzip crawl.warc` makes one member for all records: warcio's iterator refuses it."""
+    write_test_warc(tmp_path / "a.warc", gzip=False)
+    (tmp_path / "a.warc.gz").write_bytes(gzip.compress((tmp_path / "a.warc").read_bytes()))
+    plain, _ = outcomes(tmp_path / "a.warc", config)
+    whole, counts = outcomes(tmp_path / "a.warc.gz", config)
+    assert [o.id for o in whole if isinstance(o, Document)] == [
+        o.id for o in plain if isinstance(o, Document)
+    ]
+    assert len(whole) == len(plain) == 8 and not counts.input_errors
+
+
+def test_extract_stage_accounts_for_every_record_of_a_damaged_warc(crawl, tmp_path, config):
+    spans = record_spans(crawl)
+    (tmp_path / "in").mkdir()
+    offset, length = spans[141]
+    damaged = tmp_path / "in" / "crawl.warc.gz"
+    damaged.write_bytes(flipped(crawl.read_bytes(), (offset + length // 2, 20)))
+    out = tmp_path / "out"
+    run_extract([str(tmp_path / "in")], out, config, show_progress=False)
+    kept, rejected = read_table(out), read_table(out, rejected=True)
+    stats = json.loads((out / "_stats.json").read_text())
+    reasons = Counter(rejected.column("reason").to_pylist())
+    assert reasons["extract_error:damaged"] == 1 and not stats["input_errors"]
+    # One damaged row per record skipped (here one member): kept + rejected + skipped = all.
+    assert kept.num_rows + rejected.num_rows + sum(stats["skipped"].values()) == len(spans)
+    assert kept.num_rows == 139 and stats["skipped"] == {"warc_request": 140}

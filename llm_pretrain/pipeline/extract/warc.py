@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from llm_pretrain.config import ExtractConfig
@@ -15,87 +12,86 @@ from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, documen
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.decode import charset_from_header
 from llm_pretrain.pipeline.extract.inputs import InputFile
+from llm_pretrain.pipeline.extract.warc_records import (
+    TruncatedInput,
+    WarcRecords,
+    describe,
+    open_records,
+)
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xml+html"}
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 
 
-class TruncatedInput(EOFError):
-    """The file ends inside a record: the rest of the crawl is missing."""
-
-
 def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rejected | Skipped]:
+    """Each record's outcome once the whole record (and its gzip member) has been read and
+    checked; a damaged stretch becomes one `extract_error:damaged` row and reading goes on at
+    the next record found after it. A cut at the end raises TruncatedInput."""
     with open(file.path, "rb") as stream:
-        done = start = end = 0
-        records = ArchiveIterator(stream)
-        for record in _records(records):
-            outcome = _record_outcome(record, file, records, config)
-            # warcio ends quietly at a cut; a record whose block is short shows the cut.
-            records.read_to_end(record)
-            # Every WARC record has a Content-Length, which warcio enforces with a limit.
-            missing = getattr(record.raw_stream, "limit", None)
-            if missing is None or missing > 0:
-                raise TruncatedInput(
-                    f"the record at offset {records.get_record_offset()} is cut short"
-                    + (f" by {missing} bytes" if missing else " (no Content-Length)")
-                )
-            start = records.get_record_offset()
-            end = start + records.get_record_length()
-            yield outcome
+        records = open_records(stream, file.path)
+        done = 0
+        while True:
+            try:
+                read = _read_record(records, config)
+            except Exception as exc:  # a broken record: reject it, go on after it
+                damaged = _damaged(file, records, exc)
+                yield damaged
+                if damaged.document.metadata["resumed_at"] is None:
+                    break
+            else:
+                if read is None:
+                    break
+                yield _outcome(*read, file, config)
             position = stream.tell()
-            progress.report(nbytes=position - done)
-            done = position
-        _check_nothing_after(stream, end)
-        _check_last_member(stream, start, end)
+            progress.report(nbytes=max(position - done, 0))
+            done = max(done, position)
 
 
-def _records(records: ArchiveIterator) -> Iterator[ArcWarcRecord]:
-    """warcio's records, with its errors on a record cut inside its headers (it may raise
-    anything there, an AttributeError included) reported as the cut they are."""
-    iterator = iter(records)
-    while True:
-        try:
-            record = next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise TruncatedInput(
-                f"a record after the last whole one is cut short or broken "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-        yield record
+def _read_record(
+    records: WarcRecords, config: ExtractConfig
+) -> tuple[ArcWarcRecord, int, str | Skipped, bytes] | None:
+    """The next record, read to its end and checked, with its offset, what it holds, and its
+    payload (up to the size limit) when that is a document; None at the end of the file."""
+    record = records.next_record()
+    if record is None:
+        return None
+    offset, kind, raw = records.record_start, _kind(record), b""
+    if not isinstance(kind, Skipped):
+        raw = record.content_stream().read(config.max_document_bytes + 1)
+    records.end_record(record)
+    return record, offset, kind, raw
 
 
-def _check_last_member(stream: BinaryIO, start: int, end: int) -> None:
-    """A .warc.gz cut inside the last record's gzip trailer still yields the whole record, but
-    the member never ends: decompress that one member again and see that it does."""
-    stream.seek(start)
-    member = stream.read(end - start)
-    if member[:2] != b"\x1f\x8b":
-        return
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        inflater.decompress(member)
-    except zlib.error as exc:
-        raise TruncatedInput(f"the record at offset {start} is broken: {exc}") from None
-    if not inflater.eof:
-        raise TruncatedInput(f"the gzip member of the record at offset {start} is cut short")
+def _damaged(file: InputFile, records: WarcRecords, exc: Exception) -> Rejected:
+    """The rejected row for the bytes from the broken record to the next record found; a cut
+    with no record after it is the file's end, and raises TruncatedInput."""
+    start, cut, error = records.record_start, records.is_cut(exc), describe(exc)
+    resumed = records.resync()
+    if resumed is None and cut:
+        raise TruncatedInput(
+            f"the file ends inside the record at offset {start}: {error}"
+        ) from None
+    doc = Document(
+        id=document_id(file.path, "#damaged", str(start)),
+        text="",
+        source=file.path,
+        format=file.kind,
+        metadata={
+            "error": error,
+            "damaged_at": start,
+            "resumed_at": resumed,
+            "skipped_bytes": (records.size if resumed is None else resumed) - start,
+        },
+    )
+    return Rejected(doc, "extract_error:damaged")
 
 
-def _check_nothing_after(stream: BinaryIO, end: int) -> None:
-    """Bytes after the last whole record are a record cut inside its headers."""
-    stream.seek(end)
-    if stream.read(4096).strip():
-        raise TruncatedInput(f"the file ends inside the record starting at offset {end}")
-
-
-def _record_outcome(
-    record: ArcWarcRecord, file: InputFile, records: ArchiveIterator, config: ExtractConfig
-) -> Document | Rejected | Skipped:
+def _kind(record: ArcWarcRecord) -> str | Skipped:
+    """What a record holds, from its headers: "text" (a WET record), "html" or "pdf", or
+    why it holds no document."""
     kind = record.rec_type
     if kind == "conversion":  # WET: text already extracted by the crawler
-        raw = record.content_stream().read(config.max_document_bytes + 1)
-        return _wet_document(record, file, records.get_record_offset(), raw, config)
+        return "text"
     if kind != "response":
         return Skipped(f"warc_{kind}")
     if record.http_headers is None:
@@ -103,17 +99,33 @@ def _record_outcome(
     status = record.http_headers.get_statuscode()
     if status != "200":
         return Skipped(f"http_{status}")
-    content_type = record.http_headers.get_header("Content-Type") or "text/html"
-    mime = content_type.split(";")[0].strip().lower()
-    if mime not in HTML_TYPES and mime not in PDF_TYPES:
-        return Skipped("not_html")
-    # Read the payload before asking for the offset: warcio finds it by reading to the end.
-    raw = record.content_stream().read(config.max_document_bytes + 1)
-    offset = records.get_record_offset()
-    doc = _document(record, file, offset, "pdf" if mime in PDF_TYPES else "html")
+    mime = _content_type(record).split(";")[0].strip().lower()
+    if mime in PDF_TYPES:
+        return "pdf"
+    return "html" if mime in HTML_TYPES else Skipped("not_html")
+
+
+def _content_type(record: ArcWarcRecord) -> str:
+    return record.http_headers.get_header("Content-Type") or "text/html"
+
+
+def _outcome(
+    record: ArcWarcRecord,
+    offset: int,
+    kind: str | Skipped,
+    raw: bytes,
+    file: InputFile,
+    config: ExtractConfig,
+) -> Document | Rejected | Skipped:
+    if isinstance(kind, Skipped):
+        return kind
+    if kind == "text":
+        return _wet_document(record, file, offset, raw, config)
+    doc = _document(record, file, offset, kind)
+    content_type = _content_type(record)
     doc.metadata["content_type"] = content_type
     progress.report(documents=1)
-    if mime in PDF_TYPES:
+    if kind == "pdf":
         return guarded(doc, len(raw), config, pdf_filler(raw, config))
     declared = charset_from_header(content_type)
     return guarded(doc, len(raw), config, html_filler(raw, declared, config))

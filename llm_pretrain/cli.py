@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,15 @@ from llm_pretrain.pipeline.lock import Locked
 from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
+
+
+def safe_console() -> None:
+    """Print what cannot be encoded (a file name of non-UTF-8 bytes, a lone surrogate from a
+    JSON record) as a backslash escape instead of failing on it."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def dataset_output_options(command: Callable) -> Callable:
@@ -70,6 +80,7 @@ def data() -> None:
     any point and started again finishes the job with the same result. Exit codes: 0 success
     (also when there is nothing to do), 1 failure, 2 usage error.
     """
+    safe_console()
 
 
 data.chain_folders = {
@@ -538,6 +549,7 @@ def checkpoint_option(
 @click.version_option(__version__, prog_name="llm-pretrain")
 def train() -> None:
     """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""
+    safe_console()
 
 
 @train.command()

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_pretrain.pipeline.extract.inputs import InputError, discover
+from llm_pretrain.pipeline.extract.inputs import InputError, InputFile, discover
 from llm_pretrain.pipeline.storage import file_sha256
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,13 @@ def scan_inputs(patterns: list[str], seen: list[dict[str, Any]], read_content: b
     """Files under `patterns` that are not in `seen` (the inputs of committed batches).
 
     Without `read_content` (a quick look, for status) every file whose path, size or mtime is
-    new counts as new, copies included.
+    new counts as new, copies included. A file that cannot be opened safely (a FIFO, a device,
+    a broken link, an unreadable file) is new once, with its `problem`, and never hashed: its
+    batch records it as a rejected input.
     """
     scan = Scan()
     known_stats = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
-    known_content = {s["sha256"]: s.get("same_as", s["path"]) for s in seen}
+    known_content = {s["sha256"]: s.get("same_as", s["path"]) for s in seen if s.get("sha256")}
     for pattern in patterns:
         try:
             files, unsupported = discover([pattern])
@@ -53,23 +55,33 @@ def scan_inputs(patterns: list[str], seen: list[dict[str, Any]], read_content: b
             if not read_content:
                 scan.new.append(file.to_json())
                 continue
-            record = {**file.to_json(), "sha256": file_sha256_or_none(file.path)}
-            if record["sha256"] is None:
-                continue  # vanished between listing and reading: next run
             known_stats.add((file.path, file.size, file.mtime_ns))
-            original = known_content.get(record["sha256"])
+            record = _hashed(file)
+            if record is None:
+                continue  # vanished between listing and reading: next run
+            original = known_content.get(record["sha256"]) if record["sha256"] else None
             if original is not None:
                 scan.aliases.append({**record, "same_as": original})
-            else:
+                continue
+            if record["sha256"]:
                 known_content[record["sha256"]] = file.path
-                scan.new.append(record)
+            scan.new.append(record)
     scan.unsupported = sorted(set(scan.unsupported))
     return scan
 
 
-def file_sha256_or_none(path: str) -> str | None:
+def _hashed(file: InputFile) -> dict[str, Any] | None:
+    """The file's record with the sha256 of its content (None for a file with a problem, which
+    is never opened); None when it is gone."""
+    if file.problem:
+        return {**file.to_json(), "sha256": None}
     try:
-        return file_sha256(path)
+        return {**file.to_json(), "sha256": file_sha256(file.path)}
     except FileNotFoundError:
-        log.warning("%s disappeared while it was being read; it is left for the next run", path)
+        log.warning(
+            "%s disappeared while it was being read; it is left for the next run", file.path
+        )
         return None
+    except OSError as exc:
+        problem = f"cannot be read: {exc.strerror or exc}"
+        return {**file.to_json(), "problem": problem, "sha256": None}

@@ -11,6 +11,7 @@ gives the output an uninterrupted run would have given, so a batch lands exactly
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.corpus.inputs import Scan, scan_inputs
 from llm_pretrain.corpus.lock import workdir_lock
+from llm_pretrain.corpus.pending import EXTRACTED, extract_finished, recorded_files, stale_reason
 from llm_pretrain.corpus.versions import (
     BATCH_FILE,
     BATCHES,
@@ -39,13 +41,24 @@ from llm_pretrain.corpus.versions import (
     version_of,
 )
 from llm_pretrain.pipeline.dedup.stage import run_dedup
-from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.pipeline.extract.stage import extract_files
 from llm_pretrain.pipeline.filters.stage import run_filter
+from llm_pretrain.pipeline.outputs import input_patterns_problem
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import atomic_write_json, read_json
+from llm_pretrain.pipeline.storage import atomic_write_json, read_json, remove_tree
 from llm_pretrain.tokenizer.stage import run_tokenize
 
 log = logging.getLogger(__name__)
+# Files a refresh writes in its work folder, for telling whether a watched glob would read them.
+WORKDIR_FILES = (
+    "batches/000001/extracted/part-00000.parquet",
+    "batches/000001/extracted/rejected/part-00000.parquet",
+    "batches/000001/batch.json",
+    "dedup-index/part-0000000000000000.parquet",
+    "tokens/batches/000001/train/shard-00000.arrow",
+    "tokens/tokenizer.json",
+    "refresh.log",
+)
 
 
 @dataclass
@@ -101,7 +114,7 @@ class RefreshResult:
 @contextmanager
 def logging_to(path: Path) -> Iterator[None]:
     """Also write this run's log lines (all levels from INFO) to `path`."""
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
@@ -132,6 +145,10 @@ def refresh(
     patterns = list(inputs or config.refresh.inputs)
     if not patterns:
         raise StageError("nothing to watch: give --input or set refresh.inputs in the config")
+    # A work folder inside a watched folder would ingest its own shards on every run.
+    problem = input_patterns_problem(workdir, patterns, WORKDIR_FILES, "--workdir")
+    if problem:
+        raise StageError(problem)
     started = time.perf_counter()
     with workdir_lock(workdir), logging_to(workdir / LOG_FILE):
         log.info("refresh of %s started (inputs: %s)", workdir, ", ".join(patterns))
@@ -165,8 +182,17 @@ def _refresh(
     number = version_of(manifest) + 1
     folder = batch_dir(workdir, number)
     scan = Scan()  # a batch left unfinished is finished without a scan
-    if (folder / BATCH_FILE).is_file():
-        record = read_json(folder / BATCH_FILE)
+    record = read_json(folder / BATCH_FILE) if (folder / BATCH_FILE).is_file() else None
+    if record is not None and (why := stale_reason(folder, record)) is not None:
+        log.warning(
+            "batch %s, which a stopped run did not commit, is made again from the files as "
+            "they are now: %s",
+            batch_name(number),
+            why,
+        )
+        remove_tree(folder)  # the batch's own folder; nothing downstream of extract exists yet
+        record = None
+    if record is not None:
         log.info("finishing batch %s, which a stopped run did not commit", batch_name(number))
     else:
         scan = scan_inputs(patterns, seen_inputs(workdir, manifest))
@@ -225,14 +251,20 @@ def _run_batch(
 ) -> tuple[dict[str, Any], Path, dict[str, Any]]:
     """The four stages on the batch's inputs; each resumes or finds its output done."""
     folder = batch_dir(workdir, number)
-    paths = [item["path"] for item in record["inputs"] if Path(item["path"]).is_file()]
-    missing = [item["path"] for item in record["inputs"] if not Path(item["path"]).is_file()]
+    files = recorded_files(record)
+    done = extract_finished(folder)
+    if done is not None:  # the inputs it read, whatever the files are now
+        given = {item["path"] for item in done["inputs"]}
+        present = [file for file in files if file.path in given]
+    else:
+        present = [file for file in files if os.path.lexists(file.path)]
+    missing = [file.path for file in files if file not in present]
     for path in missing:
         log.warning("%s is gone; batch %s goes on without it", path, batch_name(number))
-    extracted, filtered, deduped = (folder / n for n in ("extracted", "filtered", "deduped"))
+    extracted, filtered, deduped = (folder / n for n in (EXTRACTED, "filtered", "deduped"))
     tokens_dir = workdir / TOKENS / BATCHES / batch_name(number)
     runs = {
-        "extract": lambda: run_extract(paths, extracted, config, show_progress),
+        "extract": lambda: extract_files(present, extracted, config, show_progress),
         "filter": lambda: run_filter(extracted, filtered, config, show_progress),
         "dedup": lambda: run_dedup(filtered, deduped, config, workdir / INDEX, show_progress),
         "tokenize": lambda: run_tokenize(
@@ -245,7 +277,7 @@ def _run_batch(
     }
     summary: dict[str, Any] = {
         "batch": number,
-        "inputs": len(paths),
+        "inputs": len(present),
         "missing": missing,
     }
     manifest: dict[str, Any] = {}

@@ -7,6 +7,7 @@ from typing import Any
 
 from llm_pretrain.corpus.inputs import scan_inputs
 from llm_pretrain.corpus.lock import is_locked, lock_holder
+from llm_pretrain.corpus.pending import stale_reason
 from llm_pretrain.corpus.versions import (
     BATCH_FILE,
     LAST_RUN,
@@ -38,6 +39,7 @@ def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str,
             "batch": record["batch"],
             "created_at": record["created_at"],
             "inputs": len(record["inputs"]),
+            "stale": stale_reason(next_batch.parent, record),
         }
         patterns = patterns or record["patterns"]
     elif patterns is None and version:
@@ -96,9 +98,14 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("")
     if status["pending_batch"]:
         batch = status["pending_batch"]
+        then = (
+            f"the next refresh makes it again ({batch['stale']})"
+            if batch.get("stale")
+            else "the next refresh finishes it"
+        )
         lines.append(
             f"  unfinished    batch {batch['batch']} ({batch['inputs']} inputs, started "
-            f"{batch['created_at']}): the next refresh finishes it"
+            f"{batch['created_at']}): {then}"
         )
     watched = ", ".join(status["patterns"]) or "-"
     lines.append(f"  inputs        {status['pending_inputs']:,} new or changed files in {watched}")

@@ -67,17 +67,27 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
+        """The Arrow row; every string made valid UTF-8 (see `representable`)."""
         return {
             "id": self.id,
-            "text": self.text,
-            "url": self.url,
-            "source": self.source,
+            "text": representable(self.text),
+            "url": _maybe(self.url),
+            "source": representable(self.source),
             "format": self.format,
-            "date": self.date,
+            "date": _maybe(self.date),
             "language": self.language,
             "language_score": self.language_score,
-            "metadata": json.dumps(self.metadata, ensure_ascii=False, sort_keys=True, default=str),
+            "metadata": metadata_json(self.metadata),
         }
+
+
+def metadata_json(metadata: dict[str, Any]) -> str:
+    """The `metadata` column: JSON text, valid UTF-8 whatever the values hold."""
+    return representable(json.dumps(metadata, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def _maybe(text: str | None) -> str | None:
+    return None if text is None else representable(text)
 
 
 @dataclass(slots=True)

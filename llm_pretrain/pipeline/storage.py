@@ -71,9 +71,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def json_bytes(obj: Any) -> bytes:
+    """Readable UTF-8 JSON; with \\u escapes when a string holds a lone surrogate (a path of
+    non-UTF-8 bytes), which UTF-8 cannot carry but JSON can, and which reads back the same."""
+    options: dict[str, Any] = {"indent": 2, "sort_keys": True, "default": str}
+    try:
+        return (json.dumps(obj, ensure_ascii=False, **options) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(obj, ensure_ascii=True, **options) + "\n").encode("ascii")
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, json_bytes(obj))
 
 
 def read_json(path: Path) -> Any:

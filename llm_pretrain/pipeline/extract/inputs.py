@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +45,47 @@ class InputFile:
     kind: str
     size: int
     mtime_ns: int
+    # Why the file is never opened (a FIFO, a device, a link to nowhere, a name that cannot be
+    # stat'ed): it becomes one rejected row with this reason instead of a hang or a crash.
+    problem: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"path": self.path, "kind": self.kind, "size": self.size, "mtime_ns": self.mtime_ns}
+        record: dict[str, object] = {
+            "path": self.path,
+            "kind": self.kind,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+        }
+        if self.problem:
+            record["problem"] = self.problem
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, object]) -> InputFile:
+        fields = ("path", "kind", "size", "mtime_ns", "problem")
+        return cls(**{key: record[key] for key in fields if key in record})  # type: ignore[arg-type]
+
+
+_SPECIAL = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def inspect(path: str, kind: str) -> InputFile:
+    """The file at `path`, without opening it: special files (a FIFO would block a reader
+    forever) and files that cannot even be stat'ed get a `problem` instead."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return InputFile(path, kind, 0, 0, f"cannot be read: {exc.strerror or exc}")
+    if not stat.S_ISREG(info.st_mode):
+        special = _SPECIAL.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        return InputFile(path, kind, 0, info.st_mtime_ns, f"is {special}, not a file")
+    return InputFile(path, kind, info.st_size, info.st_mtime_ns)
 
 
 def kind_of(path: str) -> str | None:
@@ -61,7 +100,8 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
     """Expand arguments into supported files (sorted, unique) and unsupported ones (reported).
 
     Hidden files and folders are ignored inside folders. An argument that matches nothing is
-    an error: a typo must not silently produce an empty dataset.
+    an error: a typo must not silently produce an empty dataset. Files that cannot be opened
+    safely (FIFOs, devices, broken or looping links) come back with a `problem`.
     """
     found: dict[str, InputFile] = {}
     unsupported: list[str] = []
@@ -76,8 +116,7 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
             if kind is None:
                 unsupported.append(path)
                 continue
-            stat = os.stat(path)
-            found[path] = InputFile(path, kind, stat.st_size, stat.st_mtime_ns)
+            found[path] = inspect(path, kind)
     return [found[path] for path in sorted(found)], sorted(set(unsupported))
 
 
@@ -92,10 +131,8 @@ def _expand(argument: str) -> list[str]:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             files += [os.path.normpath(os.path.join(root, n)) for n in names if n[0] != "."]
         return files
-    if path.is_file():
+    if os.path.lexists(argument):  # a file, or something discover() records as a problem
         return [os.path.normpath(argument)]
-    if path.exists():
-        raise InputError(f"input {argument!r} is not a regular file or folder")
     return []
 
 

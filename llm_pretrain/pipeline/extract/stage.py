@@ -18,6 +18,7 @@ from llm_pretrain.pipeline.documents import (
     Rejected,
     Skipped,
     document_id,
+    printable,
 )
 from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
@@ -58,16 +59,14 @@ class TaskCounts:
     rejected_bytes: Counter = field(default_factory=Counter)
 
 
-def input_error_rejection(file: InputFile, done: int, exc: BaseException) -> Rejected:
+def input_error_rejection(file: InputFile, done: int, reason: str, error: str) -> Rejected:
     """A whole input (or its unread tail) that could not be read, as one rejected row."""
-    truncated = done or isinstance(exc, EOFError)
-    reason = "extract_error:truncated" if truncated else "extract_error:unreadable"
     doc = Document(
         id=document_id(file.path, "#input-error", str(done)),
         text="",
         source=file.path,
         format=file.kind,
-        metadata={"error": f"{type(exc).__name__}: {exc}"[:500], "records_read": done},
+        metadata={"error": error[:500], "records_read": done},
     )
     return Rejected(doc, reason)
 
@@ -107,16 +106,21 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
 
 def _file_outcomes(file: InputFile, config: ExtractConfig, counts: TaskCounts) -> Iterator[Outcome]:
     """The file's outcomes; a read error ends the file with one rejection for what is left."""
+    if file.problem:  # never opened: one rejected row says why
+        counts.input_errors.append({"path": file.path, "error": file.problem, "records": 0})
+        yield input_error_rejection(file, 0, "extract_error:unreadable", file.problem)
+        return
     done = 0
     try:
         for outcome in READERS[file.kind](file, config):
             done += 1
             yield outcome
     except Exception as exc:  # truncated gzip, broken WARC, unreadable file: record, go on
-        counts.input_errors.append(
-            {"path": file.path, "error": f"{type(exc).__name__}: {exc}"[:500], "records": done}
-        )
-        yield input_error_rejection(file, done, exc)
+        error = printable(f"{type(exc).__name__}: {exc}", 500)
+        counts.input_errors.append({"path": file.path, "error": error, "records": done})
+        truncated = done or isinstance(exc, EOFError)
+        reason = "extract_error:truncated" if truncated else "extract_error:unreadable"
+        yield input_error_rejection(file, done, reason, error)
 
 
 def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> TaskResult:
@@ -150,10 +154,24 @@ def run_extract(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    """Extract the files that the arguments (files, folders, globs) name into `output`."""
     problem = input_patterns_problem(output, inputs, WRITES, "--output")
     if problem:
         raise StageError(problem)
     files, unsupported = discover(inputs)
+    return extract_files(files, output, config, show_progress, overwrite, unsupported)
+
+
+def extract_files(
+    files: list[InputFile],
+    output: Path,
+    config: PipelineConfig,
+    show_progress: bool = True,
+    overwrite: bool = False,
+    unsupported: list[str] | None = None,
+) -> RunSummary:
+    """Extract these files, as they were found (their size and mtime name the run, so that a
+    refresh resumes the batch it recorded), into `output`."""
     inside = first_inside(output, [f.path for f in files])
     if inside:
         raise StageError(f"--output {output} contains the input {inside}")
@@ -167,7 +185,7 @@ def run_extract(
         on_failure=partial(write_failed_task, output=output),
         config=config.extract.model_dump(),
         inputs=[f.to_json() for f in files],
-        extra_stats={"unsupported_files": unsupported},
+        extra_stats={"unsupported_files": unsupported or []},
     )
     return run_stage(
         spec,

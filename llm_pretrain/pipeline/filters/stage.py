@@ -20,6 +20,7 @@ import pyarrow as pa
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards
+from llm_pretrain.pipeline.documents import metadata_json
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
@@ -114,7 +115,7 @@ def _update_row(row: dict[str, Any], doc: FilterDoc, columns: list[str]) -> dict
         text=doc.text,
         language=doc.language,
         language_score=doc.language_score,
-        metadata=json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True, default=str),
+        metadata=metadata_json(doc.metadata),
     )
     for name in columns:
         row[name] = doc.annotations.get(name)

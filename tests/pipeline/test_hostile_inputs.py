@@ -4,6 +4,7 @@ escaped value) and everything else is committed; nothing hangs."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -86,3 +87,40 @@ def test_refresh_commits_the_batch_and_never_opens_the_fifo(hostile, tmp_path):
     assert again.returncode == 0 and "nothing new" in again.stdout, again.stdout
     log = (corpus / "refresh.log").read_text(encoding="utf-8")
     assert "committed v1" in log and "Logging error" not in first.stderr
+
+
+PEAK_OF_CHILDREN = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+print(done.stderr[-2000:], file=sys.stderr)
+"""
+
+
+def test_a_2_gib_line_in_a_small_gzip_is_rejected_in_bounded_memory(tmp_path):
+    """Issue 18, case 8: the line is read through in chunks, never held."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    chunk = b"a" * (1 << 24)
+    with gzip.open(folder / "bomb.jsonl.gz", "wb", compresslevel=1) as handle:
+        handle.write(json.dumps({"text": TEXT}).encode() + b"\n")
+        handle.write(b'{"text": "')
+        for _ in range(128):  # 2 GiB
+            handle.write(chunk)
+        handle.write(b'"}\n')
+        handle.write(json.dumps({"text": TEXT + " after"}).encode() + b"\n")
+    assert (folder / "bomb.jsonl.gz").stat().st_size < 20_000_000
+    out = tmp_path / "out"
+    extract = [sys.executable, "-m", "llm_pretrain", "extract", "-i", str(folder), "-o",
+               str(out), "--workers", "1", "-q"]  # fmt: skip
+    measured = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_CHILDREN, *extract], capture_output=True, text=True
+    )
+    code, peak_mb = map(int, measured.stdout.split())
+    assert code == 0, measured.stderr
+    assert peak_mb < 1024, f"peak {peak_mb} MB"  # 7.8 GB before the lines were bounded
+    kept = read_table(out).column("text").to_pylist()
+    assert kept == [TEXT, TEXT + " after"]
+    [rejected] = read_table(out, rejected=True).to_pylist()
+    assert rejected["reason"] == "extract_error:too_large"
+    assert json.loads(rejected["metadata"])["record"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -38,17 +38,50 @@ def read_single(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
         yield guarded(doc, len(raw), config, text_filler(raw))
 
 
+def jsonl_line_limit(config: ExtractConfig) -> int:
+    """The longest JSON line read: a text at the size limit, even written with \\uXXXX
+    escapes for every character (6 bytes for 3 of UTF-8), plus its other fields."""
+    return 6 * config.max_document_bytes + (1 << 20)
+
+
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of `handle`, each held whole only up to `limit` bytes: a longer one is read
+    through in chunks and given as None (a 2 GiB line in a small .gz costs no memory)."""
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (chunk := handle.readline(1 << 20)) and not chunk.endswith(b"\n"):
+            pass
+        yield None
+
+
 def read_jsonl(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    limit = jsonl_line_limit(config)
     with open(file.path, "rb") as raw_handle:
         gzipped = file.path.lower().endswith(".gz")
         lines = gzip.GzipFile(fileobj=raw_handle) if gzipped else raw_handle
         done = 0
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
+        for number, line in enumerate(bounded_lines(lines, limit), start=1):
+            if line is None:
+                yield _too_long(file, number, limit)
+            elif line.strip():
                 yield _passthrough(file, str(number), _parse_json_line(line), config)
             if number % 1000 == 0:
                 done = _report_position(raw_handle.tell(), done)
         _report_position(raw_handle.tell(), done)
+
+
+def _too_long(file: InputFile, number: int, limit: int) -> Rejected:
+    doc = Document(
+        id=document_id(file.path, str(number)),
+        text="",
+        source=file.path,
+        format="text",
+        metadata={"record": number, "error": f"a line longer than {limit:,} bytes, not read"},
+    )
+    progress.report(documents=1)
+    return Rejected(doc, "extract_error:too_large")
 
 
 def read_parquet(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:

@@ -135,6 +135,14 @@ class TaskResult:
         return cls(data["index"], data["shard"], data["rejected_shard"], data["stats"])
 
 
+@dataclass(frozen=True)
+class Retry:
+    """What `on_failure` returns to run a task again in another form (the document its worker
+    died on skipped): it goes into the next round of the pool."""
+
+    task: Any
+
+
 @dataclass
 class StageSpec:
     """Everything the runner needs to know about one stage invocation."""
@@ -143,7 +151,7 @@ class StageSpec:
     output: Path
     tasks: Sequence[Task]
     run_task: Callable[[Any], TaskResult]  # picklable; runs in a worker process
-    on_failure: Callable[[Any, TaskFailure], TaskResult]  # runs in the parent
+    on_failure: Callable[[Any, TaskFailure], TaskResult | Retry]  # runs in the parent
     config: dict[str, Any]  # the stage's effective config, as written into the manifest
     inputs: list[dict[str, Any]]  # input files or datasets, as written into the manifest
     extra_stats: dict[str, Any] = field(default_factory=dict)
@@ -279,7 +287,7 @@ class Outcome(Protocol):
 def run_resumable(
     tasks: Sequence[Task],
     run_task: Callable[[Any], Outcome],
-    on_failure: Callable[[Any, TaskFailure], Outcome],
+    on_failure: Callable[[Any, TaskFailure], Outcome | Retry],
     marker_dir: Path,
     *,
     description: str,
@@ -296,36 +304,43 @@ def run_resumable(
         for marker in marker_dir.glob("task-*.json")
     }
     pending = [task for task in tasks if task.index not in done]
+    ran = len(pending)
     errors: list[tuple[int, str]] = []  # (task index, message): reported in task order
     damaged: list[tuple[int, str]] = []  # tasks whose input is not what it should be
     if pending:
         total_bytes = sum(task.input_bytes for task in pending)
         label = f"{description} ({len(pending)} tasks)"
         with ProgressBar(total_bytes, label, enabled=show_progress) as bar:
-            for task, outcome in run_tasks(run_task, pending, executor, bar.counters):
-                if isinstance(outcome, TaskFailure) and not outcome.retryable:
-                    damaged.append((task.index, outcome.message))
-                    continue
-                if isinstance(outcome, TaskFailure) and outcome.kind == "error":
-                    message = f"task {task.index} ({_describe(task)}): {outcome.message}"
-                    errors.append((task.index, message))
-                    continue
-                if isinstance(outcome, TaskFailure):
-                    outcome = on_failure(task, outcome)
-                result = outcome.to_json()
-                atomic_write_json(_marker(marker_dir, task.index), result)
-                done[task.index] = result
-                if executor.kind != "local":  # remote workers cannot reach the shared counters
-                    bar.add(_documents(result), task.input_bytes)
+            while pending:  # rounds: a task whose worker died may come back as a Retry
+                retries = []
+                for task, outcome in run_tasks(run_task, pending, executor, bar.counters):
+                    if isinstance(outcome, TaskFailure) and not outcome.retryable:
+                        damaged.append((task.index, outcome.message))
+                        continue
+                    if isinstance(outcome, TaskFailure) and outcome.kind == "error":
+                        message = f"task {task.index} ({_describe(task)}): {outcome.message}"
+                        errors.append((task.index, message))
+                        continue
+                    if isinstance(outcome, TaskFailure):
+                        outcome = on_failure(task, outcome)
+                    if isinstance(outcome, Retry):
+                        retries.append(outcome.task)
+                        continue
+                    result = outcome.to_json()
+                    atomic_write_json(_marker(marker_dir, task.index), result)
+                    done[task.index] = result
+                    if executor.kind != "local":  # remote workers cannot reach the counters
+                        bar.add(_documents(result), task.input_bytes)
+                pending = retries
     if damaged:  # a rerun would fail the same way: no "run again" advice
         raise StageError(min(damaged)[1])
     if errors:
         first = min(errors)[1].splitlines()[0]
         raise StageError(
-            f"{len(errors)} of {len(pending)} tasks failed ({first}); "
+            f"{len(errors)} of {ran} tasks failed ({first}); "
             f"finished tasks are kept, run the same command again to retry the rest"
         )
-    return done, len(pending)
+    return done, ran
 
 
 def _describe(task: Any) -> str:

@@ -7,6 +7,7 @@ a rejection naming its kind, so one bad document never stops a worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from llm_pretrain.config import ExtractConfig
 from llm_pretrain.pipeline.documents import Document, Rejected
@@ -14,6 +15,7 @@ from llm_pretrain.pipeline.extract.decode import BinaryContent, decode
 from llm_pretrain.pipeline.extract.html import extract_page
 from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
+from llm_pretrain.pipeline.watchdog import converting
 
 Outcome = Document | Rejected
 
@@ -23,15 +25,27 @@ class NoMainText(Exception):
 
 
 def guarded(
-    doc: Document, size: int, config: ExtractConfig, fill: Callable[[Document], None]
+    doc: Document,
+    size: int,
+    config: ExtractConfig,
+    fill: Callable[[Document], None],
+    watched: bool = True,
 ) -> Outcome:
-    """Run `fill(doc)` (which sets doc.text and metadata) within the limits; judge the result."""
+    """Run `fill(doc)` (which sets doc.text and metadata) within the limits; judge the result.
+
+    `watched` conversions (parsing a page, a PDF, decoding a text) also run under the task's
+    watchdog: one that stopped a worker before is rejected unread (pipeline/watchdog.py).
+    """
     if size > config.max_document_bytes:
         doc.metadata["bytes"] = size
         return Rejected(doc, "extract_error:too_large")
     try:
-        with time_limit(config.document_timeout_s):
-            fill(doc)
+        with converting() if watched else nullcontext() as skipped:
+            if skipped is not None:
+                reason, detail = skipped
+                return _failed(doc, reason, detail)
+            with time_limit(config.document_timeout_s):
+                fill(doc)
     except DocumentTimeout:
         return _failed(doc, "extract_error:timeout", f"over {config.document_timeout_s:g} s")
     except BinaryContent as exc:

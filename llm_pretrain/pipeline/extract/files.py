@@ -140,7 +140,7 @@ def _passthrough(
     def fill(target: Document) -> None:
         target.text = text
 
-    return guarded(doc, len(text), config, fill)
+    return guarded(doc, len(text), config, fill, watched=False)  # nothing to parse: no watch
 
 
 def _as_str(value: Any) -> str | None:

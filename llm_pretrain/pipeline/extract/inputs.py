@@ -140,6 +140,9 @@ def _expand(argument: str) -> list[str]:
 class ExtractTask:
     index: int
     files: tuple[InputFile, ...]
+    # (cursor key, reason, detail): documents or files that stopped the worker of an earlier
+    # attempt (see pipeline/watchdog.py); they are rejected with the reason, unread.
+    skip: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def input_bytes(self) -> int:

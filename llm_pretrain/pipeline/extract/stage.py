@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discove
 from llm_pretrain.pipeline.extract.warc import read_warc
 from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
 from llm_pretrain.pipeline.runner import (
+    PROGRESS_DIR,
+    Retry,
     RunSummary,
     StageError,
     StageSpec,
@@ -33,6 +35,7 @@ from llm_pretrain.pipeline.runner import (
     check_dataset_output,
     run_stage,
 )
+from llm_pretrain.pipeline.watchdog import Watch, dead_worker, watching
 
 Outcome = Document | Rejected | Skipped
 # Files the stage writes into its output, for telling whether an input glob would read them.
@@ -71,26 +74,36 @@ def input_error_rejection(file: InputFile, done: int, reason: str, error: str) -
     return Rejected(doc, reason)
 
 
+def hard_limit_s(config: ExtractConfig) -> float:
+    """How long one document may run before its worker is ended (pipeline/watchdog.py): past
+    the per-document limit, which C code holding the GIL does not notice."""
+    return max(2 * config.document_timeout_s, 1.0)
+
+
 def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> TaskResult:
     """Worker side: read the task's files, write shard `task.index` of kept and rejected."""
     started = time.process_time()
     shards = TaskShards(output, task.index, DOCUMENT_SCHEMA, REJECTED_SCHEMA, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
     counts = TaskCounts()
+    skip = {key: (reason, detail) for key, reason, detail in task.skip}
+    limit = hard_limit_s(config)
     with shards:
-        for file in task.files:
-            for outcome in _file_outcomes(file, config, counts):
-                if isinstance(outcome, Skipped):
-                    counts.skipped[outcome.reason] += 1
-                elif isinstance(outcome, Rejected):
-                    counts.rejected[outcome.reason] += 1
-                    size = rejected.add(outcome.to_row())
-                    counts.rejected_bytes[outcome.reason] += size
-                else:
-                    counts.kept += 1
-                    counts.formats[outcome.format] += 1
-                    kept.add(outcome.to_row())
-        kept_info, rejected_info = shards.commit()
+        with watching(output / PROGRESS_DIR, task.index, limit, skip) as watch:
+            for number, file in enumerate(task.files):
+                skipped = watch.start_file(number)
+                for outcome in _file_outcomes(file, config, counts, skipped, watch):
+                    if isinstance(outcome, Skipped):
+                        counts.skipped[outcome.reason] += 1
+                    elif isinstance(outcome, Rejected):
+                        counts.rejected[outcome.reason] += 1
+                        size = rejected.add(outcome.to_row())
+                        counts.rejected_bytes[outcome.reason] += size
+                    else:
+                        counts.kept += 1
+                        counts.formats[outcome.format] += 1
+                        kept.add(outcome.to_row())
+        kept_info, rejected_info = shards.commit()  # the watchdog is off: no document runs
     stats = {
         "documents": {"kept": counts.kept, "rejected": sum(counts.rejected.values())},
         "rejected": dict(counts.rejected),
@@ -104,16 +117,28 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
     return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
 
 
-def _file_outcomes(file: InputFile, config: ExtractConfig, counts: TaskCounts) -> Iterator[Outcome]:
-    """The file's outcomes; a read error ends the file with one rejection for what is left."""
-    if file.problem:  # never opened: one rejected row says why
-        counts.input_errors.append({"path": file.path, "error": file.problem, "records": 0})
-        yield input_error_rejection(file, 0, "extract_error:unreadable", file.problem)
+def _file_outcomes(
+    file: InputFile,
+    config: ExtractConfig,
+    counts: TaskCounts,
+    skipped: tuple[str, str] | None = None,
+    watch: Watch | None = None,
+) -> Iterator[Outcome]:
+    """The file's outcomes; a read error ends the file with one rejection for what is left.
+
+    `skipped`: (reason, detail) when the file stopped a worker before: one rejection, unread.
+    """
+    if file.problem or skipped:  # never opened: one rejected row says why
+        reason, error = skipped or ("extract_error:unreadable", file.problem or "")
+        counts.input_errors.append({"path": file.path, "error": error, "records": 0})
+        yield input_error_rejection(file, 0, reason, error)
         return
     done = 0
     try:
         for outcome in READERS[file.kind](file, config):
             done += 1
+            if watch is not None:
+                watch.at(done)  # the reader's next outcome is the done-th
             yield outcome
     except Exception as exc:  # truncated gzip, broken WARC, unreadable file: record, go on
         error = printable(f"{type(exc).__name__}: {exc}", 500)
@@ -121,6 +146,28 @@ def _file_outcomes(file: InputFile, config: ExtractConfig, counts: TaskCounts) -
         truncated = done or isinstance(exc, EOFError)
         reason = "extract_error:truncated" if truncated else "extract_error:unreadable"
         yield input_error_rejection(file, done, reason, error)
+
+
+MAX_SKIPPED = 16  # documents a task may lose to dead workers before it is given up whole
+
+
+def retry_or_reject(
+    task: ExtractTask, failure: TaskFailure, output: Path, limit_s: float
+) -> Retry | TaskResult:
+    """Parent side, after a worker died: run the task again without the document (or the file)
+    it was on, as its cursor says. When that is not known, when too many were lost already, or
+    when the task as a whole overran `executor.task_timeout_s` (each document has its own hard
+    limit: a task that slow is too big, and would be as slow again), every input file of the
+    task becomes one rejected row."""
+    dead = dead_worker(output / PROGRESS_DIR, task.index)
+    known = {key for key, *_ in task.skip}
+    if failure.kind != "crash" or dead is None or dead.key in known or len(known) >= MAX_SKIPPED:
+        return write_failed_task(task, failure, output)
+    hung = dead.hung
+    reason = "extract_error:timeout" if hung else "extract_error:worker_crash"
+    what = f"no progress for {limit_s:g} s: its worker was ended" if hung else failure.message
+    detail = printable(f"{what} ({dead.where})" if dead.where else what, 500)
+    return Retry(replace(task, skip=(*task.skip, (dead.key, reason, detail))))
 
 
 def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> TaskResult:
@@ -182,7 +229,7 @@ def extract_files(
         output=output,
         tasks=tasks,
         run_task=partial(extract_task, config=config.extract, output=output),
-        on_failure=partial(write_failed_task, output=output),
+        on_failure=partial(retry_or_reject, output=output, limit_s=hard_limit_s(config.extract)),
         config=config.extract.model_dump(),
         inputs=[f.to_json() for f in files],
         extra_stats={"unsupported_files": unsupported or []},

@@ -56,6 +56,8 @@ def write_shard(path: Path, rows: np.ndarray, lengths: np.ndarray) -> dict[str, 
         "tokens": int(lengths.sum()),
         "bytes": path.stat().st_size,
         "sha256": file_sha256(path),
+        # Checked by the trainer against the vocabulary before it reads any row.
+        "max_id": int(rows.max()) if rows.size else 0,
     }
 
 

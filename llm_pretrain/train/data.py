@@ -22,7 +22,10 @@ import torch
 
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.tokenizer.shards import PackedReader, open_split
-from llm_pretrain.train.runtime import TrainError
+from llm_pretrain.train.integrity import file_problem, first_problem, my_share
+from llm_pretrain.train.runtime import Runtime, TrainError
+
+SAMPLED_ROWS = 8  # random rows of each shard whose ids are checked, besides the first and last
 
 
 @dataclass
@@ -80,6 +83,57 @@ def open_token_data(folder: Path) -> TokenData:
     if not manifest["splits"]["train"]["rows"]:
         raise TrainError(f"{folder} has no training rows")
     return TokenData(Path(folder), manifest)
+
+
+def verify_token_data(data: TokenData, runtime: Runtime | None = None) -> None:
+    """Refuse shards that differ from the manifest (size, sha256, rows) or hold ids the model
+    has no embedding for (an IndexError mid-run, a device assert on a GPU). The processes share
+    the shards; the manifest's `max_id` of every shard is checked by all (no reading). The
+    bound is the tokenizer's vocabulary: `make_plan` refuses a model with a smaller one."""
+    shards = [shard for split in data.manifest["splits"].values() for shard in split["shards"]]
+    vocab = data.vocab_size
+    problem = next(filter(None, (_max_id_problem(shard, vocab) for shard in shards)), None)
+    if problem is None:
+        checks = (_shard_problem(data.folder, shard, vocab) for shard in my_share(shards, runtime))
+        problem = next(filter(None, checks), None)
+    problem = first_problem(runtime, problem)
+    if problem:
+        raise TrainError(f"token data {data.folder}: {problem}")
+
+
+def _max_id_problem(shard: dict[str, Any], vocab: int) -> str | None:
+    """The manifest's largest id of the shard (when tokenize recorded one) against the vocab."""
+    max_id = shard.get("max_id")
+    if max_id is not None and max_id >= vocab:
+        return f"{shard['file']} holds ids up to {max_id}, the vocabulary has {vocab}"
+    return None
+
+
+def _shard_problem(folder: Path, shard: dict[str, Any], vocab: int) -> str | None:
+    """A shard's bytes and rows against the manifest, and the ids of a few of its rows."""
+    name = shard["file"]
+    problem = file_problem(folder / name, name, int(shard["bytes"]), str(shard["sha256"]))
+    if problem:
+        return f"{problem} (against _manifest.json)"
+    try:
+        reader = PackedReader([folder / name])
+    except Exception as exc:  # pyarrow raises several kinds for a file that is not Arrow IPC
+        return f"{name} is not a readable token shard: {str(exc).splitlines()[0]}"
+    if len(reader) != shard["rows"]:
+        return f"{name} holds {len(reader):,} rows, _manifest.json says {shard['rows']:,}"
+    for row in sampled_rows(len(reader)):
+        top = int(reader[row][0].max())
+        if top >= vocab:
+            return f"{name} row {row} holds id {top}, the vocabulary has {vocab}"
+    return None
+
+
+def sampled_rows(rows: int) -> list[int]:
+    """The first and last row and a few seeded random ones (the same on every run)."""
+    if rows == 0:
+        return []
+    picked = np.random.default_rng(rows).choice(rows, min(rows, SAMPLED_ROWS), replace=False)
+    return sorted({0, rows - 1, *picked.tolist()})
 
 
 @dataclass

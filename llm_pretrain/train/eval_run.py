@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from llm_pretrain.train.checkpoint import (
-    find_checkpoint,
     load_model_weights,
     read_model_config,
     read_state,
 )
+from llm_pretrain.train.checkpoint_check import intact_checkpoint
 from llm_pretrain.train.config import RuntimeConfig
-from llm_pretrain.train.data import open_token_data
+from llm_pretrain.train.data import open_token_data, verify_token_data
 from llm_pretrain.train.evaluate import evaluate, perplexity, unigram_loss
 from llm_pretrain.train.parallel import build_model
 from llm_pretrain.train.runtime import TrainError, start_runtime, stop_runtime
@@ -26,21 +26,24 @@ def evaluate_checkpoint(
     batch_rows: int = 8,
     runtime_config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
-    checkpoint = find_checkpoint(checkpoint)
-    state = read_state(checkpoint)
-    data = open_token_data(data_dir)
-    if data.identity["tokenizer_sha256"] != state["data"]["tokenizer_sha256"]:
-        raise TrainError(
-            f"{data_dir} was tokenized with another tokenizer than the one {checkpoint} was "
-            "trained with"
-        )
-    reader = data.val if split == "val" else data.train
-    if reader is None:
-        raise TrainError(f"{data_dir} has no {split} rows")
-    model_config = read_model_config(checkpoint)
+    """Loss of a checkpoint on a split; a damaged checkpoint or token data is refused (the
+    processes share the checks)."""
     # One pass over the data: compiling would cost more than it saves.
     runtime = start_runtime(runtime_config or RuntimeConfig(compile=False))
     try:
+        checkpoint = intact_checkpoint(checkpoint, runtime)
+        state = read_state(checkpoint)
+        data = open_token_data(data_dir)
+        if data.identity["tokenizer_sha256"] != state["data"]["tokenizer_sha256"]:
+            raise TrainError(
+                f"{data_dir} was tokenized with another tokenizer than the one {checkpoint} was "
+                "trained with"
+            )
+        verify_token_data(data, runtime)
+        reader = data.val if split == "val" else data.train
+        if reader is None:
+            raise TrainError(f"{data_dir} has no {split} rows")
+        model_config = read_model_config(checkpoint)
         model = build_model(model_config, runtime, seed=0)
         load_model_weights(checkpoint, model, runtime)
         loss, tokens = evaluate(model, reader, runtime, batch_rows, max_rows)

@@ -36,6 +36,8 @@ from llm_pretrain.train.checkpoint import (
     read_state,
     single_process_quietly,
 )
+from llm_pretrain.train.checkpoint_check import intact_checkpoint
+from llm_pretrain.train.integrity import check_finite
 from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.safe_dcp import read_sharded
@@ -45,12 +47,16 @@ TOKENIZER_FILES = (TOKENIZER_FILE, CONFIG_FILE)
 
 
 def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
-    """The whole model of a checkpoint (or of a run's latest) on the CPU, and its state."""
-    checkpoint = find_checkpoint(checkpoint)
+    """The whole model of a checkpoint (or of a run's latest) on the CPU, and its state.
+
+    A damaged checkpoint (files that differ from their records) and weights that are not
+    finite are refused as a TrainError."""
+    checkpoint = intact_checkpoint(checkpoint)
     model = empty_model(read_model_config(checkpoint))
     state = {"model": model.state_dict()}  # DCP loads into these tensors, the model's own
     with single_process_quietly():
         read_sharded(state, checkpoint, no_dist=True)
+    check_finite(state["model"], checkpoint)
     return model, {**read_state(checkpoint), "path": str(checkpoint)}
 
 

@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 
 from llm_pretrain.train.export import load_model
 from llm_pretrain.train.hf_import import is_hf_folder, load_exported, load_tokenizer
+from llm_pretrain.train.integrity import check_finite
 from llm_pretrain.train.model import KVCache, Transformer
 from llm_pretrain.train.runtime import TrainError
 
@@ -24,9 +25,11 @@ END_OF_TEXT = "<|endoftext|>"
 
 
 def load_for_sampling(path: Path) -> tuple[Transformer, Tokenizer]:
-    """A checkpoint, a run folder or an exported folder, with its tokenizer."""
+    """A checkpoint, a run folder or an exported folder, with its tokenizer (a damaged
+    checkpoint and weights that are not finite are refused)."""
     if is_hf_folder(path):
         model, folder = load_exported(path), path
+        check_finite(model.state_dict(), path)
     else:
         model, state = load_model(path)
         folder = Path(state["path"])

@@ -32,8 +32,9 @@ from llm_pretrain.train.checkpoint import (
     read_state,
     save_checkpoint,
 )
+from llm_pretrain.train.checkpoint_check import newest_intact
 from llm_pretrain.train.config import TrainConfig
-from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data
+from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data, verify_token_data
 from llm_pretrain.train.evaluate import evaluate, perplexity, token_loss_sum, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
 from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
@@ -238,12 +239,23 @@ class Trainer:
         )
 
     def _resume(self, resume: bool) -> dict[str, Any] | None:
-        path = latest_checkpoint(self.checkpoints)
+        """Continue from the newest checkpoint that verifies; damaged newer ones are skipped
+        with a warning (every process verifies a share and they pick the same one)."""
+        path, damaged = newest_intact(self.checkpoints, self.runtime)
+        main = self.runtime.is_main
+        then = f"resuming from {path.name}" if path else "no earlier checkpoint is intact"
+        for problem in damaged:
+            if main:
+                log.warning("%s; %s", problem, then)
         if path is None:
+            if damaged:
+                raise TrainError(
+                    f"no checkpoint in {self.checkpoints} is intact (the newest: {damaged[0]}); "
+                    "move the damaged ones away to start the run again"
+                )
             if resume:
                 raise TrainError(f"--resume: no complete checkpoint in {self.checkpoints}")
             return None
-        main = self.runtime.is_main
         _compare_resumed(read_state(path), self.config, self.plan, self.data, main)
         saved = load_checkpoint(path, self.model, self.optimizer, self.runtime)
         if self.init_from and main:
@@ -428,11 +440,12 @@ class Trainer:
         return result
 
     def _divergence_message(self, step: int, loss: float, grad_norm: float) -> str:
-        last = latest_checkpoint(self.checkpoints)
+        """What went wrong, and the newest checkpoint that verifies to resume from."""
+        last, _ = newest_intact(self.checkpoints, self.runtime)
         where = (
-            f"the last checkpoint, {last}, holds the weights from before it"
+            f"the last intact checkpoint, {last}, holds the weights from before it"
             if last
-            else "no checkpoint was written before it"
+            else "no intact checkpoint was written before it"
         )
         return (
             f"training diverged at step {step}: loss {loss}, gradient norm {grad_norm}; "
@@ -458,6 +471,7 @@ def pretrain(
     runtime = start_runtime(config.runtime)
     try:
         data = open_token_data(data_dir)
+        verify_token_data(data, runtime)
         init_from = Path(init_from) if init_from else None
         trainer = Trainer(config, data, Path(out), runtime, show_progress, init_from)
         return trainer.run(resume, stop_after_steps)

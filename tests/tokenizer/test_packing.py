@@ -82,6 +82,7 @@ def test_reader_random_access_equals_iteration(tmp_path, dtype):
             lengths[-1] = 4  # a padded row
         info = write_shard(tmp_path / f"shard-{i:05d}.arrow", rows, lengths)
         assert info["rows"] == len(rows) and info["tokens"] == int(lengths.sum())
+        assert info["max_id"] == (int(rows.max()) if len(rows) else 0)
         paths.append(tmp_path / info["file"])
     reader = PackedReader(paths)
     assert len(reader) == 15

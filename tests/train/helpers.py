@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from llm_pretrain.train.checkpoint import STATE_FILE
 from llm_pretrain.train.config import TrainConfig, load_train_config
+from llm_pretrain.train.integrity import file_record
 from llm_pretrain.train.metrics import read_metrics
 
 TINY = [
@@ -37,3 +40,12 @@ def val_losses(run: Path) -> dict[int, float]:
     return {
         r["step"]: r["val_loss"] for r in read_metrics(run / "metrics.jsonl") if "val_loss" in r
     }
+
+
+def record_files_again(checkpoint: Path) -> None:
+    """Make train_state.json's file records match the files, as someone altering a checkpoint
+    on purpose would: what the records cannot catch must still be caught."""
+    state_file = checkpoint / STATE_FILE
+    state = json.loads(state_file.read_text())
+    state["files"] = {name: file_record(checkpoint / name) for name in state["files"]}
+    state_file.write_text(json.dumps(state))

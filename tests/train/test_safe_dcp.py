@@ -14,7 +14,7 @@ from llm_pretrain.train.export import load_model
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.safe_dcp import SafePlanner
 from llm_pretrain.train.trainer import pretrain
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_files_again, tiny_config
 
 
 class WritesAFile:
@@ -39,11 +39,13 @@ def test_a_checkpoint_with_code_in_its_index_is_refused(run, tmp_path):
     shutil.copytree(latest_checkpoint(run / "checkpoints"), checkpoint)
     marker = tmp_path / "ran"
     (checkpoint / ".metadata").write_bytes(pickle.dumps(WritesAFile(str(marker))))
+    record_files_again(checkpoint)  # an attacker would
     with pytest.raises(TrainError, match="open, which is not part of a checkpoint index"):
         load_model(checkpoint)
     assert not marker.exists()
 
     (checkpoint / ".metadata").write_bytes(pickle.dumps({"a": 1})[:-3])
+    record_files_again(checkpoint)
     with pytest.raises(TrainError, match="is not a readable checkpoint index"):
         load_model(checkpoint)
 

@@ -15,6 +15,7 @@ from llm_pretrain import __version__
 from llm_pretrain.cli_options import (
     LocalPath,
     MultiValueGroup,
+    StopsCleanly,
     config_file_options,
     config_options,
     output_options,
@@ -28,6 +29,7 @@ from llm_pretrain.pipeline.lock import Locked
 from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
+from llm_pretrain.signals import exit_code
 
 
 def safe_console() -> None:
@@ -545,7 +547,7 @@ def checkpoint_option(
     )
 
 
-@click.group()
+@click.group(cls=StopsCleanly)
 @click.version_option(__version__, prog_name="llm-pretrain")
 def train() -> None:
     """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""
@@ -617,6 +619,7 @@ def pretrain(
     from llm_pretrain.train.config import load_train_config
     from llm_pretrain.train.runtime import TrainError
     from llm_pretrain.train.summary import format_train_summary
+    from llm_pretrain.train.trainer import Stopped
     from llm_pretrain.train.trainer import pretrain as run_pretrain
 
     setup_logging(quiet, verbose)
@@ -631,6 +634,10 @@ def pretrain(
         if problem:
             raise ConfigError(problem)
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
+    except Stopped as exc:  # SIGINT or SIGTERM, after a checkpoint of the step it stopped at
+        if int(os.environ.get("RANK", "0")) == 0:
+            click.echo(str(exc), err=True)
+        raise SystemExit(exit_code(exc.signum)) from None
     except (ConfigError, TrainError) as exc:
         raise click.ClickException(str(exc)) from None
     if int(os.environ.get("RANK", "0")) != 0:

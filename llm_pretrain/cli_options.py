@@ -4,6 +4,7 @@ the standard --quiet/--verbose/--json flags, and options that take several value
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.config import ConfigError, PipelineConfig, load_config, parse_assignment
 from llm_pretrain.pipeline.storage import url_error
+from llm_pretrain.signals import exit_code, signal_number, stops_raise
 
 PREFIX = "cfg__"
 
@@ -140,7 +142,23 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
     )
 
 
-class MultiValueGroup(click.Group):
+class StopsCleanly(click.Group):
+    """A group whose commands stop on SIGINT and SIGTERM with exit code 130 or 143 and one line
+    saying how to go on (not Click's "Aborted!" and 1, nor a process killed where it stood)."""
+
+    stop_hint = "run the same command to continue"
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with stops_raise():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as exc:
+                signum = signal_number(exc)
+                click.echo(f"stopped by {signal.Signals(signum).name}; {self.stop_hint}", err=True)
+                ctx.exit(exit_code(signum))
+
+
+class MultiValueGroup(StopsCleanly):
     """A group whose `--input a b c` means `--input a --input b --input c`.
 
     Click options take one value each; this rewrites the argument list before parsing. The
@@ -148,6 +166,7 @@ class MultiValueGroup(click.Group):
     chained commands); write `./NAME` for an input literally called like a subcommand.
     """
 
+    stop_hint = "finished tasks are kept: run the same command to continue"
     multi_value_options = ("--input", "-i", "--positive", "--negative")
     # Dataset stages that chain: the folder each writes under a chain's work folder.
     chain_folders: dict[str, str] = {}

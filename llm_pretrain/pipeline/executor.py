@@ -42,9 +42,11 @@ def default_workers() -> int:
 def _worker_init(documents: Any, nbytes: Any) -> None:
     progress.attach(documents, nbytes)
     # The pool's parent handles Ctrl-C; workers die with it instead of printing tracebacks.
+    # SIGTERM is how the pool stops its workers: the default action, not the parent's handler.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_tasks(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from torch.distributed.tensor import DTensor
 from tqdm import tqdm
 
 from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json
+from llm_pretrain.signals import GracefulStop, graceful_stop
 from llm_pretrain.train.checkpoint import (
     MODEL_FILE,
     latest_checkpoint,
@@ -49,6 +51,14 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 SUMMARY_FILE = "summary.json"
+
+
+class Stopped(TrainError):
+    """SIGINT or SIGTERM stopped the run after step `step`, saved in a checkpoint."""
+
+    def __init__(self, step: int, signum: int) -> None:
+        super().__init__(f"stopped at step {step}; run the same command to continue")
+        self.step, self.signum = step, signum
 
 
 class Diverged(TrainError):
@@ -279,8 +289,9 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def _step(self, batches: TokenBatches) -> tuple[float, float, int]:
-        """One optimizer step: (loss, grad norm, target tokens of all processes)."""
+    def _step(self, batches: TokenBatches, stop: GracefulStop) -> tuple[float, float, int, bool]:
+        """One optimizer step: (loss, grad norm, target tokens of all processes, whether any
+        process was asked to stop: the flag rides on the loss's all-reduce, so all agree)."""
         micro = [batches.next_batch() for _ in range(self.plan.accumulation)]
         targets = int(self.runtime.sum(sum(b.target_tokens for b in micro)).item())
         denominator = max(1, targets) / self.runtime.world
@@ -297,8 +308,9 @@ class Trainer:
             (loss / denominator).backward()
             loss_sum += loss.detach()
         grad_norm = clip_gradients(self.model, self.config.optimizer.grad_clip)
-        loss_value = self.runtime.sum(loss_sum).item() / max(1, targets)
-        return loss_value, grad_norm, targets
+        asked = torch.tensor(float(stop.requested), device=device)
+        total, stopping = self.runtime.sum(torch.stack([loss_sum.double(), asked])).tolist()
+        return total / max(1, targets), grad_norm, targets, stopping > 0
 
     def _evaluate(self, step: int, metrics: MetricsLog) -> float | None:
         if self.data.val is None:
@@ -313,7 +325,15 @@ class Trainer:
         metrics.write({"step": step, "val_loss": loss, "val_ppl": perplexity(loss)})
         return loss
 
-    def run(self, resume: bool = False, stop_after_steps: int | None = None) -> RunResult:
+    def run(
+        self,
+        resume: bool = False,
+        stop_after_steps: int | None = None,
+        stop: GracefulStop | None = None,
+    ) -> RunResult:
+        """Train to max_steps (or stop_after_steps); after a step in which `stop` was asked on
+        any process (SIGINT, SIGTERM), write a checkpoint and raise Stopped."""
+        stop = stop or GracefulStop()
         config, runtime, plan = self.config, self.runtime, self.plan
         if runtime.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -369,7 +389,7 @@ class Trainer:
             for step in range(start, last_step):
                 lr = learning_rate(step, config.max_steps, config.optimizer.lr, config.schedule)
                 set_learning_rate(self.optimizer, lr)
-                loss, grad_norm, targets = self._step(batches)
+                loss, grad_norm, targets, stopping = self._step(batches, stop)
                 if not (math.isfinite(loss) and math.isfinite(grad_norm)):
                     raise Diverged(self._divergence_message(step + 1, loss, grad_norm))
                 self.optimizer.step()
@@ -427,10 +447,12 @@ class Trainer:
                             bar.write(message, file=sys.stderr)
                         else:
                             log.info(message)
-                if done % config.checkpoint.every_steps == 0 or done == last_step:
+                if done % config.checkpoint.every_steps == 0 or done == last_step or stopping:
                     elapsed = elapsed_before + time.perf_counter() - started
                     result.checkpoint = self._save(done, batches, tokens, elapsed)
                 result.steps, result.tokens = done, tokens
+                if stopping:  # SIGINT or SIGTERM: the step is done and saved
+                    raise Stopped(done, stop.signum or signal.SIGTERM)
         finally:
             bar.close()
             metrics.close()
@@ -474,6 +496,7 @@ def pretrain(
         verify_token_data(data, runtime)
         init_from = Path(init_from) if init_from else None
         trainer = Trainer(config, data, Path(out), runtime, show_progress, init_from)
-        return trainer.run(resume, stop_after_steps)
+        with graceful_stop() as stop:  # the first SIGINT/SIGTERM ends the step and saves
+            return trainer.run(resume, stop_after_steps, stop)
     finally:
         stop_runtime()

@@ -140,9 +140,9 @@ def _expand(argument: str) -> list[str]:
 class ExtractTask:
     index: int
     files: tuple[InputFile, ...]
-    # (cursor key, reason, detail): documents or files that stopped the worker of an earlier
-    # attempt (see pipeline/watchdog.py); they are rejected with the reason, unread.
-    skip: tuple[tuple[str, str, str], ...] = ()
+    # (place, reason, detail) of each worker of an earlier attempt that died: a place where
+    # two died is skipped, rejected with the reason (see pipeline/watchdog.py).
+    deaths: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def input_bytes(self) -> int:

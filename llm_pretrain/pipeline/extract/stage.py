@@ -86,13 +86,11 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
     shards = TaskShards(output, task.index, DOCUMENT_SCHEMA, REJECTED_SCHEMA, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
     counts = TaskCounts()
-    skip = {key: (reason, detail) for key, reason, detail in task.skip}
     limit = hard_limit_s(config)
     with shards:
-        with watching(output / PROGRESS_DIR, task.index, limit, skip) as watch:
+        with watching(output / PROGRESS_DIR, task.index, limit, places_to_skip(task)) as watch:
             for number, file in enumerate(task.files):
-                skipped = watch.start_file(number)
-                for outcome in _file_outcomes(file, config, counts, skipped, watch):
+                for outcome in _file_outcomes(file, config, counts, watch, number):
                     if isinstance(outcome, Skipped):
                         counts.skipped[outcome.reason] += 1
                     elif isinstance(outcome, Rejected):
@@ -121,53 +119,66 @@ def _file_outcomes(
     file: InputFile,
     config: ExtractConfig,
     counts: TaskCounts,
-    skipped: tuple[str, str] | None = None,
     watch: Watch | None = None,
+    number: int = 0,
 ) -> Iterator[Outcome]:
-    """The file's outcomes; a read error ends the file with one rejection for what is left.
-
-    `skipped`: (reason, detail) when the file stopped a worker before: one rejection, unread.
-    """
-    if file.problem or skipped:  # never opened: one rejected row says why
-        reason, error = skipped or ("extract_error:unreadable", file.problem or "")
-        counts.input_errors.append({"path": file.path, "error": error, "records": 0})
-        yield input_error_rejection(file, 0, reason, error)
+    """The outcomes of the task's `number`-th file; a read error, or a place that killed two
+    workers (`watch`), ends the file with one rejection for what is left."""
+    if file.problem:  # never opened: one rejected row says why
+        counts.input_errors.append({"path": file.path, "error": file.problem, "records": 0})
+        yield input_error_rejection(file, 0, "extract_error:unreadable", file.problem)
         return
     done = 0
+    reader = READERS[file.kind](file, config)
     try:
-        for outcome in READERS[file.kind](file, config):
+        while not (stop := watch and watch.reading(number, done)):
+            outcome = next(reader, None)
+            if outcome is None:
+                return
             done += 1
-            if watch is not None:
-                watch.at(done)  # the reader's next outcome is the done-th
             yield outcome
+        reason, error = stop
     except Exception as exc:  # truncated gzip, broken WARC, unreadable file: record, go on
         error = printable(f"{type(exc).__name__}: {exc}", 500)
-        counts.input_errors.append({"path": file.path, "error": error, "records": done})
         truncated = done or isinstance(exc, EOFError)
         reason = "extract_error:truncated" if truncated else "extract_error:unreadable"
-        yield input_error_rejection(file, done, reason, error)
+    finally:
+        reader.close()
+    counts.input_errors.append({"path": file.path, "error": error, "records": done})
+    yield input_error_rejection(file, done, reason, error)
 
 
-MAX_SKIPPED = 16  # documents a task may lose to dead workers before it is given up whole
+MAX_DEATHS = 32  # workers a task may lose before it is given up whole
+
+
+def places_to_skip(task: ExtractTask) -> dict[str, tuple[str, str]]:
+    """The places where two workers of the task died: (reason, detail) of the last death."""
+    seen: set[str] = set()
+    skip = {}
+    for key, reason, detail in task.deaths:
+        if key in seen:
+            skip[key] = (reason, detail)
+        seen.add(key)
+    return skip
 
 
 def retry_or_reject(
     task: ExtractTask, failure: TaskFailure, output: Path, limit_s: float
 ) -> Retry | TaskResult:
-    """Parent side, after a worker died: run the task again without the document (or the file)
-    it was on, as its cursor says. When that is not known, when too many were lost already, or
-    when the task as a whole overran `executor.task_timeout_s` (each document has its own hard
-    limit: a task that slow is too big, and would be as slow again), every input file of the
-    task becomes one rejected row."""
+    """Parent side, after a worker died: run the task again, noting where it died (its
+    cursor); the second death at one place skips it (pipeline/watchdog.py). When the place is
+    not known, when it was skipped already, when too many workers died, or when the task as a
+    whole overran `executor.task_timeout_s` (each document has its own hard limit: a task that
+    slow is too big, and would be as slow again), every input file of the task becomes one
+    rejected row."""
     dead = dead_worker(output / PROGRESS_DIR, task.index)
-    known = {key for key, *_ in task.skip}
-    if failure.kind != "crash" or dead is None or dead.key in known or len(known) >= MAX_SKIPPED:
+    hopeless = failure.kind != "crash" or dead is None or len(task.deaths) >= MAX_DEATHS
+    if hopeless or dead.key in places_to_skip(task):
         return write_failed_task(task, failure, output)
-    hung = dead.hung
-    reason = "extract_error:timeout" if hung else "extract_error:worker_crash"
-    what = f"no progress for {limit_s:g} s: its worker was ended" if hung else failure.message
+    reason = "extract_error:timeout" if dead.hung else "extract_error:worker_crash"
+    what = f"no progress for {limit_s:g} s: its worker was ended" if dead.hung else failure.message
     detail = printable(f"{what} ({dead.where})" if dead.where else what, 500)
-    return Retry(replace(task, skip=(*task.skip, (dead.key, reason, detail))))
+    return Retry(replace(task, deaths=(*task.deaths, (dead.key, reason, detail))))
 
 
 def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> TaskResult:

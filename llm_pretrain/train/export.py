@@ -19,6 +19,7 @@ safetensors and JSON only: nothing in it is unpickled when loaded.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,16 @@ def _run_folder(checkpoint: Path) -> Path | None:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
 
 
-def check_export_target(given: Path, checkpoint: Path, out: Path, overwrite: bool) -> None:
-    """Refuse an `out` whose replacement would destroy what this command did not write."""
+def _written(folder: Path) -> set[str]:
+    """The files an earlier export says it wrote into `folder` (empty: not an export)."""
+    try:
+        return set(json.loads((folder / EXPORT_MARKER).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def refuse_overlap(given: Path, checkpoint: Path, out: Path) -> None:
+    """An `out` that is, contains or lies inside what is read, or `.`, `~`, `/`: always."""
     sources = [given, checkpoint, *filter(None, [_run_folder(checkpoint)])]
     problem = overlap_problem(out, sources, "--out", "checkpoint or run folder")
     problem = problem or protected_problem(out, "--out")
@@ -135,20 +144,43 @@ def check_export_target(given: Path, checkpoint: Path, out: Path, overwrite: boo
         raise TrainError(problem)
     if out.exists() and not out.is_dir():
         raise TrainError(f"--out {out} is a file, not a folder")
-    foreign = foreign_entries(out, [])
-    if foreign and not (out / EXPORT_MARKER).is_file() and not overwrite:
+
+
+def refuse_foreign(out: Path, overwrite: bool) -> None:
+    """Without `overwrite`, an `out` holding files this command did not write: a folder of
+    other files, or an earlier export to which files were added since (a model card)."""
+    foreign = foreign_entries(out, [EXPORT_MARKER, *_written(out)])
+    if foreign and not overwrite:
         raise TrainError(
             f"--out {out} holds files that llm-train export did not write ({foreign[0]}, ...); "
             "choose another folder, or pass --overwrite to replace it"
         )
 
 
+def _old_copies(out: Path) -> list[Path]:
+    """Earlier exports set aside by a replacement that did not finish (`_publish`)."""
+    return [path for path in out.parent.glob(f".{out.name}.old-*") if _written(path)]
+
+
+def _recover(out: Path) -> None:
+    """Finish what a killed export left: its temporaries go; an earlier export set aside while
+    `out` was being replaced comes back, or goes once the new one is in place."""
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for old in sorted(_old_copies(out)):
+        if out.exists():
+            shutil.rmtree(old)
+        else:
+            old.rename(out)
+
+
 def _publish(tmp: Path, out: Path) -> None:
-    """Make the finished folder `tmp` appear as `out`, replacing an earlier one."""
+    """Make the finished folder `tmp` appear as `out`, replacing an earlier one; a kill between
+    the two renames leaves the earlier one aside, where the next export restores it."""
     if not out.exists():
         tmp.rename(out)
         return
-    old = temporary_path(out.with_name(out.name + ".old"))
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
     out.rename(old)
     tmp.rename(out)
     shutil.rmtree(old)
@@ -163,11 +195,17 @@ def export(
 ) -> dict[str, Any]:
     """Write the Hugging Face folder into a temporary sibling, then rename it to `out`.
 
-    An existing `out` is replaced only when an earlier export wrote it (its marker file) or
-    with `overwrite`; an `out` that is, contains or lies inside the checkpoint or its run
-    folder, the current folder or the home folder is always refused.
+    An existing `out` is replaced only when an earlier export wrote it and nothing was added
+    since (its marker file lists what it wrote) or with `overwrite`; an `out` that is, contains
+    or lies inside the checkpoint or its run folder, the current folder or the home folder is
+    always refused.
     """
-    check_export_target(checkpoint, find_checkpoint(checkpoint), out, overwrite)
+    if out.is_symlink():  # the folder it points to is the export; the link stays
+        out = out.resolve()
+    refuse_overlap(checkpoint, find_checkpoint(checkpoint), out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
+    refuse_foreign(out, overwrite)
     model, state = load_model(checkpoint)
     source = Path(state["path"])
     weights = {
@@ -175,15 +213,14 @@ def export(
         for name, tensor in model.state_dict().items()
         if not (model.config.tie_embeddings and name == "lm_head.weight")
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a killed export
-        shutil.rmtree(stale, ignore_errors=True)
     tmp = temporary_path(out)
     tmp.mkdir()
     try:
         result = _write_folder(tmp, model, weights, source, dtype, max_shard_bytes)
         result = {"checkpoint": str(source), "step": state["step"], "out": str(out), **result}
-        atomic_write_json(tmp / EXPORT_MARKER, {"llm_pretrain_version": __version__, **result})
+        files = sorted(path.name for path in tmp.iterdir())
+        marker = {"llm_pretrain_version": __version__, **result, "files": files}
+        atomic_write_json(tmp / EXPORT_MARKER, marker)
         fsync_dir(tmp)
         _publish(tmp, out)
     except BaseException as exc:

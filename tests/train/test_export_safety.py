@@ -93,13 +93,42 @@ def test_a_folder_with_other_files_needs_overwrite(runs, tmp_path):
 
 def test_an_earlier_export_is_replaced_whole_and_nothing_is_left_behind(runs, tmp_path):
     out = tmp_path / "hf"
-    assert export_cli("--checkpoint", runs / "r1", "--out", out).exit_code == 0
-    assert (out / EXPORT_MARKER).is_file()
-    (out / "stale.safetensors").write_bytes(b"old shard")  # as from an export with more shards
+    export_module.export(runs / "r1", out, max_shard_bytes=20_000)  # several shards and an index
+    assert (out / EXPORT_MARKER).is_file() and (out / "model.safetensors.index.json").is_file()
     again = export_cli("--checkpoint", runs / "r2", "--out", out, "--dtype", "fp32")
     assert again.exit_code == 0, again.output
-    assert not (out / "stale.safetensors").exists()
+    assert not (out / "model.safetensors.index.json").exists()  # the earlier shards went too
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "runs"]  # no temporaries
+
+
+def test_an_export_with_files_added_since_needs_overwrite(runs, tmp_path):
+    out = tmp_path / "hf"
+    assert export_cli("--checkpoint", runs / "r1", "--out", out).exit_code == 0
+    (out / "README.md").write_text("my model card")
+    refused(export_cli("--checkpoint", runs / "r2", "--out", out), "README.md")
+    assert (out / "README.md").read_text() == "my model card"
+
+
+def test_an_export_killed_between_its_renames_is_restored_then_replaced(runs, tmp_path):
+    out = tmp_path / "hf"
+    assert export_cli("--checkpoint", runs / "r1", "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    aside = tmp_path / ".hf.old-12345"  # where _publish had put it when the kill came
+    out.rename(aside)
+    (tmp_path / ".hf.tmp-12345").mkdir()  # and the new one, half written
+    again = export_cli("--checkpoint", runs / "r1", "--out", out)
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()}.keys() == before.keys()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "runs"]
+
+
+def test_a_symlinked_out_keeps_its_link(runs, tmp_path):
+    (tmp_path / "models" / "v1").mkdir(parents=True)
+    (tmp_path / "current").symlink_to(tmp_path / "models" / "v1")
+    done = export_cli("--checkpoint", runs / "r1", "--out", tmp_path / "current")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "current").is_symlink()
+    assert (tmp_path / "models" / "v1" / "model.safetensors").is_file()
 
 
 def test_a_failed_export_keeps_the_earlier_one(runs, tmp_path, monkeypatch):

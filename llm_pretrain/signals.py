@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -53,16 +54,25 @@ def stops_raise() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# The same signal again within this time is the same request delivered twice: under Slurm with
+# torchrun, a worker gets SIGTERM from the job step and again from the agent passing it on.
+REPEAT_S = 1.0
+
+
 class GracefulStop:
-    """Notes the first SIGINT or SIGTERM for the loop to act on; a second one stops at once."""
+    """Notes the first SIGINT or SIGTERM for the loop to act on; a second one stops at once
+    (unless it is the same signal again within REPEAT_S: a copy of the first)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.at = 0.0
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is not None:
+        now = time.monotonic()
+        if self.signum is None:
+            self.signum, self.at = signum, now
+        elif signum != self.signum or now - self.at > REPEAT_S:
             raise Interrupted(signum)
-        self.signum = signum
 
     @property
     def requested(self) -> bool:

@@ -451,7 +451,7 @@ class Trainer:
                     elapsed = elapsed_before + time.perf_counter() - started
                     result.checkpoint = self._save(done, batches, tokens, elapsed)
                 result.steps, result.tokens = done, tokens
-                if stopping:  # SIGINT or SIGTERM: the step is done and saved
+                if stopping and done < config.max_steps:  # SIGINT, SIGTERM: done and saved
                     raise Stopped(done, stop.signum or signal.SIGTERM)
         finally:
             bar.close()

@@ -215,3 +215,23 @@ def test_binary_is_refused():
     assert not looks_binary(TEXT.encode())
     with pytest.raises(BinaryContent):
         decode(b"\x00\x01\x02\x03" * 100)
+
+
+def test_a_declared_charset_with_a_stray_byte_is_kept_as_a_browser_keeps_it():
+    """One cp1252 dash in a page declared UTF-8: the page stays UTF-8, the dash becomes U+FFFD
+    (read as cp1252 the whole page would be garbled: "CafÃ©")."""
+    text = "Café crème brûlée, une phrase assez longue pour une vraie page de texte. " * 3
+    raw = text.encode() + b"\x96" + b" fin."
+    decoded, charset = decode(raw, "utf-8")
+    assert charset == "utf-8" and decoded == text + "\ufffd fin."
+    page = b'<html><head><meta charset="utf-8"></head><body>' + raw + b"</body></html>"
+    assert text in decode(page)[0]
+    japanese = "これは日本語のテキストです。" * 10
+    decoded, charset = decode(japanese.encode("shift_jis") + b"\x80", "shift_jis")
+    assert charset == "cp932" and decoded.startswith(japanese)
+
+
+def test_a_declaration_most_bytes_contradict_is_ignored():
+    russian = "Съешь же ещё этих мягких французских булок, да выпей чаю. " * 5
+    text, charset = decode(russian.encode("cp1251"), "utf-8")
+    assert (text, charset) == (russian, "cp1251")

@@ -106,13 +106,14 @@ def _decode(raw: bytes, charset: str, errors: str = "strict") -> str:
 def _as_declared(raw: bytes, charset: str) -> tuple[str, str] | None:
     """The text a browser shows for a page declared as `charset`, with the name of the codec that
     gives it: the declared one where it reads the bytes the same way (an iso-8859-1 page without
-    bytes 0x80-0x9F), else the wider one of the Encoding Standard. None when the bytes do not
-    fit: the declaration is wrong."""
+    bytes 0x80-0x9F), else the wider one of the Encoding Standard. A few bytes that do not fit
+    become U+FFFD, as in a browser (a stray cp1252 dash in a UTF-8 page); None when many do:
+    the declaration is wrong."""
     browser = _BROWSER_CODEC.get(charset, charset)
     try:
         text = _decode(raw, browser)
     except UnicodeDecodeError:
-        return None
+        return _mostly(raw, browser)
     if browser != charset:
         try:
             if raw.decode(charset) == text:
@@ -122,11 +123,27 @@ def _as_declared(raw: bytes, charset: str) -> tuple[str, str] | None:
     return text, browser
 
 
+def _mostly(raw: bytes, charset: str) -> tuple[str, str] | None:
+    """Bytes declared as `charset` that it cannot all read: as a browser would, with U+FFFD for
+    the strays, when the declaration holds for most of the text (at least as many characters
+    beyond ASCII read as strays, and strays at most 1% of the text); None otherwise, when a
+    wrong declaration is likelier and detection decides."""
+    if charset == "ascii":  # any byte above 0x7F proves it wrong (the page is UTF-8 or legacy)
+        return None
+    text = raw.decode(charset, errors="replace")
+    stray = text.count("\ufffd")
+    beyond_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - stray
+    if beyond_ascii >= stray and stray <= len(text) / 100:
+        return text, charset
+    return None
+
+
 def _mostly_utf8(raw: bytes) -> str | None:
-    """The text of UTF-8 bytes with a few that are not (a legacy-encoded name in a UTF-8 template,
-    a page cut inside a character), those as U+FFFD; None when the bytes are not mostly UTF-8.
-    Legacy text seldom holds a valid multi-byte UTF-8 sequence (a lead byte 0xC2-0xF4 followed by
-    just the right number of 0x80-0xBF bytes), so ten valid ones for each stray byte is UTF-8."""
+    """The text of undeclared UTF-8 bytes with a few that are not (a legacy-encoded name in a
+    UTF-8 template, a page cut inside a character), those as U+FFFD; None when the bytes are not
+    mostly UTF-8. Legacy text seldom holds a valid multi-byte UTF-8 sequence (a lead byte
+    0xC2-0xF4 followed by just the right number of 0x80-0xBF bytes), so ten valid ones for each
+    stray byte is UTF-8 (a declared charset needs fewer: `_mostly`)."""
     text = raw.decode("utf-8", errors="replace")
     stray = text.count("\ufffd")
     multibyte = len(text) - len(text.encode("ascii", errors="ignore")) - stray

@@ -315,10 +315,8 @@ def train_classifier(
         problem = overlap_problem(written, [*positive, *negative], "--output", "examples")
         if problem:
             raise click.ClickException(problem)
-    try:
+    with stage_errors(TrainingError):  # and a damaged example dataset (DamagedShard)
         report = train_classifier(list(positive), list(negative), output, config)
-    except TrainingError as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -371,10 +369,8 @@ def train_tokenizer(
     problem = overlap_problem(output, [input_dir], "--output", "input dataset")
     if problem:
         raise click.ClickException(problem)
-    try:
+    with stage_errors(TokenizerError):  # and a damaged input dataset (DamagedShard)
         report = train(input_dir, output, config)
-    except TokenizerError as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return

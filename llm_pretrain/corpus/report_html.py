@@ -39,7 +39,8 @@ GENERATOR = "llm-pretrain report"  # in every page; an existing file without it 
 
 def write_report(data: dict[str, Any], output: Path) -> Path:
     """Render and write the page atomically (a cron job may publish the file as it is)."""
-    if not written_by_us(output, GENERATOR.encode()):
+    # Pages of versions before the generator tag open with this title.
+    if not written_by_us(output, GENERATOR.encode(), b"<title>Corpus report: "):
         raise StageError(
             f"{output} exists and was not written by llm-data report; choose another --output"
         )

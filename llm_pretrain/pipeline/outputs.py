@@ -103,15 +103,16 @@ def first_inside(folder: Path, paths: Iterable[str]) -> str | None:
     return None
 
 
-def written_by_us(path: Path, signature: bytes) -> bool:
-    """Whether the existing file `path` carries `signature` near its start (a file a command
-    wrote and may replace); True when there is no file yet."""
+def written_by_us(path: Path, *signatures: bytes) -> bool:
+    """Whether the existing file `path` carries one of `signatures` near its start (a file a
+    command wrote and may replace); True when there is no file yet."""
     if not path.exists():
         return True
     if not path.is_file():
         return False
     with open(path, "rb") as handle:
-        return signature in handle.read(4096)
+        head = handle.read(4096)
+    return any(signature in head for signature in signatures)
 
 
 def foreign_entries(folder: Path, ours: Iterable[str]) -> list[str]:

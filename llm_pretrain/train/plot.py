@@ -20,7 +20,9 @@ def plot_run(run_dir: Path, output: Path | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     output = output or run_dir / "loss.png"
-    if not written_by_us(output, SOFTWARE.encode()):
+    # Plots of versions before the tag carry matplotlib's own (in the run's default file only).
+    earlier = [b"Software\x00Matplotlib"] if output == run_dir / "loss.png" else []
+    if not written_by_us(output, SOFTWARE.encode(), *earlier):
         raise TrainError(f"{output} exists and was not written by llm-train plot; choose another")
     records = read_metrics(run_dir / METRICS_FILE)
     train = [r for r in records if r.get("loss") is not None]

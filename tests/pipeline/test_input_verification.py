@@ -115,3 +115,16 @@ def test_a_damaged_dedup_index_part_is_refused(dataset, tmp_path):
 def test_an_intact_dataset_still_reads(dataset, tmp_path):
     result = invoke("filter", "-i", dataset, "-o", tmp_path / "out", "--workers", "1", "-q")
     assert result.exit_code == 0, result.output
+
+
+def test_training_a_tokenizer_or_a_classifier_on_a_damaged_dataset_is_one_line(dataset, tmp_path):
+    zero(dataset)
+    for args in (
+        ["train-tokenizer", "-i", dataset, "-o", tmp_path / "tok", "--vocab-size", "300"],
+        ["train-classifier", "--positive", dataset, "--negative", dataset, "-o",
+         tmp_path / "model.bin"],
+    ):  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == 1, result.output
+        assert "part-00001.parquet" in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1

@@ -189,3 +189,26 @@ def test_report_plot_and_pretrain_never_write_over_what_is_not_theirs(datasets, 
     )
     refused(result, "lies inside the input folder")
     assert not (tokens / "run").exists()
+
+
+def test_report_and_plot_replace_their_own_files_of_earlier_versions(datasets, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+                    "<title>Corpus report: old</title></head></html>")  # fmt: skip
+    done = invoke("report", datasets, "--output", page)  # a chain folder: holds extracted/
+    assert done.exit_code == 0, done.output
+    assert "llm-pretrain report" in page.read_text()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0, "lr": 0.1}\n')
+    figure = plt.figure()
+    figure.savefig(run / "loss.png")  # as the plot of an earlier version
+    plt.close(figure)
+    assert CliRunner().invoke(train, ["plot", str(run)]).exit_code == 0
+    assert b"llm-pretrain plot" in (run / "loss.png").read_bytes()[:4096]

@@ -53,15 +53,37 @@ def protected_problem(output: Path | str, output_name: str) -> str | None:
     return None
 
 
-def _glob_base(pattern: str) -> str:
-    """The part of a glob before its first wildcard: the folder it searches."""
+def _split_glob(pattern: str) -> tuple[str, list[str]]:
+    """The folder a glob searches (the part before its first wildcard) and the rest, by path
+    component."""
     parts = Path(pattern).parts
-    base = []
-    for part in parts:
+    for at, part in enumerate(parts):
         if glob.has_magic(part):
-            break
-        base.append(part)
-    return os.path.join(*base) if base else "."
+            return (os.path.join(*parts[:at]) if at else "."), list(parts[at:])
+    return pattern, []
+
+
+def _glob_matches(pattern: list[str], path: list[str]) -> bool:
+    """Whether `glob.glob(..., recursive=True)` could return `path` for `pattern`, component by
+    component: `*` stays within one, `**` spans any number, hidden names need a leading dot."""
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(
+            _glob_matches(rest, path[skip:])
+            for skip in range(len(path) + 1)
+            if not any(part.startswith(".") for part in path[:skip])
+        )
+    if not path or (path[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(path[0], head) and _glob_matches(rest, path[1:])
+
+
+def _hidden_below(folder: Path | str, path: Path) -> bool:
+    """Whether `path` lies in a hidden folder below `folder` (a folder input skips those)."""
+    relative = _resolved(path).relative_to(_resolved(folder))
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def input_patterns_problem(
@@ -69,28 +91,25 @@ def input_patterns_problem(
 ) -> str | None:
     """An input argument (file, folder or glob) that overlaps `output`.
 
-    A folder input is read recursively, so an output inside it is read back later; a glob is a
-    problem when it could match a file the command writes (`writes`, relative to `output`).
+    A folder input is read recursively (but for hidden folders), so an output inside it is read
+    back later; a glob is a problem when it could match a file the command writes (`writes`,
+    relative to `output`). Links are resolved on both sides.
     """
     writes = list(writes)
     for argument in arguments:
-        if glob.has_magic(argument):
-            base = _glob_base(argument)
-            relation = overlap(output, base)
-            if relation in ("is", "contains"):
-                return f"{output_name} {output} {relation} the input {argument}"
-            pattern = os.path.abspath(argument)
-            written = [os.path.abspath(output / w) for w in writes]
-            matches = [w for w in written if fnmatch.fnmatch(w, pattern)]
-            if relation == "lies inside" and matches:
-                return (
-                    f"{output_name} {output} lies inside the input {argument}, which would "
-                    f"read back what it writes ({matches[0]}); move it out"
-                )
+        base, rest = _split_glob(argument)
+        relation = overlap(output, base)
+        if relation is None or (relation == "lies inside" and _hidden_below(base, output)):
             continue
-        relation = overlap(output, argument)
-        if relation is not None:
+        if not rest or relation in ("is", "contains"):
             return f"{output_name} {output} {relation} the input {argument}"
+        below = _resolved(output).relative_to(_resolved(base))
+        read_back = [w for w in writes if _glob_matches(rest, [*below.parts, *Path(w).parts])]
+        if read_back:
+            return (
+                f"{output_name} {output} lies inside the input {argument}, which would read "
+                f"back what it writes ({output / read_back[0]}); move it out"
+            )
     return None
 
 

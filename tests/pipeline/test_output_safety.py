@@ -212,3 +212,25 @@ def test_report_and_plot_replace_their_own_files_of_earlier_versions(datasets, t
     plt.close(figure)
     assert CliRunner().invoke(train, ["plot", str(run)]).exit_code == 0
     assert b"llm-pretrain plot" in (run / "loss.png").read_bytes()[:4096]
+
+
+@pytest.mark.parametrize(
+    "inputs, output, refused_",
+    [
+        (["data/*.parquet"], "data/extracted", False),  # * stays within one folder
+        (["data/**/*.parquet"], "data/extracted", True),
+        (["data/*/*.parquet"], "data/extracted", True),  # extracted/part-00000.parquet
+        (["data"], "data/.extracted", False),  # a folder input skips hidden folders
+        (["data"], "data/extracted", True),
+        (["link/**/*.parquet"], "data/extracted", True),  # link -> data: resolved
+    ],
+)
+def test_which_globs_would_read_back_what_extract_writes(tmp_path, inputs, output, refused_):
+    from llm_pretrain.pipeline.extract.stage import WRITES
+    from llm_pretrain.pipeline.outputs import input_patterns_problem
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    arguments = [str(tmp_path / argument) for argument in inputs]
+    problem = input_patterns_problem(tmp_path / output, arguments, WRITES, "--output")
+    assert (problem is not None) == refused_, problem

@@ -8,9 +8,11 @@ nodes and retries: a task whose worker or node is lost, or that raised, runs aga
 are retried too: Ray cannot tell a bug from a flaky disk or network, and a rerun is safe since
 a task commits its shards atomically.
 
-The time limit is enforced inside the task (SIGALRM in the worker: Ray runs a task on its
-worker's main thread); a task stuck in C code that ignores signals is not interrupted, which the
-local executor's pool (it kills the worker process) does handle.
+The task's time limit is enforced inside the task (SIGALRM in the worker: Ray runs a task on
+its worker's main thread). A document stuck in C code that ignores signals is ended by the
+extract stage's own watchdog (pipeline/watchdog.py), which ends the worker process on either
+executor; a task whose input is damaged (`retryable = False`) is reported as such, though Ray
+retries it first (it cannot be told which exceptions not to retry).
 """
 
 from __future__ import annotations

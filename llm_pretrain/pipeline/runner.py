@@ -225,17 +225,23 @@ def claimed_output(
     `--overwrite` replaces only what this tool wrote: a folder holding other files and no
     dataset (no manifest, no `_progress/`) is refused.
     """
+    if overwrite:  # refused before anything is created, and again once the folder is held
+        _refuse_foreign(output)
     output.mkdir(parents=True, exist_ok=True)
     with folder_lock(output / OUTPUT_LOCK, "being written"):
         if overwrite:
-            foreign = foreign_entries(output, [OUTPUT_LOCK])
-            if foreign and not holds_dataset(output):
-                raise StageError(
-                    f"{output} holds files that are not a dataset of llm-data ({foreign[0]}, "
-                    "...); --overwrite replaces only a dataset: choose another --output"
-                )
+            _refuse_foreign(output)
             (clear or clear_output)(output)
         yield
+
+
+def _refuse_foreign(output: Path) -> None:
+    foreign = foreign_entries(output, [OUTPUT_LOCK])
+    if foreign and not holds_dataset(output):
+        raise StageError(
+            f"{output} holds files that are not a dataset of llm-data ({foreign[0]}, ...); "
+            "--overwrite replaces only a dataset: choose another --output"
+        )
 
 
 def run_stage(

@@ -22,7 +22,7 @@ from llm_pretrain.train.checkpoint import (
     complete_checkpoints,
     find_checkpoint,
 )
-from llm_pretrain.train.integrity import file_problem, first_problem, my_share
+from llm_pretrain.train.integrity import file_problem, first_problem, gather, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError
 from llm_pretrain.train.safe_dcp import METADATA_FILE
 
@@ -131,7 +131,9 @@ def verify_checkpoint(path: Path, runtime: Runtime | None = None) -> CheckpointS
 def newest_intact(folder: Path, runtime: Runtime | None = None) -> tuple[Path | None, list[str]]:
     """The newest checkpoint under `folder` that verifies, and what is wrong with newer ones."""
     damaged = []
-    for _, path in reversed(complete_checkpoints(folder)):
+    # The main process's listing for all: a shared filesystem may show one node a folder late.
+    candidates = gather(runtime, complete_checkpoints(folder))[0]
+    for _, path in reversed(candidates):
         try:
             verify_checkpoint(path, runtime)
         except DamagedCheckpoint as exc:

@@ -94,8 +94,8 @@ def verify_token_data(data: TokenData, runtime: Runtime | None = None) -> None:
     vocab = data.vocab_size
     problem = next(filter(None, (_max_id_problem(shard, vocab) for shard in shards)), None)
     if problem is None:
-        checks = (_shard_problem(data.folder, shard, vocab) for shard in my_share(shards, runtime))
-        problem = next(filter(None, checks), None)
+        mine = my_share(shards, runtime)
+        problem = next(filter(None, (_checked(data.folder, shard, vocab) for shard in mine)), None)
     problem = first_problem(runtime, problem)
     if problem:
         raise TrainError(f"token data {data.folder}: {problem}")
@@ -107,6 +107,14 @@ def _max_id_problem(shard: dict[str, Any], vocab: int) -> str | None:
     if max_id is not None and max_id >= vocab:
         return f"{shard['file']} holds ids up to {max_id}, the vocabulary has {vocab}"
     return None
+
+
+def _checked(folder: Path, shard: dict[str, Any], vocab: int) -> str | None:
+    """`_shard_problem`, never raising: every process must reach the collective after it."""
+    try:
+        return _shard_problem(folder, shard, vocab)
+    except Exception as exc:  # an Arrow file that reads but is not what it claims to be
+        return f"{shard['file']} is not a readable token shard: {str(exc).splitlines()[0]}"
 
 
 def _shard_problem(folder: Path, shard: dict[str, Any], vocab: int) -> str | None:

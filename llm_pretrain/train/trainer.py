@@ -285,7 +285,7 @@ class Trainer:
             saved["position"] = 0
         if main:
             log.info("resuming from %s (step %d)", path, saved["step"])
-        return saved
+        return {**saved, "checkpoint": str(path)}
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -360,7 +360,7 @@ class Trainer:
             start_step=start,
             tokens=tokens,
             parameters=self._unsharded().parameter_count(),
-            checkpoint=latest_checkpoint(self.checkpoints),
+            checkpoint=Path(saved["checkpoint"]) if saved else None,  # the one resumed from
         )
         if self.data.val is not None:
             result.unigram_loss = unigram_loss(

@@ -25,6 +25,7 @@ from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.storage import (
     atomic_path,
     commit_file,
+    file_problem,
     file_sha256,
     read_json,
     temporary_path,
@@ -163,14 +164,9 @@ def open_shard(path: Path | str, size: int, sha256: str | None, rows: int | None
     size, sha256 (one read at ~1.6 GB/s, a fraction of what parsing the shard costs) and rows."""
     path = Path(path)
     advice = "it changed after its dataset was written; rebuild the dataset"
-    try:
-        actual = path.stat().st_size
-    except FileNotFoundError:
-        raise DamagedShard(f"{path} is missing; {advice}") from None
-    if actual != size:
-        raise DamagedShard(f"{path} is {actual:,} bytes, its manifest says {size:,}; {advice}")
-    if sha256 and file_sha256(path) != sha256:
-        raise DamagedShard(f"{path} does not match the sha256 in its manifest; {advice}")
+    problem = file_problem(path, str(path), size, sha256)
+    if problem:
+        raise DamagedShard(f"{problem} in its manifest; {advice}")
     try:
         shard = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:

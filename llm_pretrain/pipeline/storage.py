@@ -97,6 +97,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_problem(path: Path, name: str, size: int, sha256: str | None) -> str | None:
+    """How the file differs from its record of size and sha256 (None: it does not), cheap
+    checks first. Never raises: an unreadable file is a problem like the others (and in
+    training every process must reach the collective that compares the verdicts)."""
+    if not path.is_file():
+        return f"{name} is missing"
+    try:
+        actual = path.stat().st_size
+        if actual != size:
+            return f"{name} is {actual:,} bytes, expected {size:,}"
+        if sha256 and file_sha256(path) != sha256:
+            return f"{name} does not match its recorded sha256"
+    except OSError as exc:
+        return f"{name} cannot be read: {exc.strerror or exc}"
+    return None
+
+
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
-from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.pipeline.storage import file_problem, read_json
 from llm_pretrain.train.checkpoint import (
     STATE_FILE,
     STEP_FOLDER,
     complete_checkpoints,
     find_checkpoint,
 )
-from llm_pretrain.train.integrity import file_problem, first_problem, gather, my_share
+from llm_pretrain.train.integrity import first_problem, gather, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError
 from llm_pretrain.train.safe_dcp import METADATA_FILE
 

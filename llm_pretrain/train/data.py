@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from llm_pretrain.pipeline.dataset import read_manifest
+from llm_pretrain.pipeline.storage import file_problem
 from llm_pretrain.tokenizer.shards import PackedReader, open_split
-from llm_pretrain.train.integrity import file_problem, first_problem, my_share
+from llm_pretrain.train.integrity import first_problem, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError
 
 SAMPLED_ROWS = 8  # random rows of each shard whose ids are checked, besides the first and last

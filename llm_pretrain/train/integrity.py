@@ -27,22 +27,6 @@ def file_record(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
-def file_problem(path: Path, name: str, size: int, sha256: str) -> str | None:
-    """How the file differs from its record (None: it does not); cheap checks first. Never
-    raises: every process must reach the collective that compares the verdicts."""
-    if not path.is_file():
-        return f"{name} is missing"
-    try:
-        actual = path.stat().st_size
-        if actual != size:
-            return f"{name} is {actual:,} bytes, expected {size:,}"
-        if file_sha256(path) != sha256:
-            return f"{name} does not match its recorded sha256 (its bytes changed)"
-    except OSError as exc:
-        return f"{name} cannot be read: {exc.strerror or exc}"
-    return None
-
-
 def my_share(items: list[T], runtime: Runtime | None) -> list[T]:
     """This process's part of `items`: every world-th, from its rank on."""
     if runtime is None:

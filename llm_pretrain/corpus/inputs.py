@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from llm_pretrain.pipeline.extract.inputs import InputError, InputFile, discover
+from llm_pretrain.pipeline.outputs import inside
 from llm_pretrain.pipeline.storage import file_sha256
 
 log = logging.getLogger(__name__)
@@ -25,19 +27,26 @@ class Scan:
     aliases: list[dict[str, Any]] = field(default_factory=list)  # content processed before
     unsupported: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # patterns that match no file (yet)
+    own: list[str] = field(default_factory=list)  # the work folder's files, seen through a link
 
     @property
     def anything(self) -> bool:
         return bool(self.new or self.aliases)
 
 
-def scan_inputs(patterns: list[str], seen: list[dict[str, Any]], read_content: bool = True) -> Scan:
+def scan_inputs(
+    patterns: list[str],
+    seen: list[dict[str, Any]],
+    read_content: bool = True,
+    workdir: Path | None = None,
+) -> Scan:
     """Files under `patterns` that are not in `seen` (the inputs of committed batches).
 
     Without `read_content` (a quick look, for status) every file whose path, size or mtime is
-    new counts as new, copies included. A file that cannot be opened safely (a FIFO, a device,
-    a broken link, an unreadable file) is new once, with its `problem`, and never hashed: its
-    batch records it as a rejected input.
+    new counts as new, copies included. Files inside `workdir` (reached through a link in a
+    watched folder) are never inputs: they are the corpus's own files, counted in `own`. A file
+    that cannot be opened safely (a FIFO, a device, a broken link, an unreadable file) is new
+    once, with its `problem`, and never hashed: its batch records it as a rejected input.
     """
     scan = Scan()
     known_stats = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
@@ -49,6 +58,10 @@ def scan_inputs(patterns: list[str], seen: list[dict[str, Any]], read_content: b
             scan.unmatched.append(pattern)
             continue
         scan.unsupported += unsupported
+        if workdir is not None:
+            own = {file.path for file in files if inside(workdir, file.path)}
+            scan.own += sorted(own)
+            files = [file for file in files if file.path not in own]
         for file in files:
             if (file.path, file.size, file.mtime_ns) in known_stats:
                 continue

@@ -150,7 +150,9 @@ def refresh(
     if problem:
         raise StageError(problem)
     started = time.perf_counter()
-    with workdir_lock(workdir), logging_to(workdir / LOG_FILE):
+    # logging applies `..` before links (os.path.abspath): give it the path the kernel uses.
+    log_file = Path(os.path.realpath(workdir / LOG_FILE))
+    with workdir_lock(workdir), logging_to(log_file):
         log.info("refresh of %s started (inputs: %s)", workdir, ", ".join(patterns))
         try:
             result = _refresh(workdir, config, patterns, show_progress)
@@ -195,7 +197,14 @@ def _refresh(
     if record is not None:
         log.info("finishing batch %s, which a stopped run did not commit", batch_name(number))
     else:
-        scan = scan_inputs(patterns, seen_inputs(workdir, manifest))
+        scan = scan_inputs(patterns, seen_inputs(workdir, manifest), workdir=workdir)
+        if scan.own:
+            log.warning(
+                "%d files of the work folder itself are reachable from the watched inputs "
+                "(through a link?): not read, e.g. %s",
+                len(scan.own),
+                scan.own[0],
+            )
         for pattern in scan.unmatched:
             log.warning("no file matches %s", pattern)
         for alias in scan.aliases:

@@ -44,7 +44,8 @@ def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str,
         patterns = patterns or record["patterns"]
     elif patterns is None and version:
         patterns = read_json(batch_dir(workdir, version) / BATCH_FILE)["patterns"]
-    scan = scan_inputs(patterns or [], seen_inputs(workdir, manifest), read_content=False)
+    seen = seen_inputs(workdir, manifest)
+    scan = scan_inputs(patterns or [], seen, read_content=False, workdir=workdir)
     last_run = read_json(workdir / LAST_RUN) if (workdir / LAST_RUN).is_file() else None
     return {
         "workdir": str(workdir),

@@ -16,7 +16,9 @@ from pathlib import Path
 
 
 def _resolved(path: Path | str) -> Path:
-    return Path(os.path.abspath(os.path.expanduser(str(path)))).resolve()
+    """The path the kernel will use: links followed before `..` is applied (`L/../x` with
+    L -> a/b is a/x, not ./x), as os.path.realpath does and os.path.abspath does not."""
+    return Path(os.path.realpath(os.path.expanduser(str(path))))
 
 
 def overlap(output: Path | str, source: Path | str) -> str | None:
@@ -113,13 +115,14 @@ def input_patterns_problem(
     return None
 
 
+def inside(folder: Path, path: str) -> bool:
+    """Whether `path` lies inside `folder`, links resolved on both sides."""
+    return os.path.realpath(path).startswith(os.path.join(str(_resolved(folder)), ""))
+
+
 def first_inside(folder: Path, paths: Iterable[str]) -> str | None:
     """The first of `paths` that lies inside `folder` (links resolved), or None."""
-    root = os.path.join(str(_resolved(folder)), "")
-    for path in paths:
-        if os.path.realpath(path).startswith(root):
-            return path
-    return None
+    return next((path for path in paths if inside(folder, path)), None)
 
 
 def written_by_us(path: Path, *signatures: bytes) -> bool:

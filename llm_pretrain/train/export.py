@@ -200,8 +200,9 @@ def export(
     or lies inside the checkpoint or its run folder, the current folder or the home folder is
     always refused.
     """
-    if out.is_symlink():  # the folder it points to is the export; the link stays
-        out = out.resolve()
+    # The folder the kernel will write: links followed (a symlinked --out keeps its link, and
+    # LINK/../x is checked where it lands).
+    out = Path(os.path.realpath(os.path.expanduser(out)))
     refuse_overlap(checkpoint, find_checkpoint(checkpoint), out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _recover(out)

@@ -150,3 +150,14 @@ def test_a_workdir_inside_a_watched_folder_is_refused(inbox, tmp_path):
         data, ["refresh", "-w", str(inbox / "corpus"), "-i", f"{inbox}/*.jsonl", "-q", *SET_ARGS]
     )
     assert "nothing new" in again.output
+
+
+def test_the_work_folder_reached_through_a_link_is_never_read(inbox, tmp_path):
+    corpus = tmp_path / "corpus"
+    (inbox / "link").symlink_to(corpus)  # a watched folder that leads back to the work folder
+    args = ["refresh", "-w", str(corpus), "-i", f"{inbox}/*", "-q", *SET_ARGS]
+    first = CliRunner().invoke(data, args)
+    assert first.exit_code == 0 and "committed v1: 3 new inputs" in first.output, first.output
+    again = CliRunner().invoke(data, args)
+    assert "nothing new" in again.output, again.output  # not its own shards, through the link
+    assert "not read" in (corpus / "refresh.log").read_text()

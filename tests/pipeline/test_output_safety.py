@@ -4,6 +4,7 @@ twice at once (issue 18, cases 2 and 3)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -234,3 +235,16 @@ def test_which_globs_would_read_back_what_extract_writes(tmp_path, inputs, outpu
     arguments = [str(tmp_path / argument) for argument in inputs]
     problem = input_patterns_problem(tmp_path / output, arguments, WRITES, "--output")
     assert (problem is not None) == refused_, problem
+
+
+def test_a_path_through_a_link_and_dotdot_is_checked_where_it_lands(datasets, tmp_path):
+    """`L/../extracted` with L -> input/sub names input/extracted, not ./extracted."""
+    work = tmp_path / "work"
+    shutil.copytree(datasets / "extracted", work / "extracted")
+    (work / "extracted" / "sub").mkdir()
+    (tmp_path / "L").symlink_to(work / "extracted" / "sub")
+    before = snapshot(work)
+    result = invoke(*stage_args("filter", work), "-o", f"{tmp_path}/L/../../extracted",
+                    "--overwrite")  # fmt: skip
+    refused(result, "input dataset")
+    assert snapshot(work) == before

@@ -144,3 +144,12 @@ def test_a_failed_export_keeps_the_earlier_one(runs, tmp_path, monkeypatch):
     refused(result, "No space left on device")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "runs"]
+
+
+def test_an_out_through_a_link_and_dotdot_inside_the_run_is_refused(runs, tmp_path):
+    (tmp_path / "L").symlink_to(runs / "r1" / "checkpoints")
+    before = everything(runs)
+    result = export_cli("--checkpoint", runs / "r1", "--out", f"{tmp_path}/L/../checkpoints",
+                        "--overwrite")  # fmt: skip
+    refused(result, "checkpoint or run folder")
+    assert everything(runs) == before

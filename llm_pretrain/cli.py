@@ -22,11 +22,12 @@ from llm_pretrain.cli_options import (
     resolve_config,
     setup_logging,
 )
+from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.extract.inputs import InputError
 from llm_pretrain.pipeline.filters.classifier import ClassifierError
 from llm_pretrain.pipeline.filters.language import LanguageError
 from llm_pretrain.pipeline.lock import Locked
-from llm_pretrain.pipeline.outputs import overlap_problem
+from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
 from llm_pretrain.pipeline.runner import RunSummary, StageError
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
 from llm_pretrain.signals import exit_code
@@ -362,11 +363,13 @@ def train_tokenizer(
     tokenizer.train_bytes is sampled by a hash of the document ids.
     """
     from llm_pretrain.tokenizer.bpe import TokenizerError
+    from llm_pretrain.tokenizer.training import foreign_output_problem
     from llm_pretrain.tokenizer.training import train_tokenizer as train
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options).tokenizer
     problem = overlap_problem(output, [input_dir], "--output", "input dataset")
+    problem = problem or foreign_output_problem(output)
     if problem:
         raise click.ClickException(problem)
     with stage_errors(TokenizerError):  # and a damaged input dataset (DamagedShard)
@@ -435,7 +438,7 @@ def refresh(
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
-        click.echo(result.line())
+        click.echo(for_console(result.line(), lines=False))
 
 
 class LastInChain(click.Command):
@@ -519,7 +522,7 @@ def stage_errors(*more: type[Exception]) -> Iterator[None]:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
     except (InputError, StageError, LanguageError, ClassifierError, *more) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(for_console(str(exc), lines=False)) from None
 
 
 def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
@@ -615,7 +618,7 @@ def pretrain(
     from llm_pretrain.train.config import load_train_config
     from llm_pretrain.train.runtime import TrainError
     from llm_pretrain.train.summary import format_train_summary
-    from llm_pretrain.train.trainer import Stopped
+    from llm_pretrain.train.trainer import Stopped, foreign_run_problem
     from llm_pretrain.train.trainer import pretrain as run_pretrain
 
     setup_logging(quiet, verbose)
@@ -627,6 +630,7 @@ def pretrain(
             raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
         sources = [data_dir, *([init_from] if init_from else [])]
         problem = overlap_problem(out, sources, "--out", "input folder")
+        problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
         if problem:
             raise ConfigError(problem)
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.config import ConfigError, PipelineConfig, load_config, parse_assignment
+from llm_pretrain.pipeline.documents import for_console
+from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.storage import url_error
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
 
@@ -143,8 +145,11 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 class StopsCleanly(click.Group):
-    """A group whose commands stop on SIGINT and SIGTERM with exit code 130 or 143 and one line
-    saying how to go on (not Click's "Aborted!" and 1, nor a process killed where it stood)."""
+    """A group whose commands end in one line, never a traceback, when stopped or failed by
+    what is outside the program: SIGINT and SIGTERM (exit code 130 or 143 and how to go on,
+    not Click's "Aborted!" and 1, nor a process killed where it stood), a damaged file of the
+    tool's own (`StageError`), or the system refusing a read or write (`OSError`: a full disk,
+    a folder without permission), exit code 1."""
 
     stop_hint = "run the same command to continue"
 
@@ -156,6 +161,12 @@ class StopsCleanly(click.Group):
                 signum = signal_number(exc)
                 click.echo(f"stopped by {signal.Signals(signum).name}; {self.stop_hint}", err=True)
                 ctx.exit(exit_code(signum))
+            except StageError as exc:
+                raise click.ClickException(for_console(str(exc), lines=False)) from None
+            except OSError as exc:
+                where = f"{exc.filename}: " if exc.filename else ""
+                message = for_console(f"{where}{exc.strerror or exc}", lines=False)
+                raise click.ClickException(message) from None
 
 
 class MultiValueGroup(StopsCleanly):

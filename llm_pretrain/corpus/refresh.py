@@ -36,6 +36,7 @@ from llm_pretrain.corpus.versions import (
     batch_name,
     commit,
     committed,
+    foreign_workdir_problem,
     merge,
     seen_inputs,
     version_of,
@@ -43,7 +44,7 @@ from llm_pretrain.corpus.versions import (
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import extract_files
 from llm_pretrain.pipeline.filters.stage import run_filter
-from llm_pretrain.pipeline.outputs import input_patterns_problem
+from llm_pretrain.pipeline.outputs import input_patterns_problem, protected_problem
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import atomic_write_json, read_json, remove_tree
 from llm_pretrain.tokenizer.stage import run_tokenize
@@ -147,6 +148,7 @@ def refresh(
         raise StageError("nothing to watch: give --input or set refresh.inputs in the config")
     # A work folder inside a watched folder would ingest its own shards on every run.
     problem = input_patterns_problem(workdir, patterns, WORKDIR_FILES, "--workdir")
+    problem = problem or protected_problem(workdir, "--workdir") or foreign_workdir_problem(workdir)
     if problem:
         raise StageError(problem)
     started = time.perf_counter()

@@ -45,7 +45,8 @@ def write_report(data: dict[str, Any], output: Path) -> Path:
             f"{output} exists and was not written by llm-data report; choose another --output"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(output, render_html(data).encode("utf-8"))
+    # A file name of non-UTF-8 bytes in an input error is escaped, not fatal.
+    atomic_write_bytes(output, render_html(data).encode("utf-8", "backslashreplace"))
     return output
 
 

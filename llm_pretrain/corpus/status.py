@@ -17,6 +17,7 @@ from llm_pretrain.corpus.versions import (
     seen_inputs,
     version_of,
 )
+from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import read_json
 
@@ -122,4 +123,4 @@ def format_status(status: dict[str, Any]) -> str:
             f"  running now   pid {holder.get('pid')} on {holder.get('host')} since "
             f"{holder.get('started_at')}"
         )
-    return "\n".join(lines) + "\n"
+    return for_console("\n".join(lines)) + "\n"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_pretrain import __version__
+from llm_pretrain.corpus.lock import LOCK_FILE
 from llm_pretrain.pipeline.dataset import MANIFEST, read_manifest
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json, read_json
@@ -43,6 +44,20 @@ SPLITS = ("train", "val")
 
 def batch_name(number: int) -> str:
     return f"{number:06d}"
+
+
+def foreign_workdir_problem(workdir: Path) -> str | None:
+    """Why `workdir` may not be a corpus work folder: it holds files and is not one (a refresh
+    writes last_run.json, versions/, tokens/ ... there, over files of the same names)."""
+    if not workdir.is_dir() or not any(workdir.iterdir()):
+        return None
+    if any((workdir / name).exists() for name in (LOCK_FILE, BATCHES, LOG_FILE)):
+        return None
+    names = sorted(path.name for path in workdir.iterdir())
+    return (
+        f"--workdir {workdir} holds other files ({names[0]}, ...); give a new folder or an "
+        "existing corpus work folder"
+    )
 
 
 def committed(workdir: Path) -> dict[str, Any] | None:

@@ -34,6 +34,14 @@ def printable(text: str, limit: int = 200) -> str:
     return "".join(c if c.isascii() and c.isprintable() else ascii(c)[1:-1] for c in text)[:limit]
 
 
+def for_console(text: str, lines: bool = True) -> str:
+    """`text` with control characters and lone surrogates escaped (but its line breaks, with
+    `lines`): a file name holding ESC or a newline can neither drive a terminal nor forge a
+    line of cron mail."""
+    parts = text.split("\n") if lines else [text]
+    return "\n".join("".join(c if c.isprintable() else ascii(c)[1:-1] for c in p) for p in parts)
+
+
 def representable(text: str) -> str:
     """`text` as valid UTF-8 for an Arrow column or a JSON file: lone surrogates (a JSON
     `"\\ud800"`, a file name of non-UTF-8 bytes) become backslash escapes; other text is

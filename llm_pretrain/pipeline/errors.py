@@ -5,3 +5,8 @@ from __future__ import annotations
 
 class StageError(RuntimeError):
     """A stage could not finish; the message is one line for the user."""
+
+
+class DamagedFile(StageError, ValueError):
+    """A file of the tool's own (a manifest, a state, a record) that does not parse: cut short,
+    edited, or not what its name says. A ValueError too, for callers that treat it so."""

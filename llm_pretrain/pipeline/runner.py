@@ -91,8 +91,10 @@ def read_input_dataset(folder: Path) -> InputDataset:
     manifest = read_manifest(folder)
     if manifest is None:
         raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
-    if "shards" not in manifest:
-        raise StageError(f"{folder} holds {manifest.get('stage')} output, not documents")
+    if not isinstance(manifest, dict) or not _lists_shards(manifest):
+        if isinstance(manifest, dict) and "shards" not in manifest:
+            raise StageError(f"{folder} holds {manifest.get('stage')} output, not documents")
+        raise StageError(f"{folder / MANIFEST} is not a dataset manifest (edited?)")
     for shard in manifest["shards"]:
         path = Path(folder) / shard["file"]
         size = path.stat().st_size if path.is_file() else None
@@ -103,6 +105,16 @@ def read_input_dataset(folder: Path) -> InputDataset:
                 "dataset was written; rebuild the dataset"
             )
     return InputDataset(Path(folder), manifest)
+
+
+def _lists_shards(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest lists its shards as the stages write them."""
+    keys = {"file": str, "bytes": int, "sha256": str, "rows": int}
+    shards = manifest.get("shards")
+    return isinstance(shards, list) and all(
+        isinstance(shard, dict) and all(isinstance(shard.get(k), t) for k, t in keys.items())
+        for shard in shards
+    )
 
 
 def shard_task_failed(task: ShardTask, failure: TaskFailure) -> TaskResult:

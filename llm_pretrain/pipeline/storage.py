@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from llm_pretrain.pipeline.errors import DamagedFile
+
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -86,7 +88,13 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON in `path`; DamagedFile (one line naming it) when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise DamagedFile(
+            f"{path} is not readable JSON ({exc}); it was cut short or edited"
+        ) from None
 
 
 def file_sha256(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.runner import RunSummary
 
 
@@ -100,12 +101,13 @@ def format_summary(summary: RunSummary, output: Path) -> str:
     lines += _table("rejected: reason", stats.get("rejected", {}))
     lines += _table("skipped: reason", stats.get("skipped", {}))
     for error in stats.get("input_errors", [])[:10]:
-        lines.append(f"  input error: {error['path']}: {error['error'].splitlines()[0]}")
-    unsupported = stats.get("unsupported_files", [])
+        path = for_console(error["path"], lines=False)  # a name may hold a newline
+        lines.append(f"  input error: {path}: {error['error'].splitlines()[0]}")
+    unsupported = [for_console(path, lines=False) for path in stats.get("unsupported_files", [])]
     if unsupported:
         shown = ", ".join(unsupported[:5]) + (" ..." if len(unsupported) > 5 else "")
         lines.append(f"  not read (unsupported file type): {len(unsupported)}: {shown}")
-    return "\n".join(lines).rstrip() + "\n"
+    return for_console("\n".join(lines).rstrip()) + "\n"
 
 
 def summary_json(summary: RunSummary, output: Path) -> dict[str, Any]:
@@ -171,4 +173,4 @@ def format_tokenize_summary(summary: RunSummary, output: Path) -> str:
     ]
     if train["tokens"] and not val["documents"] and manifest["config"]["tokenize"]["val_fraction"]:
         lines.append("  note: no document fell into the validation split; raise val_fraction")
-    return "\n".join(lines) + "\n"
+    return for_console("\n".join(lines)) + "\n"

@@ -16,11 +16,32 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.storage import atomic_write_json
-from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError, train_bpe
+from llm_pretrain.tokenizer.bpe import (
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    BpeTokenizer,
+    TokenizerError,
+    train_bpe,
+)
 from llm_pretrain.tokenizer.config import TokenizerConfig
 from llm_pretrain.tokenizer.sampling import picked, training_sample_salt
 
 REPORT_FILE = "train_report.json"
+
+
+def foreign_output_problem(output: Path) -> str | None:
+    """Why `llm-data train-tokenizer` may not write its files into `output`: it holds a dataset
+    (a tokenize output's tokenizer must match its manifest), or tokenizer files that an earlier
+    train-tokenizer did not write (its train_report.json is not there)."""
+    if (output / "_manifest.json").exists():
+        return f"--output {output} holds a dataset; give train-tokenizer a folder of its own"
+    ours = (output / REPORT_FILE).is_file()
+    for name in (TOKENIZER_FILE, CONFIG_FILE, REPORT_FILE):
+        if (output / name).exists() and not ours:
+            return f"--output {output} holds a {name} that train-tokenizer did not write"
+    return None
+
+
 # rustbpe 0.1 counts chunks and pairs in signed 32-bit integers. No count can exceed the bytes
 # of text trained on, so below 2**31 bytes none can overflow: the sample is kept under it.
 TRAINER_MAX_BYTES = 2_000_000_000

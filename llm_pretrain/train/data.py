@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from llm_pretrain.pipeline.dataset import read_manifest
-from llm_pretrain.pipeline.storage import file_problem
+from llm_pretrain.pipeline.errors import DamagedFile
+from llm_pretrain.pipeline.storage import file_problem, file_sha256
 from llm_pretrain.tokenizer.shards import PackedReader, open_split
 from llm_pretrain.train.integrity import first_problem, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError
@@ -73,17 +74,48 @@ class TokenData:
 
 
 def open_token_data(folder: Path) -> TokenData:
-    manifest = read_manifest(folder)
+    try:
+        manifest = read_manifest(folder)
+    except DamagedFile as exc:
+        raise TrainError(str(exc)) from None
     if manifest is None:
         raise TrainError(f"{folder} holds no finished dataset (no _manifest.json)")
+    if not isinstance(manifest, dict):
+        raise TrainError(f"{folder}/_manifest.json is not a token dataset manifest (edited?)")
     if manifest.get("stage") != "tokenize":
         raise TrainError(
             f"{folder} holds {manifest.get('stage')} output; training reads the output of "
             "llm-data tokenize"
         )
+    if not _is_token_manifest(manifest):
+        raise TrainError(f"{folder}/_manifest.json is not a token dataset manifest (edited?)")
     if not manifest["splits"]["train"]["rows"]:
         raise TrainError(f"{folder} has no training rows")
     return TokenData(Path(folder), manifest)
+
+
+def _is_token_manifest(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest has what training reads, of the right types."""
+    shard_keys = {"file": str, "bytes": int, "sha256": str, "rows": int}
+    splits, tokenizer = manifest.get("splits"), manifest.get("tokenizer")
+    return (
+        isinstance(splits, dict)
+        and isinstance(splits.get("train"), dict)
+        and isinstance(tokenizer, dict)
+        and isinstance(tokenizer.get("sha256"), str)
+        and isinstance(manifest.get("seq_len"), int)
+        and all(
+            isinstance(split, dict)
+            and isinstance(split.get("rows"), int)
+            and isinstance(split.get("shards"), list)
+            and all(
+                isinstance(shard, dict)
+                and all(isinstance(shard.get(key), kind) for key, kind in shard_keys.items())
+                for shard in split["shards"]
+            )
+            for split in splits.values()
+        )
+    )
 
 
 def verify_token_data(data: TokenData, runtime: Runtime | None = None) -> None:
@@ -93,13 +125,28 @@ def verify_token_data(data: TokenData, runtime: Runtime | None = None) -> None:
     bound is the tokenizer's vocabulary: `make_plan` refuses a model with a smaller one."""
     shards = [shard for split in data.manifest["splits"].values() for shard in split["shards"]]
     vocab = data.vocab_size
-    problem = next(filter(None, (_max_id_problem(shard, vocab) for shard in shards)), None)
+    problem = _tokenizer_problem(data)
+    problem = problem or next(filter(None, (_max_id_problem(s, vocab) for s in shards)), None)
     if problem is None:
         mine = my_share(shards, runtime)
         problem = next(filter(None, (_checked(data.folder, shard, vocab) for shard in mine)), None)
     problem = first_problem(runtime, problem)
     if problem:
         raise TrainError(f"token data {data.folder}: {problem}")
+
+
+def _tokenizer_problem(data: TokenData) -> str | None:
+    """The tokenizer file against the manifest's sha256: another one (a train-tokenizer run
+    into the folder) would be copied into every checkpoint, and sampling would decode with it."""
+    name, expected = data.manifest["tokenizer"]["file"], data.manifest["tokenizer"]["sha256"]
+    path = data.folder / name
+    if not path.is_file():
+        return f"{name} is missing"
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        return f"{name} cannot be read: {exc.strerror or exc}"
+    return None if actual == expected else f"{name} is not the tokenizer _manifest.json names"
 
 
 def _max_id_problem(shard: dict[str, Any], vocab: int) -> str | None:

@@ -53,6 +53,24 @@ CHECKPOINTS = "checkpoints"
 SUMMARY_FILE = "summary.json"
 
 
+def foreign_run_problem(out: Path) -> str | None:
+    """Why `out` may not be a run folder: it holds files and is not a run of this trainer,
+    whose config.yaml, model.json and metrics.jsonl would replace files of the same names."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    if (out / CHECKPOINTS).is_dir() or (out / "metrics.jsonl").is_file():
+        return None
+    try:  # a run stopped before its first step: its config and model files only
+        ModelConfig.model_validate_json((out / MODEL_FILE).read_text(encoding="utf-8"))
+        return None if (out / "config.yaml").is_file() else f"--out {out} has no config.yaml"
+    except (OSError, ValueError):
+        names = sorted(path.name for path in out.iterdir())
+        return (
+            f"--out {out} holds other files ({names[0]}, ...); give a new folder or the folder "
+            "of a run to continue"
+        )
+
+
 class Stopped(TrainError):
     """SIGINT or SIGTERM stopped the run after step `step`, saved in a checkpoint."""
 

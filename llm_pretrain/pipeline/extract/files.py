@@ -104,7 +104,10 @@ def _report_position(position: int, done: int) -> int:
 def _parse_json_line(line: bytes) -> dict[str, Any] | str:
     """The record, or the reason it is not one."""
     try:
-        value = json.loads(line)
+        # NaN and Infinity are not JSON: read as null, so that metadata stays valid JSON.
+        value = json.loads(line, parse_constant=lambda constant: None)
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
     except ValueError as exc:
         return f"invalid JSON: {exc}"
     return value if isinstance(value, dict) else "not a JSON object"

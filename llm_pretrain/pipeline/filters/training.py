@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 from pydantic import Field
 
@@ -143,6 +145,7 @@ def train_classifier(
     positive: list[Path], negative: list[Path], output: Path, config: TrainClassifierConfig
 ) -> dict[str, Any]:
     """Train, evaluate on the held-out share, save the model atomically, return the report."""
+    refuse_foreign_output(output)
     lines = examples(positive, config.positive_label, config)
     n_positive = len(lines)
     lines += examples(negative, config.negative_label, config)
@@ -195,11 +198,42 @@ def train_classifier(
 
 
 def _fit(train_path: str, model_path: str, params: str) -> None:
-    """Child-process side (`python -m` this module): train on one thread, save the model."""
+    """Child-process side (`python -m` this module): train on one thread, save the model, and
+    check that it reads back as trained: fastText writes without reporting errors, and a model
+    cut short by a full disk loads without one too (and scores every text 0.5)."""
     import fasttext
 
     model = fasttext.train_supervised(input=train_path, thread=1, verbose=0, **json.loads(params))
     model.save_model(model_path)
+    with open(train_path, encoding="utf-8") as handle:
+        sample = [line.split(" ", 1)[-1].strip() for line in itertools.islice(handle, 200)]
+    saved = fasttext.load_model(model_path)
+    if saved.get_labels() != model.get_labels() or not all(
+        _same_prediction(saved.predict(text, k=-1), model.predict(text, k=-1)) for text in sample
+    ):
+        sys.exit(f"{model_path} does not read back as trained (is the disk full?)")
+
+
+def _same_prediction(one: tuple, other: tuple) -> bool:
+    return one[0] == other[0] and bool(np.allclose(one[1], other[1]))
+
+
+def refuse_foreign_output(output: Path) -> None:
+    """A model file (and its OUTPUT.json report) may replace only an earlier model of this
+    command: one whose report is there and is one of ours."""
+    report = output.with_name(output.name + ".json")
+    for path in (output, report):
+        if path.exists() and not _our_report(report):
+            raise TrainingError(
+                f"{path} exists and was not written by train-classifier; choose another --output"
+            )
+
+
+def _our_report(report: Path) -> bool:
+    try:
+        return "held_out" in json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 if __name__ == "__main__":

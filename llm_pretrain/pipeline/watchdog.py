@@ -107,6 +107,12 @@ def watching(
         watch.close()
 
 
+def progress() -> None:
+    """Reading goes on (a long block being skipped, a long line read through): not a hang."""
+    if _current is not None:
+        _current._tick()
+
+
 @contextmanager
 def converting() -> Iterator[tuple[str, str] | None]:
     """The current task's `Watch.converting`; nothing to watch outside a task."""

@@ -40,6 +40,7 @@ from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data, ve
 from llm_pretrain.train.evaluate import evaluate, perplexity, token_loss_sum, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
 from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
+from llm_pretrain.train.integrity import check_finite
 from llm_pretrain.train.metrics import MetricsLog
 from llm_pretrain.train.model import ModelConfig, Transformer
 from llm_pretrain.train.optim import build_optimizer, set_learning_rate
@@ -219,6 +220,7 @@ class Trainer:
         weights = None
         if init_from is not None and latest_checkpoint(self.checkpoints) is None:
             weights = read_hf_weights(init_from, self.plan.model)
+            check_finite(weights, init_from)  # NaN would show only as divergence at step 1
         self.imported = weights is not None
         self.model = build_model(
             self.plan.model,

@@ -124,3 +124,47 @@ def test_a_2_gib_line_in_a_small_gzip_is_rejected_in_bounded_memory(tmp_path):
     [rejected] = read_table(out, rejected=True).to_pylist()
     assert rejected["reason"] == "extract_error:too_large"
     assert json.loads(rejected["metadata"])["record"] == 2
+
+
+def test_a_folder_that_cannot_be_listed_is_recorded_not_skipped(tmp_path, monkeypatch):
+    """os.walk skips a folder it cannot enter without a word; extract records it."""
+    from llm_pretrain.pipeline.extract.inputs import discover
+
+    (tmp_path / "in" / "locked").mkdir(parents=True)
+    (tmp_path / "in" / "locked" / "page.html").write_text(article(1, seed=3).html)
+    (tmp_path / "in" / "open.html").write_text(article(2, seed=3).html)
+    real_scandir = os.scandir
+
+    def no_entry(path="."):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", no_entry)
+    files, _ = discover([str(tmp_path / "in")])
+    by_name = {Path(f.path).name: f for f in files}
+    assert "open.html" in by_name
+    assert by_name["locked"].problem == "is a folder that cannot be listed: Permission denied"
+
+
+def test_a_damaged_parquet_row_group_costs_only_its_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    texts = [" ".join(article(i, seed=5).paragraphs) for i in range(30)]
+    pq.write_table(pa.table({"text": texts}), folder / "docs.parquet", row_group_size=10,
+                   compression="zstd")  # fmt: skip
+    meta = pq.ParquetFile(folder / "docs.parquet").metadata.row_group(1).column(0)
+    raw = bytearray((folder / "docs.parquet").read_bytes())
+    start = meta.dictionary_page_offset or meta.data_page_offset
+    raw[start : start + 32] = bytes(32)  # the second group's first page header, zeroed
+    (folder / "docs.parquet").write_bytes(bytes(raw))
+    done = run("extract", "-i", str(folder), "-o", str(tmp_path / "out"), "--workers", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    kept = read_table(tmp_path / "out").column("text").to_pylist()
+    assert kept == texts[:10] + texts[20:]
+    [row] = read_table(tmp_path / "out", rejected=True).to_pylist()
+    assert row["reason"] == "extract_error:damaged"
+    assert json.loads(row["metadata"])["records"] == [11, 20]

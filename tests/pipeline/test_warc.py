@@ -350,3 +350,30 @@ def test_extract_stage_accounts_for_every_record_of_a_damaged_warc(crawl, tmp_pa
     # One damaged row per record skipped (here one member): kept + rejected + skipped = all.
     assert kept.num_rows + rejected.num_rows + sum(stats["skipped"].values()) == len(spans)
     assert kept.num_rows == 139 and stats["skipped"] == {"warc_request": 140}
+
+
+def test_a_record_of_endless_header_lines_is_damage_in_bounded_memory(tmp_path, config):
+    """Five million short header lines took warcio 1.1 GB; lines past 1 MiB are damage."""
+    path = tmp_path / "bomb.warc.gz"
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for index in range(3):
+            payload = article(index, seed=8).html.encode()
+            headers = [("Content-Type", "text/html")]
+            if index == 1:
+                headers += [(f"X-{n}", "y") for n in range(200_000)]
+            writer.write_record(
+                writer.create_warc_record(
+                    f"https://x.org/{index}",
+                    "response",
+                    payload=io.BytesIO(payload),
+                    http_headers=StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1"),
+                )
+            )
+    results, _ = outcomes(path, config)
+    assert [o.url for o in results if isinstance(o, Document)] == [
+        "https://x.org/0",
+        "https://x.org/2",
+    ]
+    [row] = damaged_rows(results)
+    assert "header lines" in row.document.metadata["error"]

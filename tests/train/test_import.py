@@ -155,3 +155,16 @@ def test_init_from_on_the_command_line(token_data, exported, tmp_path):
     done = CliRunner().invoke(train, args)
     assert done.exit_code == 0, done.output
     assert f"init from     {hf_dir.resolve()} (val loss" in done.output
+
+
+def test_a_folder_with_weights_that_are_not_finite_is_refused(token_data, exported, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    _, hf_dir = exported
+    broken = _edited(hf_dir, tmp_path / "nan")
+    weights = load_file(str(broken / "model.safetensors"))
+    name = sorted(weights)[0]
+    weights[name][0] = float("nan")
+    save_file(weights, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(TrainError, match="holds NaN or infinite values"):
+        pretrain(tiny_config(), token_data, tmp_path / "run", False, False, None, broken)

@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from llm_pretrain.config import ExtractConfig
-from llm_pretrain.pipeline import progress
-from llm_pretrain.pipeline.documents import Document, Rejected, document_id
+from llm_pretrain.pipeline import progress, watchdog
+from llm_pretrain.pipeline.documents import Document, Rejected, document_id, printable
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.inputs import InputFile
 
@@ -52,7 +53,7 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
             yield line
             continue
         while (chunk := handle.readline(1 << 20)) and not chunk.endswith(b"\n"):
-            pass
+            watchdog.progress()
         yield None
 
 
@@ -85,15 +86,41 @@ def _too_long(file: InputFile, number: int, limit: int) -> Rejected:
 
 
 def read_parquet(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    """Row group by row group: one that cannot be read (damaged pages) is one rejected row for
+    its records, and the groups after it are read."""
     parquet = pq.ParquetFile(file.path)
     if config.text_field not in parquet.schema_arrow.names:
         raise ValueError(f"no column {config.text_field!r} (set --text-field)")
     number = 0
-    for batch in parquet.iter_batches(batch_size=1000):
-        for row in batch.to_pylist():
-            number += 1
-            yield _passthrough(file, str(number), row, config)
+    for group in range(parquet.num_row_groups):
+        left = parquet.metadata.row_group(group).num_rows
+        try:
+            for batch in parquet.iter_batches(batch_size=1000, row_groups=[group]):
+                for row in batch.to_pylist():
+                    number, left = number + 1, left - 1
+                    yield _passthrough(file, str(number), row, config)
+        except (OSError, pa.ArrowException) as exc:
+            yield _damaged_row_group(file, group, number, left, exc)
+            number += left
     progress.report(nbytes=file.size)
+
+
+def _damaged_row_group(
+    file: InputFile, group: int, before: int, rows: int, exc: Exception
+) -> Rejected:
+    doc = Document(
+        id=document_id(file.path, "#row-group", str(group)),
+        text="",
+        source=file.path,
+        format="text",
+        metadata={
+            "row_group": group,
+            "records": [before + 1, before + rows],
+            "error": printable(f"{type(exc).__name__}: {exc}", 500),
+        },
+    )
+    progress.report(documents=rows)
+    return Rejected(doc, "extract_error:damaged")
 
 
 def _report_position(position: int, done: int) -> int:

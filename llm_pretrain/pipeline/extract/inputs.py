@@ -101,16 +101,22 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
 
     Hidden files and folders are ignored inside folders. An argument that matches nothing is
     an error: a typo must not silently produce an empty dataset. Files that cannot be opened
-    safely (FIFOs, devices, broken or looping links) come back with a `problem`.
+    safely (FIFOs, devices, broken or looping links) and folders that cannot be listed come
+    back with a `problem`.
     """
     found: dict[str, InputFile] = {}
     unsupported: list[str] = []
     for argument in arguments:
         if (problem := url_error(argument)) is not None:
             raise InputError(problem)
-        matches = _expand(argument)
-        if not matches:
+        unlisted: list[OSError] = []
+        matches = _expand(argument, unlisted)
+        if not matches and not unlisted:
             raise InputError(f"input {argument!r} matches no file")
+        for error in unlisted:  # a folder the walk could not enter: recorded, not skipped
+            folder = os.path.normpath(str(error.filename))
+            problem = f"is a folder that cannot be listed: {error.strerror or error}"
+            found[folder] = InputFile(folder, "folder", 0, 0, problem)
         for path in matches:
             kind = kind_of(path)
             if kind is None:
@@ -120,14 +126,15 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
     return [found[path] for path in sorted(found)], sorted(set(unsupported))
 
 
-def _expand(argument: str) -> list[str]:
+def _expand(argument: str, unlisted: list[OSError]) -> list[str]:
+    """The files an argument names; folders that cannot be listed go into `unlisted`."""
     if glob.has_magic(argument):
         paths = sorted(glob.glob(argument, recursive=True))
-        return [p for path in paths for p in _expand(path)] if paths else []
+        return [p for path in paths for p in _expand(path, unlisted)] if paths else []
     path = Path(argument)
     if path.is_dir():
         files = []
-        for root, dirs, names in os.walk(path):
+        for root, dirs, names in os.walk(path, onerror=unlisted.append):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             files += [os.path.normpath(os.path.join(root, n)) for n in names if n[0] != "."]
         return files

@@ -17,12 +17,16 @@ from typing import BinaryIO
 
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
+from llm_pretrain.pipeline import watchdog
 from llm_pretrain.pipeline.documents import printable
 
 GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip id bytes and the deflate method: how a member starts
 READ_BYTES = 1 << 16  # file bytes read at a time
 INFLATE_BYTES = 1 << 16  # most inflated bytes held at once, so a 100 MB member streams
 MAX_LINE = 1 << 16  # a longer header line is cut there, so garbage cannot fill memory
+# Line bytes of one record (WARC and HTTP headers, chunk sizes, blank lines around it): more is
+# damage. Real headers take kilobytes; five million short lines took warcio 1.1 GB.
+MAX_LINE_BYTES = 1 << 20
 SCAN_BYTES = 1 << 20  # file bytes searched at a time for the next record
 WARC_LINE = re.compile(rb"WARC/\d+\.\d+\r?\n")
 LOADER = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
@@ -66,9 +70,11 @@ class WarcRecords:
         self.size = os.fstat(raw.fileno()).st_size
         self.record_start = 0  # file offset of the record being read (gzip: of its member)
         self._pending: tuple[int, bytes] | None = None  # the next record's offset, first line
+        self.line_bytes = 0  # read by `readline` since the record began
 
     def next_record(self) -> ArcWarcRecord | None:
         """The next record, its headers parsed and its block unread; None at the end."""
+        self.line_bytes = 0
         if self._pending is not None:
             self.record_start, line = self._pending
             self._pending = None
@@ -88,7 +94,7 @@ class WarcRecords:
         comes next is not judged here: garbage there is the next record's damage, not this
         one's (a wrong Content-Length cannot be told from it)."""
         while record.raw_stream.read(READ_BYTES):
-            pass
+            watchdog.progress()  # a long skipped block (a video) is progress, not a hang
         if record.raw_stream.limit:
             short = TruncatedInput if self.at_eof() else DamagedRecord
             raise short(f"the record's block is {record.raw_stream.limit} bytes short")
@@ -96,6 +102,17 @@ class WarcRecords:
         self._pending = (offset, line) if line else None
         if not line:
             self._check_end()
+
+    def readline(self, limit: int | None = None) -> bytes:
+        """A line of at most MAX_LINE bytes; DamagedRecord past MAX_LINE_BYTES in one record."""
+        line = self._readline(limit)
+        self.line_bytes += len(line)
+        if self.line_bytes > MAX_LINE_BYTES:
+            raise DamagedRecord(f"over {MAX_LINE_BYTES:,} bytes of header lines in one record")
+        return line
+
+    def _readline(self, limit: int | None) -> bytes:
+        raise NotImplementedError
 
     def is_cut(self, exc: BaseException) -> bool:
         """Whether `exc` came from the file ending inside the record (not from bad bytes)."""
@@ -122,9 +139,6 @@ class WarcRecords:
     def read(self, size: int) -> bytes:
         raise NotImplementedError
 
-    def readline(self, limit: int | None = None) -> bytes:
-        raise NotImplementedError
-
     def at_eof(self) -> bool:
         """Whether the file ended inside the record being read."""
         raise NotImplementedError
@@ -144,7 +158,7 @@ class PlainRecords(WarcRecords):
     def read(self, size: int) -> bytes:
         return self.raw.read(size)
 
-    def readline(self, limit: int | None = None) -> bytes:
+    def _readline(self, limit: int | None) -> bytes:
         return self.raw.readline(_line_limit(limit))
 
     def at_eof(self) -> bool:
@@ -181,7 +195,7 @@ class GzipRecords(WarcRecords):
             parts.append(part)
         return b"".join(parts)
 
-    def readline(self, limit: int | None = None) -> bytes:
+    def _readline(self, limit: int | None) -> bytes:
         limit = _line_limit(limit)
         end = self._buffer.find(b"\n", self._pos, self._pos + limit)
         if end >= 0:  # the usual case: the whole line is in the buffer
@@ -282,6 +296,7 @@ def _scan(
     while True:
         raw.seek(position)
         chunk = raw.read(SCAN_BYTES)
+        watchdog.progress()
         at = chunk.find(pattern)
         while at >= 0:
             if accept(raw, position + at):

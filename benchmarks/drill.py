@@ -41,12 +41,11 @@ from collections import Counter
 from pathlib import Path
 
 from click.testing import CliRunner
-from warcio.archiveiterator import ArchiveIterator
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.extract import convert
-from llm_pretrain.samples import article, write_pdf, write_warc
+from llm_pretrain.samples import article, warc_record_spans, write_pdf, write_warc
 
 WORK = Path(__file__).resolve().parent / "_work" / "drill"
 SETTINGS = [
@@ -67,17 +66,6 @@ def stuck_parser(html: str, url: str | None, config: object) -> object:
     return real_extract_page(html, url, config)
 
 
-def member_spans(path: Path) -> list[tuple[int, int]]:
-    """(offset, length) of every record of an intact WARC (of its gzip member, for .gz)."""
-    with open(path, "rb") as stream:
-        records = ArchiveIterator(stream)
-        spans = []
-        for record in records:
-            records.read_to_end(record)
-            spans.append((records.get_record_offset(), records.get_record_length()))
-    return spans
-
-
 def flip(path: Path, offset: int, count: int) -> None:
     data = bytearray(path.read_bytes())
     for at in range(offset, offset + count):
@@ -96,7 +84,7 @@ def build_inbox(inbox: Path) -> tuple[set[str], Counter]:
     crawl = [article(i, seed=1) for i in range(143)]
     for name in ("mid-damage.warc.gz", "crc.warc.gz"):
         write_warc(inbox / name, crawl, deterministic=True)  # 289 members
-    spans = member_spans(inbox / "mid-damage.warc.gz")
+    spans = warc_record_spans(inbox / "mid-damage.warc.gz")
     offset, length = spans[145]  # article 72's response
     flip(inbox / "mid-damage.warc.gz", offset + length // 2, 20)
     offset, length = spans[5]  # article 2's response: its CRC, 8 bytes before the member ends
@@ -108,7 +96,7 @@ def build_inbox(inbox: Path) -> tuple[set[str], Counter]:
 
     plain = [article(i, seed=2) for i in range(200, 240)]
     write_warc(inbox / "plain.warc", plain, gzip=False, extras=False, deterministic=True)
-    offset, length = member_spans(inbox / "plain.warc")[41]  # article 220's response
+    offset, length = warc_record_spans(inbox / "plain.warc")[41]  # article 220's response
     data = bytearray((inbox / "plain.warc").read_bytes())
     data[offset + 40 : offset + 240] = bytes(range(200))  # garbage over its headers
     (inbox / "plain.warc").write_bytes(bytes(data))

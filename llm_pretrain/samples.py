@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -222,6 +223,18 @@ def write_warc(
                         url, "response", payload=io.BytesIO(payload), http_headers=headers
                     )
                 )
+
+
+def warc_record_spans(path: Path) -> list[tuple[int, int]]:
+    """(offset, length) of every record of an intact WARC (in a .warc.gz, of its gzip member):
+    where to damage a crawl in tests and drills."""
+    with open(path, "rb") as stream:
+        records = ArchiveIterator(stream)
+        spans = []
+        for record in records:
+            records.read_to_end(record)
+            spans.append((records.get_record_offset(), records.get_record_length()))
+    return spans
 
 
 class _DeterministicRecords:

@@ -14,7 +14,7 @@ from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, documen
 from llm_pretrain.pipeline.extract.inputs import discover
 from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes, run_extract
 from llm_pretrain.pipeline.extract.warc import read_warc
-from llm_pretrain.samples import article
+from llm_pretrain.samples import article, warc_record_spans
 from tests.conftest import http_response, write_test_warc
 
 
@@ -178,17 +178,6 @@ def write_crawl(path: Path, pages: int, gzip: bool = True) -> None:
             )
 
 
-def record_spans(path: Path) -> list[tuple[int, int]]:
-    """(offset, length) of each record of an intact WARC: in a .warc.gz, of its gzip member."""
-    with open(path, "rb") as stream:
-        records = ArchiveIterator(stream)
-        spans = []
-        for record in records:
-            records.read_to_end(record)
-            spans.append((records.get_record_offset(), records.get_record_length()))
-    return spans
-
-
 def flipped(data: bytes, *spots: tuple[int, int]) -> bytes:
     """`data` with `count` bytes inverted at each (offset, count)."""
     damaged = bytearray(data)
@@ -241,7 +230,7 @@ def check_damaged_row(row: Rejected, path: Path, damaged_at: int, resumed_at: in
 
 
 def test_flipped_bytes_in_a_gzip_member_lose_only_its_record(crawl, tmp_path, config):
-    spans = record_spans(crawl)
+    spans = warc_record_spans(crawl)
     assert len(spans) == 280
     intact, _ = outcomes(crawl, config)
     offset, length = spans[141]  # page 70's response, mid-file
@@ -259,7 +248,7 @@ def test_flipped_bytes_in_a_gzip_member_lose_only_its_record(crawl, tmp_path, co
 def test_a_bad_crc_rejects_its_record(crawl, tmp_path, config):
     """The record inflates whole; only the trailer shows that its content is not what was
     written, so it is rejected, not kept."""
-    spans = record_spans(crawl)
+    spans = warc_record_spans(crawl)
     offset, length = spans[5]  # page 2's response; its CRC is the trailer's first 4 bytes
     path = damage(crawl, tmp_path, (offset + length - 8, 1))
     results, counts = outcomes(path, config)
@@ -272,7 +261,7 @@ def test_a_bad_crc_rejects_its_record(crawl, tmp_path, config):
 
 
 def test_damaged_last_member_ends_the_file_without_a_truncation(crawl, tmp_path, config):
-    spans = record_spans(crawl)
+    spans = warc_record_spans(crawl)
     offset, length = spans[-1]
     path = damage(crawl, tmp_path, (offset + length // 2, 20))
     results, counts = outcomes(path, config)
@@ -284,7 +273,7 @@ def test_damaged_last_member_ends_the_file_without_a_truncation(crawl, tmp_path,
 
 
 def test_two_damaged_members_give_two_rows(crawl, tmp_path, config):
-    spans = record_spans(crawl)
+    spans = warc_record_spans(crawl)
     (first, first_length), (second, _) = spans[61], spans[201]
     path = damage(crawl, tmp_path, (first + first_length // 2, 20), (second + 40, 5))
     results, _ = outcomes(path, config)
@@ -296,7 +285,7 @@ def test_two_damaged_members_give_two_rows(crawl, tmp_path, config):
 
 def test_garbage_over_a_plain_warc_record_resyncs_at_the_next_one(tmp_path, config):
     write_crawl(tmp_path / "intact.warc", pages=20, gzip=False)
-    spans = record_spans(tmp_path / "intact.warc")
+    spans = warc_record_spans(tmp_path / "intact.warc")
     data = bytearray((tmp_path / "intact.warc").read_bytes())
     offset, length = spans[21]  # page 10's response: its header and half its block
     garbage = (b"\x00\xff\x1b[31m binary junk \r\n" * length)[: length // 2]
@@ -336,7 +325,7 @@ def test_one_gzip_stream_for_the_whole_file(tmp_path, config):
 
 
 def test_extract_stage_accounts_for_every_record_of_a_damaged_warc(crawl, tmp_path, config):
-    spans = record_spans(crawl)
+    spans = warc_record_spans(crawl)
     (tmp_path / "in").mkdir()
     offset, length = spans[141]
     damaged = tmp_path / "in" / "crawl.warc.gz"

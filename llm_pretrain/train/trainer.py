@@ -517,6 +517,15 @@ def pretrain(
         init_from = Path(init_from) if init_from else None
         trainer = Trainer(config, data, Path(out), runtime, show_progress, init_from)
         with graceful_stop() as stop:  # the first SIGINT/SIGTERM ends the step and saves
-            return trainer.run(resume, stop_after_steps, stop)
+            try:
+                result = trainer.run(resume, stop_after_steps, stop)
+            except Stopped:  # every process stops after the same step
+                runtime.barrier()
+                raise
+        # Every process is done before any tears the group down (a gloo process was seen
+        # aborting at exit when its peer had gone first); not after an error, which not every
+        # process may share.
+        runtime.barrier()
+        return result
     finally:
         stop_runtime()

@@ -98,28 +98,53 @@ def test_train_classifier_never_writes_over_a_file_it_did_not_write(corpus, tmp_
     assert run_data(*args, "-o", model).exit_code == 0  # its own model: replaced
 
 
-def test_a_model_that_does_not_read_back_is_refused(tmp_path, monkeypatch):
+CUT_SHORT = """
+import sys
+from pathlib import Path
+
+import fasttext
+
+from llm_pretrain.pipeline.filters import training
+
+real_save = fasttext.FastText._FastText.save_model
+
+
+def cut_short(self, path):
+    real_save(self, path)
+    with open(path, "r+b") as handle:
+        handle.truncate(Path(path).stat().st_size // 3)
+
+
+fasttext.FastText._FastText.save_model = cut_short
+training._fit(*sys.argv[1:4])
+"""
+
+
+def test_a_model_that_does_not_read_back_is_refused(tmp_path):
     """fastText saves without reporting errors: a model cut short by a full disk loads, and
-    scores every text 0.5."""
-    import fasttext
+    scores every text 0.5. Trained in a fresh process, as train-classifier does."""
+    import subprocess
+    import sys
 
-    from llm_pretrain.pipeline.filters import training
-
-    (tmp_path / "train.txt").write_text(
-        "".join(f"__label__{'a' if i % 2 else 'b'} text {i} words\n" for i in range(60))
+    rng = random.Random(4)
+    spam = "click here buy now cheap deals free shipping casino win".split()
+    lines = [f"__label__good {paragraph(rng)}" for _ in range(100)]
+    lines += [f"__label__spam {' '.join(rng.choice(spam) for _ in range(30))}" for _ in range(100)]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    params = json.dumps(
+        {"dim": 50, "epoch": 5, "lr": 0.1, "wordNgrams": 2, "minCount": 1, "bucket": 20000,
+         "seed": 0}
+    )  # fmt: skip
+    args = [str(tmp_path / "train.txt"), str(tmp_path / "m.bin"), params]
+    done = subprocess.run([sys.executable, "-c", CUT_SHORT, *args], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "does not read back as trained" in done.stderr, done.stderr[-2000:]
+    intact = subprocess.run(
+        [sys.executable, "-m", "llm_pretrain.pipeline.filters.training", *args],
+        capture_output=True,
+        text=True,
     )
-    real_save = fasttext.FastText._FastText.save_model
-
-    def cut_short(self, path):
-        real_save(self, path)
-        size = Path(path).stat().st_size
-        with open(path, "r+b") as handle:
-            handle.truncate(size // 3)
-
-    monkeypatch.setattr(fasttext.FastText._FastText, "save_model", cut_short)
-    params = json.dumps({"dim": 8, "epoch": 2, "bucket": 1000, "minCount": 1})
-    with pytest.raises((SystemExit, ValueError, RuntimeError)):
-        training._fit(str(tmp_path / "train.txt"), str(tmp_path / "m.bin"), params)
+    assert intact.returncode == 0, intact.stderr[-2000:]  # the check passes a whole model
 
 
 def test_a_record_nested_too_deep_is_one_bad_record(tmp_path):

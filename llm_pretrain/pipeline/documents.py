@@ -46,6 +46,8 @@ def representable(text: str) -> str:
     """`text` as valid UTF-8 for an Arrow column or a JSON file: lone surrogates (a JSON
     `"\\ud800"`, a file name of non-UTF-8 bytes) become backslash escapes; other text is
     returned as it is."""
+    if text.isascii():  # most text, and checked without a copy
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -159,13 +159,13 @@ def refuse_foreign(out: Path, overwrite: bool) -> None:
 
 def _old_copies(out: Path) -> list[Path]:
     """Earlier exports set aside by a replacement that did not finish (`_publish`)."""
-    return [path for path in out.parent.glob(f".{out.name}.old-*") if _written(path)]
+    return [path for path in out.parent.glob(f".{out.name}.old-[0-9]*") if _written(path)]
 
 
 def _recover(out: Path) -> None:
     """Finish what a killed export left: its temporaries go; an earlier export set aside while
     `out` was being replaced comes back, or goes once the new one is in place."""
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+    for stale in out.parent.glob(f".{out.name}.tmp-[0-9]*"):  # ours: temporary_path()
         shutil.rmtree(stale, ignore_errors=True)
     for old in sorted(_old_copies(out)):
         if out.exists():

@@ -111,12 +111,21 @@ def train_tokenizer(
     counts = {"documents": 0, "bytes": 0}
     salt = training_sample_salt(config.sample_seed)
     started = time.perf_counter()
-    tokenizer = train_bpe(
-        sample_texts(shards, share, salt, counts, held_out),
-        config.vocab_size,
-        config.pattern,
-        config.special_tokens,
-    )
+    try:
+        tokenizer = train_bpe(
+            sample_texts(shards, share, salt, counts, held_out),
+            config.vocab_size,
+            config.pattern,
+            config.special_tokens,
+        )
+    except TokenizerError:
+        if counts["documents"] == 0 and held_out is not None:
+            raise TokenizerError(
+                f"every document of {input_dir} fell into the validation split, none is left "
+                "to train the tokenizer on; give more documents or a lower "
+                "tokenize.val_fraction"
+            ) from None
+        raise
     seconds = time.perf_counter() - started
     tokenizer.save(output, max_length)
     check: list[str] = []

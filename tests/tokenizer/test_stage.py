@@ -185,6 +185,22 @@ def test_too_large_a_vocabulary_for_the_text_is_a_clear_error(dataset, tmp_path,
         run_tokenize(dataset, tmp_path / "tok", tokenize_config, show_progress=False)
 
 
+def test_a_corpus_held_out_whole_names_the_split_not_the_vocabulary(tmp_path, tokenize_config):
+    """Two documents at val_fraction 0.5: a split seed that holds both out leaves the tokenizer
+    no text, and the error says so (it blamed the vocabulary size)."""
+    (tmp_path / "in").mkdir()
+    rows = [{"text": paragraph(random.Random(i), 8), "url": f"https://x.org/{i}"} for i in (1, 2)]
+    (tmp_path / "in" / "two.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_extract([str(tmp_path / "in")], tmp_path / "docs", tokenize_config, show_progress=False)
+    ids = read_table(tmp_path / "docs").column("id").to_pylist()
+    tokenize_config.tokenize.val_fraction = 0.5
+    tokenize_config.tokenize.split_seed = next(
+        seed for seed in range(1000) if all(picked(i, 0.5, validation_salt(seed)) for i in ids)
+    )
+    with pytest.raises(TokenizerError, match="every document .* fell into the validation split"):
+        run_tokenize(tmp_path / "docs", tmp_path / "tok", tokenize_config, show_progress=False)
+
+
 def test_a_finished_output_is_up_to_date_and_other_settings_refused(tmp_path, tokenize_config):
     write_documents(tmp_path / "in", 2)
     run_extract([str(tmp_path / "in")], tmp_path / "docs", tokenize_config, show_progress=False)

@@ -446,7 +446,7 @@ def corpus_files(work: Path) -> list[Path]:
 
 
 def ours(work: Path, workers: int, args: argparse.Namespace) -> dict[str, Any]:
-    """`run_dedup` on the extracted dataset; the removed rows' urls from `rejected/`."""
+    """`run_dedup` on the extracted dataset; the removed rows' urls from `_rejected/`."""
     from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
     from llm_pretrain.pipeline.dedup.stage import run_dedup

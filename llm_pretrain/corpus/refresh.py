@@ -41,6 +41,7 @@ from llm_pretrain.corpus.versions import (
     seen_inputs,
     version_of,
 )
+from llm_pretrain.pipeline.dataset import LEGACY_REJECTED_DIR, README, REJECTED_DIR
 from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.extract.stage import extract_files
 from llm_pretrain.pipeline.filters.stage import run_filter
@@ -53,7 +54,9 @@ log = logging.getLogger(__name__)
 # Files a refresh writes in its work folder, for telling whether a watched glob would read them.
 WORKDIR_FILES = (
     "batches/000001/extracted/part-00000.parquet",
-    "batches/000001/extracted/rejected/part-00000.parquet",
+    f"batches/000001/extracted/{REJECTED_DIR}/part-00000.parquet",
+    f"batches/000001/extracted/{LEGACY_REJECTED_DIR}/part-00000.parquet",  # earlier batches
+    f"batches/000001/extracted/{README}",
     "batches/000001/batch.json",
     "dedup-index/part-0000000000000000.parquet",
     "tokens/batches/000001/train/shard-00000.arrow",

@@ -1,12 +1,16 @@
-"""The dataset contract: a folder of Parquet shards, `_manifest.json`, `_stats.json`, `rejected/`.
+"""The dataset contract: a folder of Parquet shards, `_manifest.json`, `_stats.json`, `_rejected/`.
 
-    out/part-00000.parquet ...          kept documents (DOCUMENT_SCHEMA + annotation columns)
-    out/rejected/part-00000.parquet ... rejected documents, with a `reason` column
-    out/_manifest.json                  stage, config, inputs, counts, shards with checksums
-    out/_stats.json                     per-reason counts, errors, timings
+    out/part-00000.parquet ...           kept documents (DOCUMENT_SCHEMA + annotation columns)
+    out/_rejected/part-00000.parquet ... rejected documents, with a `reason` column
+    out/_manifest.json                   stage, config, inputs, counts, shards with checksums
+    out/_stats.json                      per-reason counts, errors, timings
+    out/_README.md                       what the folder holds, for people
+    out/.huggingface.yaml                the kept shards, for `datasets.load_dataset(out)`
 
 Shard i of the kept and the rejected folder both come from task i, so a task's output is
-addressable and a re-run can tell finished work from unfinished.
+addressable and a re-run can tell finished work from unfinished. Every other name starts
+with `_` or `.`, which pyarrow and pandas skip when they read a folder:
+`pyarrow.parquet.read_table(out)` gives the kept documents and nothing else.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import yaml
 
 from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.storage import (
     atomic_path,
+    atomic_write_bytes,
     commit_file,
     file_problem,
     file_sha256,
@@ -33,7 +39,16 @@ from llm_pretrain.pipeline.storage import (
 
 MANIFEST = "_manifest.json"
 STATS = "_stats.json"
-REJECTED_DIR = "rejected"
+SHARD_GLOB = "part-*.parquet"
+REJECTED_DIR = "_rejected"
+# Where datasets of schema 1 hold their rejected shards, which pyarrow and pandas read in as
+# documents: their manifests still name them, and a stage clearing such a dataset removes it.
+LEGACY_REJECTED_DIR = "rejected"
+# The card of a finished document dataset. `datasets.load_dataset(folder)` reads the standalone
+# YAML form of a card's front matter: a README.md beside the shards would be read as a shard
+# by pyarrow and pandas, so the card for people is `_README.md`.
+HF_YAML = ".huggingface.yaml"
+README = "_README.md"
 # Flush a row group early when buffered text passes this size, to bound worker memory.
 ROW_GROUP_MAX_BYTES = 64 << 20
 
@@ -200,3 +215,43 @@ def shard_paths(folder: Path, rejected: bool = False, verify: bool = True) -> li
 def read_table(folder: Path, rejected: bool = False) -> pa.Table:
     """All kept (or rejected) rows of a finished dataset, in shard order."""
     return pa.concat_tables([pq.read_table(path) for path in shard_paths(folder, rejected)])
+
+
+def write_cards(folder: Path, manifest: dict[str, Any]) -> None:
+    """The dataset's `.huggingface.yaml` (its kept shards, as the Hub declares data files) and
+    `_README.md`, from the manifest about to be committed."""
+    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": SHARD_GLOB}]}]
+    hf_yaml = (
+        f"# Written by llm-data {manifest['stage']}: the kept documents; see {README}.\n"
+        + yaml.safe_dump({"configs": configs}, sort_keys=False)
+    )
+    atomic_write_bytes(folder / HF_YAML, hf_yaml.encode("utf-8"))
+    atomic_write_bytes(folder / README, card_text(manifest).encode("utf-8"))
+
+
+def card_text(manifest: dict[str, Any]) -> str:
+    """`_README.md`: what wrote the folder, what it holds, and how to read it; the same bytes
+    for the same dataset (the time is in the manifest)."""
+    counts = manifest["counts"]
+    shards = _count(len(manifest["shards"]), "Parquet shard")
+    return f"""# Document dataset
+
+Written by `llm-data {manifest["stage"]}` of llm-pretrain {manifest["llm_pretrain_version"]}.
+
+- `{SHARD_GLOB}`: {_count(counts["documents"], "document")} in {shards}: the dataset.
+- `{REJECTED_DIR}/`: {_count(counts["rejected"], "rejected document")}, each with its \
+`reason`; not part of the dataset.
+- `{MANIFEST}`: settings, inputs, counts and the sha256 of every shard; `{STATS}`: counts \
+per reason, errors, timings.
+
+`date` is a UTC timestamp, null when the input gave no date that could be read; the date as \
+the input wrote it is in the `metadata` JSON, under "date".
+
+Read the documents with `pyarrow.parquet.read_table(folder)`, `pandas.read_parquet(folder)` \
+or `datasets.load_dataset(folder)` (which reads `{HF_YAML}`): they skip the names that start \
+with `_` or `.`, which are not documents.
+"""
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

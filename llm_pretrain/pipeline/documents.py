@@ -9,7 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+from llm_pretrain.pipeline.dates import DATE_TYPE, date_array, parse_date
+
+# 2: `date` is a timestamp (its text in `metadata`), rejected rows are under `_rejected/`.
+SCHEMA_VERSION = 2
 
 # Columns every document dataset has; later stages append annotation columns.
 DOCUMENT_SCHEMA = pa.schema(
@@ -19,7 +22,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("url", pa.string()),
         pa.field("source", pa.string(), nullable=False),
         pa.field("format", pa.string(), nullable=False),
-        pa.field("date", pa.string()),
+        pa.field("date", DATE_TYPE),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float32()),
         pa.field("metadata", pa.string(), nullable=False),
@@ -71,23 +74,25 @@ class Document:
     source: str
     format: str
     url: str | None = None
-    date: str | None = None
+    date: str | None = None  # as the input gives it: parsed into the `date` column
     language: str | None = None
     language_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
-        """The Arrow row; every string made valid UTF-8 (see `representable`)."""
+        """The Arrow row; every string made valid UTF-8 (see `representable`). The date's text
+        stays in `metadata` ("date"): the column holds only the instant it could be read as."""
+        metadata = self.metadata if self.date is None else {"date": self.date, **self.metadata}
         return {
             "id": self.id,
             "text": representable(self.text),
             "url": _maybe(self.url),
             "source": representable(self.source),
             "format": self.format,
-            "date": _maybe(self.date),
+            "date": parse_date(self.date),
             "language": self.language,
             "language_score": self.language_score,
-            "metadata": metadata_json(self.metadata),
+            "metadata": metadata_json(metadata),
         }
 
 
@@ -100,9 +105,45 @@ def _maybe(text: str | None) -> str | None:
     return None if text is None else representable(text)
 
 
+def upgrade_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of rows read through `upgrade_table`."""
+    at = schema.get_field_index("date")
+    return schema if at < 0 else schema.set(at, pa.field("date", DATE_TYPE))
+
+
+def upgrade_table(table: pa.Table) -> pa.Table:
+    """Rows of a dataset in the current row format, whichever version wrote it: a `date` of
+    text (schema 1) becomes a timestamp, its text kept in `metadata` as extract keeps it now.
+    Stages read their input through this, so their output is always of the current schema."""
+    at = table.schema.get_field_index("date")
+    if at < 0 or table.schema.field(at).type == DATE_TYPE:
+        return table
+    column = table.column(at)
+    meta_at = table.schema.get_field_index("metadata")
+    if meta_at >= 0 and not pa.types.is_timestamp(column.type):
+        texts = [None if value is None else str(value) for value in column.to_pylist()]
+        pairs = zip(table.column(meta_at).to_pylist(), texts, strict=True)
+        metadata = pa.array([_with_date_text(meta, text) for meta, text in pairs], pa.string())
+        table = table.set_column(meta_at, table.schema.field(meta_at), metadata)
+    return table.set_column(at, pa.field("date", DATE_TYPE), date_array(column))
+
+
+def _with_date_text(metadata: str | None, text: str | None) -> str | None:
+    """A `metadata` JSON text with "date" set to the date's text, unless it holds one."""
+    if text is None:
+        return metadata
+    try:
+        values = json.loads(metadata or "{}")
+    except ValueError:
+        return metadata
+    if not isinstance(values, dict) or "date" in values:
+        return metadata
+    return metadata_json({"date": text, **values})
+
+
 @dataclass(slots=True)
 class Rejected:
-    """A document a stage will not keep; it goes to `rejected/` with its reason."""
+    """A document a stage will not keep; it goes to `_rejected/` with its reason."""
 
     document: Document
     reason: str

@@ -64,6 +64,11 @@ class ProgressBar:
         self._thread = threading.Thread(target=self._refresh_loop, daemon=True)
 
     @property
+    def elapsed(self) -> float:
+        """Seconds since the bar started."""
+        return time.monotonic() - self.started
+
+    @property
     def counters(self) -> tuple[Any, Any]:
         return self.documents, self.nbytes
 

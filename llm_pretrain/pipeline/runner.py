@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +24,19 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 
 from llm_pretrain import __version__
-from llm_pretrain.pipeline.dataset import MANIFEST, REJECTED_DIR, STATS, open_shard, read_manifest
+from llm_pretrain.errors import must_exist
+from llm_pretrain.pipeline.dataset import (
+    HF_YAML,
+    LEGACY_REJECTED_DIR,
+    MANIFEST,
+    README,
+    REJECTED_DIR,
+    SHARD_GLOB,
+    STATS,
+    open_shard,
+    read_manifest,
+    write_cards,
+)
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
@@ -37,6 +51,7 @@ from llm_pretrain.pipeline.storage import (
     remove_tree,
 )
 
+log = logging.getLogger(__name__)
 PROGRESS_DIR = "_progress"
 OUTPUT_LOCK = ".lock"  # held by the run writing the folder (see pipeline/lock.py)
 
@@ -88,6 +103,7 @@ class InputDataset:
 def read_input_dataset(folder: Path) -> InputDataset:
     """A finished document dataset; every shard it lists is there with its size (the tasks
     check each one's sha256 and rows before reading it)."""
+    must_exist(folder, "input dataset")
     manifest = read_manifest(folder)
     if manifest is None:
         raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
@@ -104,7 +120,7 @@ def read_input_dataset(folder: Path) -> InputDataset:
                 f"{path} {found}, its manifest says {shard['bytes']:,}; it changed after its "
                 "dataset was written; rebuild the dataset"
             )
-    return InputDataset(Path(folder), manifest)
+    return InputDataset(Path(os.path.abspath(folder)), manifest)  # one identity however named
 
 
 def _lists_shards(manifest: dict[str, Any]) -> bool:
@@ -203,13 +219,14 @@ def merge_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 
 
 def clear_output(output: Path) -> None:
-    """Remove what a stage writes into `output` (and nothing else the user keeps there)."""
-    for name in (MANIFEST, STATS):
+    """Remove what a stage writes into `output` (and nothing else the user keeps there),
+    the rejected folder of earlier versions included."""
+    for name in (MANIFEST, STATS, README, HF_YAML):
         (output / name).unlink(missing_ok=True)
-    for shard in output.glob("part-*.parquet"):
+    for shard in output.glob(SHARD_GLOB):
         shard.unlink()
-    remove_tree(output / REJECTED_DIR)
-    remove_tree(output / PROGRESS_DIR)
+    for folder in (REJECTED_DIR, LEGACY_REJECTED_DIR, PROGRESS_DIR):
+        remove_tree(output / folder)
 
 
 def check_dataset_output(output: Path, sources: Sequence[Path], source_name: str) -> None:
@@ -272,7 +289,7 @@ def _run_stage(spec: StageSpec, executor: ExecutorConfig, show_progress: bool) -
     finished = finished_run(output, fingerprint)
     if finished is not None:
         return finished
-    progress_dir = claim_progress_dir(output, spec.stage, fingerprint)
+    progress_dir = claim_progress_dir(output, spec.stage, fingerprint, clear=clear_output)
     remove_stale_temporaries(output)
     remove_stale_temporaries(output / REJECTED_DIR)
 
@@ -323,6 +340,7 @@ def run_resumable(
     }
     pending = [task for task in tasks if task.index not in done]
     ran = len(pending)
+    log.debug("%s: %d tasks finished before, %d to run", description, len(done), ran)
     errors: list[tuple[int, str]] = []  # (task index, message): reported in task order
     damaged: list[tuple[int, str]] = []  # tasks whose input is not what it should be
     if pending:
@@ -342,9 +360,13 @@ def run_resumable(
                     if isinstance(outcome, TaskFailure):
                         outcome = on_failure(task, outcome)
                     if isinstance(outcome, Retry):
+                        log.debug("task %d (%s): its worker died; retrying", task.index,
+                                  _describe(task))  # fmt: skip
                         retries.append(outcome.task)
                         continue
                     result = outcome.to_json()
+                    log.debug("task %d (%s) finished after %.1f s: %s documents", task.index,
+                              _describe(task), bar.elapsed, f"{_documents(result):,}")  # fmt: skip
                     atomic_write_json(_marker(marker_dir, task.index), result)
                     done[task.index] = result
                     if executor.kind != "local":  # remote workers cannot reach the counters
@@ -378,6 +400,15 @@ def _marker(progress_dir: Path, index: int) -> Path:
     return progress_dir / f"task-{index:05d}.json"
 
 
+def listed_files(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shard records (file, bytes...) a manifest lists: kept and rejected documents, or
+    the token shards of each split."""
+    records = [*manifest.get("shards", []), *manifest.get("rejected_shards", [])]
+    for split in manifest.get("splits", {}).values():
+        records += split.get("shards", [])
+    return records
+
+
 def finished_run(output: Path, fingerprint: str) -> RunSummary | None:
     """The dataset in `output` when this same run (same fingerprint) made it; None when there
     is none yet; an error when another run made it."""
@@ -385,6 +416,13 @@ def finished_run(output: Path, fingerprint: str) -> RunSummary | None:
     if manifest is None:
         return None
     if manifest.get("fingerprint") == fingerprint:
+        for shard in listed_files(manifest):
+            path = output / shard["file"]
+            if not path.is_file() or path.stat().st_size != shard.get("bytes", path.stat().st_size):
+                raise StageError(
+                    f"{output} was finished, but {shard['file']} is missing or changed since; "
+                    "pass --overwrite to make it again"
+                )
         return RunSummary(manifest, read_json(output / STATS), up_to_date=True, tasks_run=0)
     raise StageError(
         f"{output} already holds a dataset made from other inputs or settings; "
@@ -393,25 +431,46 @@ def finished_run(output: Path, fingerprint: str) -> RunSummary | None:
 
 
 def claim_progress_dir(
-    output: Path, stage: str, fingerprint: str, data_glob: str = "part-*.parquet"
+    output: Path,
+    stage: str,
+    fingerprint: str,
+    data_glob: str = SHARD_GLOB,
+    *,
+    clear: Callable[[Path], None],
 ) -> Path:
     """The output's `_progress/` folder for this run: a new one, or the unfinished one of the
     same run (same fingerprint) to resume; never one of another run or shards of unknown
-    origin (files matching `data_glob`)."""
+    origin (files matching `data_glob`).
+
+    The fingerprint names what the output holds, not how it is written: an unfinished run
+    that an earlier version wrote in another schema (its `plan.json` says which) is cleared
+    (`clear`) and started again, so that no dataset mixes shards of two schemas.
+    """
     progress_dir = output / PROGRESS_DIR
     plan_path = progress_dir / "plan.json"
     if plan_path.exists():
-        if read_json(plan_path).get("fingerprint") != fingerprint:
+        plan = read_json(plan_path)
+        if plan.get("fingerprint") != fingerprint:
             raise StageError(
                 f"{output} holds an unfinished run with other inputs or settings; "
                 "run that command again to finish it, or pass --overwrite"
             )
-        return progress_dir
+        if plan.get("schema_version", 1) == SCHEMA_VERSION:
+            return progress_dir
+        log.warning(
+            "%s holds an unfinished run written by an earlier version (schema %s): started "
+            "again in schema %s",
+            output,
+            plan.get("schema_version", 1),
+            SCHEMA_VERSION,
+        )
+        clear(output)
     if any(output.glob(data_glob)):
         raise StageError(
             f"{output} holds shards of an unknown run; choose another --output or pass --overwrite"
         )
-    atomic_write_json(plan_path, {"fingerprint": fingerprint, "stage": stage})
+    plan = {"fingerprint": fingerprint, "stage": stage, "schema_version": SCHEMA_VERSION}
+    atomic_write_json(plan_path, plan)
     return progress_dir
 
 
@@ -444,5 +503,6 @@ def _finalize(
         "rejected_shards": rejected,
     }
     atomic_write_json(spec.output / STATS, stats)
+    write_cards(spec.output, manifest)
     atomic_write_json(spec.output / MANIFEST, manifest)
     return manifest, stats

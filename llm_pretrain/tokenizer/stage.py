@@ -233,7 +233,9 @@ def run_tokenize(
         finished = finished_run(output, fingerprint)
         if finished is not None:
             return finished
-        progress_dir = claim_progress_dir(output, STAGE, fingerprint, "*/shard-*.arrow")
+        progress_dir = claim_progress_dir(
+            output, STAGE, fingerprint, "*/shard-*.arrow", clear=clear_output
+        )
         for folder in (output, *(output / split for split in SPLITS)):
             remove_stale_temporaries(folder)
         started = time.monotonic()

@@ -1,6 +1,7 @@
 import json
 import time
 from collections import Counter
+from datetime import datetime, timezone
 
 import duckdb
 import polars as pl
@@ -99,7 +100,9 @@ def test_jsonl_and_parquet_pass_through(tmp_path, config):
     out2 = tmp_path / "out2"
     run_extract([str(tmp_path / "in" / "*.parquet")], out2, parquet_config, show_progress=False)
     kept = read_table(out2).to_pylist()
-    assert [(row["text"][:7], row["date"]) for row in kept] == [("Parquet", "2024")]
+    first_of_2024 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert [(row["text"][:7], row["date"]) for row in kept] == [("Parquet", first_of_2024)]
+    assert json.loads(kept[0]["metadata"])["date"] == "2024"  # as the input wrote it
     [missing] = read_table(out2, rejected=True).to_pylist()
     assert missing["reason"] == "extract_error:unreadable"
     assert "no column 'content'" in json.loads(missing["metadata"])["error"]

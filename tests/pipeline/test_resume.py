@@ -55,7 +55,8 @@ def test_crash_before_commit_then_partial_state_is_repaired(tmp_path, config, mo
     assert resumed.tasks_run == 2
     assert shard_checksums(out) == shard_checksums(clean)
     assert read_table(out).equals(read_table(clean))
-    assert [p.name for p in out.glob(".*")] == [".lock"]  # no temporaries, only the lock file
+    hidden = sorted(p.name for p in out.glob(".*"))
+    assert hidden == [".huggingface.yaml", ".lock"]  # no temporaries: the card and the lock
 
 
 def test_killed_process_rerun_gives_identical_output(tmp_path):

@@ -33,6 +33,8 @@ from llm_pretrain.pipeline.dedup.minhash import (
 
 # Candidate pairs compared at once: bounds the gathered signatures to ~256 MB at 128 perms.
 _PAIR_BLOCK = 1 << 18
+# The date of a document without one: after every date, so `keep: oldest` ranks it last.
+UNDATED = np.iinfo(np.int64).max
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Documents:
     hashes: np.ndarray  # (n,) bytes16 (numpy "V16"): normalised-text hashes
     signatures: np.ndarray  # (n, num_perm) uint32
     lengths: np.ndarray | None = None  # (n,) int64, characters: batch only
-    dates: np.ndarray | None = None  # (n,) str, "" when unknown: batch only
+    dates: np.ndarray | None = None  # (n,) int64 µs since 1970 UTC, UNDATED: batch only
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -53,7 +55,7 @@ class Documents:
             np.empty(0, "V16"),
             np.empty((0, num_perm), np.uint32),
             np.empty(0, np.int64),
-            np.empty(0, str),
+            np.empty(0, np.int64),
         )
 
 
@@ -168,8 +170,7 @@ def _policy_key(batch: Documents, keep: str) -> np.ndarray:
     if keep == "longest":
         return -batch.lengths.astype(np.int64)
     if keep == "oldest":
-        dates = np.where(batch.dates == "", "\U0010ffff", batch.dates)  # undated last
-        return np.unique(dates, return_inverse=True)[1].ravel().astype(np.int64)
+        return batch.dates.astype(np.int64)  # undated last: UNDATED is the largest
     return np.zeros(len(batch), dtype=np.int64)
 
 
@@ -209,7 +210,7 @@ class InMemoryColumns:
     def documents(self, nodes: np.ndarray, signatures: bool) -> Documents:
         in_batch = nodes[nodes >= len(self.index)] - len(self.index)
         lengths = np.zeros(len(nodes), np.int64)
-        dates = np.full(len(nodes), "", dtype=self.batch.dates.dtype)
+        dates = np.full(len(nodes), UNDATED, dtype=np.int64)
         lengths[len(nodes) - len(in_batch) :] = self.batch.lengths[in_batch]
         dates[len(nodes) - len(in_batch) :] = self.batch.dates[in_batch]
         rows = self.signatures[nodes] if signatures else np.empty((len(nodes), 0), np.uint32)

@@ -12,12 +12,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llm_pretrain.pipeline.dedup.clusters import Documents
+from llm_pretrain.pipeline.dates import DATE_TYPE, date_array
+from llm_pretrain.pipeline.dedup.clusters import UNDATED, Documents
 from llm_pretrain.pipeline.dedup.index import hash_array, signature_array
 from llm_pretrain.pipeline.dedup.minhash import jaccard
 
 # The column of signature files that holds each document's shingle set (exact verification).
 SHINGLES = "shingles"
+
+
+# Columns an index part lacks, read as nulls of these types.
+_MISSING_TYPES = {"length": pa.int64(), "date": DATE_TYPE}
+
+
+def date_keys(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A `date` column of signature files as `Documents.dates`: microseconds since 1970 (UTC),
+    UNDATED where there is none."""
+    micros = date_array(column).cast(pa.int64()).fill_null(UNDATED)
+    return micros.to_numpy().astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ class NodeReader:
             table = _take_rows(file, rows, present)
             for name in columns:
                 if name not in present:
-                    kind = pa.int64() if name == "length" else pa.string()
+                    kind = _MISSING_TYPES.get(name, pa.string())
                     table = table.append_column(name, pa.nulls(len(table), kind))
             tables.append(table.select(columns))
         if not tables:
@@ -106,7 +118,7 @@ class NodeReader:
             if signatures
             else np.empty((len(table), 0), np.uint32),
             table.column("length").fill_null(0).to_numpy(),
-            np.array(table.column("date").fill_null("").to_pylist(), dtype=str),
+            date_keys(table.column("date")),
         )
 
     def jaccard(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ Three phases, each resumable, all under the output's `_progress/` until the comm
    every row) and the batch's index part; in this process (`clusters.cluster`, ~2.4 KB per
    document of the batch and the index at the defaults, measured) or, with
    `dedup.partitions`, as tasks over bucket partitions (`partitioned.decide`), same decisions;
-3. apply (worker pool, one task per input shard): shard i of the output and of `rejected/`.
+3. apply (worker pool, one task per input shard): shard i of the output and of `_rejected/`.
 
 Then the output manifest is written, and the index lists the batch's part.
 """
@@ -34,13 +34,15 @@ import pyarrow.parquet as pq
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards, atomic_parquet, shard_name
+from llm_pretrain.pipeline.dates import DATE_TYPE, date_array
 from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
 from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, shingle_set, signatures
-from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, sources
+from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, date_keys, sources
 from llm_pretrain.pipeline.dedup.normalize import text_hash
 from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide, partition_count
+from llm_pretrain.pipeline.documents import upgrade_schema, upgrade_table
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import (
@@ -80,7 +82,7 @@ def signature_file_schema(width: int, with_sets: bool) -> pa.Schema:
     """Phase 1's files: the index columns, what the `keep` policy needs (length, date) and,
     for exact verification, each document's shingle set."""
     schema = signature_schema(width)
-    schema = schema.append(pa.field("length", pa.int64())).append(pa.field("date", pa.string()))
+    schema = schema.append(pa.field("length", pa.int64())).append(pa.field("date", DATE_TYPE))
     return schema.append(pa.field(SHINGLES, pa.list_(pa.uint32()))) if with_sets else schema
 
 
@@ -100,8 +102,8 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
         shingles, rows = [], np.full((len(texts), width), EMPTY, dtype=np.uint32)
     columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(rows.ravel()), width)
     columns["length"] = pc.utf8_length(batch.column("text")).cast(pa.int64())
-    has_date = "date" in batch.schema.names
-    columns["date"] = batch.column("date") if has_date else pa.nulls(len(texts), pa.string())
+    has_date = "date" in batch.schema.names  # text in datasets of schema 1: parsed
+    columns["date"] = date_array(batch.column("date")) if has_date else pa.nulls(len(texts))
     if with_sets:
         columns[SHINGLES] = pa.array([shingle_set(h) for h in shingles], pa.list_(pa.uint32()))
     schema = signature_file_schema(width, with_sets)
@@ -141,7 +143,7 @@ def _load_batch(folder: Path, count: int, num_perm: int) -> Documents:
         table = pq.read_table(folder / shard_name(i), columns=_CLUSTER_COLUMNS)
         part = table_documents(table, num_perm)
         part.lengths = table.column("length").to_numpy()
-        part.dates = np.array(table.column("date").fill_null("").to_pylist(), dtype=str)
+        part.dates = date_keys(table.column("date"))
         parts.append(part)
     if not parts or not sum(len(p) for p in parts):
         return Documents.empty(num_perm)
@@ -304,7 +306,8 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     source = task.open()  # the shard its signatures were computed from (sha256 checked)
     if source.metadata.num_rows != len(decisions):  # every row needs its decision
         raise StageError(f"{task.shard} changed since its signatures were computed")
-    fields = [f for f in source.schema_arrow if f.name not in (DUPLICATE_COUNT, SIMILARITY)]
+    input_schema = upgrade_schema(source.schema_arrow)
+    fields = [f for f in input_schema if f.name not in (DUPLICATE_COUNT, SIMILARITY)]
     schema = pa.schema([*fields, pa.field(DUPLICATE_COUNT, pa.int32())])
     rejected_schema = pa.schema(
         [
@@ -320,7 +323,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     start = 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
-            table = pa.Table.from_batches([batch]).select([f.name for f in fields])
+            table = upgrade_table(pa.Table.from_batches([batch])).select([f.name for f in fields])
             part = decisions.slice(start, len(batch))
             start += len(batch)
             removed = pc.is_valid(part.column("reason"))

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from llm_pretrain.config import ExtractConfig, PipelineConfig
-from llm_pretrain.pipeline.dataset import REJECTED_DIR, TaskShards
+from llm_pretrain.pipeline.dataset import README, REJECTED_DIR, TaskShards
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
     REJECTED_SCHEMA,
@@ -39,7 +39,7 @@ from llm_pretrain.pipeline.watchdog import Watch, dead_worker, watching
 
 Outcome = Document | Rejected | Skipped
 # Files the stage writes into its output, for telling whether an input glob would read them.
-WRITES = ("part-00000.parquet", f"{REJECTED_DIR}/part-00000.parquet")
+WRITES = ("part-00000.parquet", f"{REJECTED_DIR}/part-00000.parquet", README)
 READERS: dict[str, Callable[[InputFile, ExtractConfig], Iterator[Outcome]]] = {
     "warc": read_warc,
     "jsonl": read_jsonl,

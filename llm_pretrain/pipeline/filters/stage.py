@@ -1,6 +1,6 @@
 """`llm-data filter`: a document dataset in, kept + annotated + masked documents out.
 
-One task per input shard: shard i of the output (and of `rejected/`) comes from input shard
+One task per input shard: shard i of the output (and of `_rejected/`) comes from input shard
 i. Every step sees every document that earlier steps kept; the first rejection wins and its
 reason is `<step>:<rule>`. With `dry_run`, nothing is rejected and every step sees every
 document, so `would_reject` lists all the rules a document fails.
@@ -20,7 +20,7 @@ import pyarrow as pa
 from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards
-from llm_pretrain.pipeline.documents import metadata_json
+from llm_pretrain.pipeline.documents import metadata_json, upgrade_schema, upgrade_table
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
@@ -127,7 +127,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     started = time.process_time()
     steps = build_steps(config)
     source = task.open()
-    schema = output_schema(source.schema_arrow, steps, config.dry_run)
+    schema = output_schema(upgrade_schema(source.schema_arrow), steps, config.dry_run)
     rejected_schema = schema.append(pa.field("reason", pa.string(), nullable=False))
     columns = [name for step in steps for name in step.columns]
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
@@ -135,7 +135,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     stats, reasons_count, reasons_bytes, kept_count = StepStats(steps), Counter(), Counter(), 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
-            for row in batch.to_pylist():
+            for row in upgrade_table(pa.Table.from_batches([batch])).to_pylist():
                 doc = _to_doc(row)
                 reasons = run_steps(doc, steps, stats, config.dry_run, config.document_timeout_s)
                 row = _update_row(row, doc, columns)

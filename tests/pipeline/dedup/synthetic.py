@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from llm_pretrain.pipeline.dataset import atomic_parquet
+from llm_pretrain.pipeline.dates import date_array
 from llm_pretrain.pipeline.dedup.minhash import EMPTY
 from llm_pretrain.pipeline.dedup.stage import signature_file_schema
 
@@ -62,7 +63,7 @@ def write_signature_files(
                     pa.array(columns["signature"][rows].ravel()), num_perm
                 ),
                 "length": columns["length"][rows],
-                "date": pa.array([d or None for d in columns["date"][rows]], pa.string()),
+                "date": date_array(pa.array([d or None for d in columns["date"][rows]])),
             }
         ).cast(schema)
         path = folder / f"part-{number:05d}.parquet"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from llm_pretrain.pipeline.dedup.clusters import Documents, cluster, size_histogram
 from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.dedup.nodes import date_keys
 
 PERM = 32
 
@@ -18,7 +20,7 @@ def documents(
     dates: list[str] | None = None,
 ) -> Documents:
     """One document per entry; equal `groups` give equal signatures (a near-duplicate cluster),
-    equal `hashes` equal texts."""
+    equal `hashes` equal texts; `dates` as text, "" for none."""
     rng = np.random.default_rng(0)
     bases = {g: rng.integers(0, 2**32, PERM, dtype=np.uint32) for g in set(groups)}
     rows = np.stack([bases[g] for g in groups])
@@ -29,7 +31,7 @@ def documents(
         np.frombuffer(raw, dtype="V16").copy(),
         rows,
         np.array(lengths or [100] * n, dtype=np.int64),
-        np.array(dates or [""] * n, dtype=str),
+        date_keys(pa.array([date or None for date in dates or [""] * n], pa.string())),
     )
 
 
@@ -64,6 +66,14 @@ def test_keep_policy(keep, survivor):
 def test_undated_documents_are_never_oldest():
     batch = documents([1, 1], dates=["", "2030-01-01"])
     assert cluster(Documents.empty(PERM), batch, config(keep="oldest")).survivor.tolist() == [1, 1]
+
+
+def test_oldest_compares_instants_not_texts():
+    dates = ["2024-03-15T08:00:00Z", "2024-03-15T12:00:00+05:00", "Tue, 15 Mar 2022 12:00:00 GMT"]
+    batch = documents([1, 1, 1], dates=dates)
+    assert cluster(Documents.empty(PERM), batch, config(keep="oldest")).survivor.tolist() == [2] * 3
+    batch = documents([1, 1], dates=dates[:2])  # 08:00 UTC, 07:00 UTC
+    assert cluster(Documents.empty(PERM), batch, config(keep="oldest")).survivor.tolist() == [1] * 2
 
 
 def test_index_documents_always_win():

@@ -17,10 +17,11 @@ import torch
 import torch.distributed as dist
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
+from llm_pretrain.errors import UserError
 from llm_pretrain.train.config import RuntimeConfig
 
 
-class TrainError(RuntimeError):
+class TrainError(UserError, RuntimeError):
     """A training run that cannot go on, with a message for the user."""
 
 
@@ -42,6 +43,15 @@ class Runtime:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)
         return "cpu"
+
+    def describe(self) -> str:
+        """Device, precision and compilation, for the line a run starts with."""
+        device = "cpu" if self.device.type == "cpu" else f"cuda ({self.device_name()})"
+        if self.world > 1:
+            device = f"{self.world} x {device}"
+        precision = "bf16 mixed precision" if self.param_dtype == torch.bfloat16 else "fp32"
+        compiled = ", blocks compiled at the first step" if self.compile else ""
+        return f"on {device}, {precision}{compiled}"
 
     def sum(self, value: float | torch.Tensor) -> torch.Tensor:
         """The sum over all processes, as a float64 tensor on this device."""

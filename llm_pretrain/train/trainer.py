@@ -11,6 +11,7 @@ the world size to turn that mean back into the sum).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -24,6 +25,7 @@ import torch
 import yaml
 from torch.distributed.tensor import DTensor
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json
 from llm_pretrain.signals import GracefulStop, graceful_stop
@@ -47,6 +49,7 @@ from llm_pretrain.train.optim import build_optimizer, set_learning_rate
 from llm_pretrain.train.parallel import build_model, set_gradient_sync
 from llm_pretrain.train.runtime import Runtime, TrainError, start_runtime, stop_runtime
 from llm_pretrain.train.schedule import learning_rate
+from llm_pretrain.train.summary import StepClock, format_start_line
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +211,7 @@ class Trainer:
         if init_from is not None:  # the folder's model, architecture and weights
             config = config.model_copy(update={"model": read_hf_config(init_from)})
         self.config, self.data, self.out, self.runtime = config, data, out, runtime
-        # A bar on a terminal; elsewhere (cron, a log file) a log line per metrics line.
+        # A log line per metrics line; on a terminal also a bar, which log lines go above.
         self.show_progress = show_progress and runtime.is_main
         self.draw = self.show_progress and sys.stderr.isatty()
         if init_from is not None:
@@ -382,6 +385,10 @@ class Trainer:
             parameters=self._unsharded().parameter_count(),
             checkpoint=Path(saved["checkpoint"]) if saved else None,  # the one resumed from
         )
+        last_step = config.max_steps
+        if stop_after_steps is not None:
+            last_step = min(last_step, stop_after_steps)
+        self._announce(result.parameters, start, last_step)
         if self.data.val is not None:
             result.unigram_loss = unigram_loss(
                 self.data.train, self.data.val, plan.model.vocab_size
@@ -392,18 +399,21 @@ class Trainer:
             result.init_val_loss = self._evaluate(0, metrics)
             if result.init_val_loss is not None and self.show_progress:
                 log.info("imported %s: val loss %.4f", self.init_from, result.init_val_loss)
-        last_step = config.max_steps
-        if stop_after_steps is not None:
-            last_step = min(last_step, stop_after_steps)
         bar = tqdm(
             total=config.max_steps,
             initial=start,
             disable=not self.draw,
             desc="pretrain",
             unit="step",
+            file=sys.stderr,
             dynamic_ncols=True,
         )
+        # Log lines go through tqdm.write while the bar is drawn, so they do not break it.
+        cleanup = contextlib.ExitStack()
+        if self.draw:
+            cleanup.enter_context(logging_redirect_tqdm())
         started = time.perf_counter()
+        clock = StepClock(start, last_step, started)
         window_start, window_losses, window_tokens = started, [], 0
         try:
             for step in range(start, last_step):
@@ -420,6 +430,7 @@ class Trainer:
                 window_tokens += plan.tokens_per_step
                 result.losses[done] = loss
                 bar.update(1)
+                clock.step_done(time.perf_counter())
                 if done % config.log.every_steps == 0 or done == last_step:
                     now = time.perf_counter()
                     speed = window_tokens / max(now - window_start, 1e-9)
@@ -439,15 +450,16 @@ class Trainer:
                         }
                     )
                     bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
-                    if self.show_progress and not self.draw:
+                    if self.show_progress:
                         log.info(
-                            "step %d/%d: loss %.4f, lr %.3g, grad norm %.3f, %s tokens/s",
+                            "step %d/%d: loss %.4f, lr %.3g, grad norm %.3f, %s tokens/s, %s",
                             done,
                             config.max_steps,
                             mean_loss,
                             lr,
                             grad_norm,
                             f"{speed:,.0f}",
+                            clock.describe(done, now),
                         )
                     result.train_loss, result.tokens_per_s, result.mfu = (
                         mean_loss,
@@ -459,14 +471,12 @@ class Trainer:
                 if done % config.eval.every_steps == 0 or final:
                     result.val_loss = self._evaluate(done, metrics)
                     if result.val_loss is not None and self.show_progress:
-                        message = (
-                            f"step {done}: val loss {result.val_loss:.4f} "
-                            f"(ppl {perplexity(result.val_loss):,.2f})"
+                        log.info(
+                            "step %d: val loss %.4f (ppl %s)",
+                            done,
+                            result.val_loss,
+                            f"{perplexity(result.val_loss):,.2f}",
                         )
-                        if self.draw:
-                            bar.write(message, file=sys.stderr)
-                        else:
-                            log.info(message)
                 if done % config.checkpoint.every_steps == 0 or done == last_step or stopping:
                     elapsed = elapsed_before + time.perf_counter() - started
                     result.checkpoint = self._save(done, batches, tokens, elapsed)
@@ -474,12 +484,38 @@ class Trainer:
                 if stopping and done < config.max_steps:  # SIGINT, SIGTERM: done and saved
                     raise Stopped(done, stop.signum or signal.SIGTERM)
         finally:
+            cleanup.close()
             bar.close()
             metrics.close()
         result.elapsed_s = elapsed_before + time.perf_counter() - started
         if runtime.is_main and result.steps == config.max_steps > start:
             atomic_write_json(self.out / SUMMARY_FILE, result.to_json())
         return result
+
+    def _announce(self, parameters: int, start: int, last_step: int) -> None:
+        """The start line and the warnings a run starts with; rank 0 only."""
+        if not self.runtime.is_main:
+            return
+        if self.show_progress:
+            plan = self.plan
+            line = format_start_line(
+                parameters=parameters,
+                processes=self.runtime.world,
+                accumulation=plan.accumulation,
+                micro_batch_rows=self.config.batch.micro_batch_rows,
+                seq_len=plan.seq_len,
+                start_step=start,
+                max_steps=self.config.max_steps,
+                last_step=last_step,
+                device=self.runtime.describe(),
+            )
+            log.info("%s", line)
+        if not self.data.rows("val"):
+            log.warning(
+                "%s has no validation rows: no validation loss will be reported (tokenize with "
+                "tokenize.val_fraction above 0 to hold some out)",
+                self.data.folder,
+            )
 
     def _divergence_message(self, step: int, loss: float, grad_norm: float) -> str:
         """What went wrong, and the newest checkpoint that verifies to resume from."""

@@ -13,6 +13,13 @@ from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import paragraph
 from llm_pretrain.tokenizer.stage import run_tokenize
 
+SETTINGS = {
+    "executor.workers": 1,
+    "extract.min_chars": 20,
+    "tokenizer.vocab_size": 300,
+    "tokenize.seq_len": 32,
+}
+
 
 @pytest.fixture(scope="session")
 def token_data(tmp_path_factory) -> Path:
@@ -29,16 +36,16 @@ def token_data(tmp_path_factory) -> Path:
         (raw / f"docs-{part}.jsonl").write_text(
             "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
         )
-    config = load_config(
-        None,
-        {
-            "executor.workers": 1,
-            "extract.min_chars": 20,
-            "tokenizer.vocab_size": 300,
-            "tokenize.seq_len": 32,
-            "tokenize.val_fraction": 0.1,
-        },
-    )
+    config = load_config(None, {**SETTINGS, "tokenize.val_fraction": 0.1})
     run_extract([str(raw)], root / "docs", config, show_progress=False)
     run_tokenize(root / "docs", root / "tokens", config, show_progress=False)
     return root / "tokens"
+
+
+@pytest.fixture(scope="session")
+def token_data_without_val(token_data: Path, tmp_path_factory) -> Path:
+    """The same documents tokenized with no validation split (val_fraction 0)."""
+    out = tmp_path_factory.mktemp("token_data_without_val") / "tokens"
+    config = load_config(None, {**SETTINGS, "tokenize.val_fraction": 0.0})
+    run_tokenize(token_data.parent / "docs", out, config, show_progress=False)
+    return out

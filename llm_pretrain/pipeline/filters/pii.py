@@ -20,19 +20,22 @@ What is masked (and what deliberately is not):
   top-level label and is left alone; `user:password@host.com` in a URL is masked from
   `password` on.
 * Phone: North American numbers with one repeated separator `-` or `.` or a parenthesised
-  area code (`555-123-4567`, `555.123.4567`, `(555) 123-4567`, `1-555-123-4567`,
-  `1 (555) 123-4567`; the area code starts with 2-9, as in the NANP numbering plan), and
+  area code (`555-123-4567`, `555.123.4567`, `1-555-123-4567`, `1 (555) 123-4567`; the area
+  code starts with 2-9, as in the NANP numbering plan); after a parenthesised area code any
+  separator or none may follow (`(555) 123 4567`, `(555)-123-4567`, `(555).123.4567`,
+  `(555)123-4567`): the parentheses alone make it a phone number. And
   international numbers starting with `+` (`+1 555 123 4567`, `+44 20 7946 0958`,
   `+44 (0)20 7946 0958`, `+81-3-1234-5678`, `+442079460958`). A `+` number has 8-15 digits
   (ITU-T E.164 allows at most 15) not counting a `(0)` trunk prefix, a country code of 1-3
   digits not starting with 0, and after the first group one kind of separator (space, `-` or
   `.`); written without separators it needs 10-15 digits. Not masked: bare digit runs
-  (`5551234567`), space-separated groups without `+` (`555 123 4567`: indistinguishable from
-  a table row), card-like groups (`4111 1111 1111 1111`), dates, ISBNs, ranges, codes glued
-  to letters or dashes (`SKU-555-123-4567`). A `+` number followed on the same line by more
-  digit groups with the same separator takes them in (`+44 20 7946 0958 24` is one number),
-  unless the last group runs on into another number (`+44 20 7946 0958 24/7` masks as
-  `<PHONE> 24/7`).
+  (`5551234567`: ids, order numbers and timestamps look the same; `mask_bare_digit_runs`
+  masks ten digits with a 2-9 area code, or eleven starting with `1`), space-separated
+  groups without `+` (`555 123 4567`: indistinguishable from a table row), card-like groups
+  (`4111 1111 1111 1111`), dates, ISBNs, ranges, codes glued to letters or dashes
+  (`SKU-555-123-4567`). A `+` number followed on the same line by more digit groups with the
+  same separator takes them in (`+44 20 7946 0958 24` is one number), unless the last group
+  runs on into another number (`+44 20 7946 0958 24/7` masks as `<PHONE> 24/7`).
 * IPv4: dotted quads that `ipaddress.IPv4Address` accepts (octets 0-255, no leading zeros),
   not inside a longer dotted or word sequence (`1.2.3.4.5`, `v1.2.3.4` stay). A version
   string that happens to be a valid dotted quad (`version 10.0.0.1`) is masked: it cannot be
@@ -105,11 +108,17 @@ _PHONE = re.compile(
     # codes, longer dashed or dotted numbers).
     r"(?<!\w-.)(?<!\d\..)"
     r"(?:"
-    r"(?:(?<=1)[ .\-]?\(|(?<=\())[2-9]\d\d\)[ \u00a0]?\d{3}[ .\-]\d{4}"  # (NPA) NXX-XXXX
+    r"(?:(?<=1)[ .\-]?\(|(?<=\())[2-9]\d\d\)[ \u00a0.\-]?\d{3}[ \u00a0.\-]\d{4}"  # (NPA) NXX-XXXX
     r"|(?:(?<=1)[.\-][2-9]|(?<=[2-9]))\d\d(?P<nsep>[.\-])\d{3}(?P=nsep)\d{4}"  # NPA-NXX-XXXX
     r")"
     r"(?!\w|-\w|\.\d)"
     r")",
+    re.ASCII,
+)
+# Bare NANP digit runs (`5551234567`, `15551234567`), only with `mask_bare_digit_runs`: the
+# same guards as above keep them out of longer numbers, decimals and codes.
+_BARE_PHONE = re.compile(
+    r"[1-9](?<![\w+].)(?<!\w-.)(?<!\d\..)(?:(?<=1)[2-9]|(?<=[2-9]))\d{9}(?!\w|-\w|\.\d)",
     re.ASCII,
 )
 _DIGIT = re.compile(r"\d", re.ASCII)
@@ -139,6 +148,12 @@ class PiiMaskingConfig(StepConfig):
     emails: bool = Field(True, description="replace e-mail addresses")
     phones: bool = Field(
         True, description="replace phone numbers (North American and `+` international)"
+    )
+    mask_bare_digit_runs: bool = Field(
+        False,
+        description="also replace bare North American digit runs (ten digits with a 2-9 area "
+        "code, or eleven starting with 1, e.g. 5551234567); off by default because ids, order "
+        "numbers and timestamps look the same",
     )
     ipv4: bool = Field(True, description="replace IPv4 addresses")
     ipv6: bool = Field(True, description="replace IPv6 addresses")
@@ -264,7 +279,11 @@ class PiiMasking(Step):
         if _DIGIT.search(text) is None:
             return text, 0
         placeholder = self.config.phone_placeholder
-        return _substitute(_PHONE, text, lambda m: _mask_phone(m, placeholder))
+        text, count = _substitute(_PHONE, text, lambda m: _mask_phone(m, placeholder))
+        if self.config.mask_bare_digit_runs:
+            text, bare = _substitute(_BARE_PHONE, text, lambda m: placeholder)
+            count += bare
+        return text, count
 
     def _ipv4_ok(self, match: re.Match[str]) -> bool:
         try:

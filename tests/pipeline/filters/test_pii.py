@@ -90,6 +90,47 @@ def test_masks_phones(text, expected):
 
 @pytest.mark.parametrize(
     "text",
+    ["(283)-182-3829", "(283) 182 3829", "(283)182-3829", "(283).182.3829", "(283) 182.3829"],
+)
+def test_masks_parenthesised_area_code_with_any_separator(text):
+    assert mask(text) == "<PHONE>"
+    assert mask(f"Call {text}, or 1-{text}.") == "Call <PHONE>, or <PHONE>."
+
+
+@pytest.mark.parametrize(
+    "text", ["2831823829", "12831823829", "Order 2831823829 shipped.", "ts=2831823829"]
+)
+def test_leaves_bare_digit_runs_by_default(text):
+    assert not PiiMaskingConfig().mask_bare_digit_runs
+    assert mask(text) == text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2831823829", "<PHONE>"),
+        ("12831823829", "<PHONE>"),
+        ("Call 2831823829.", "Call <PHONE>."),
+        ("(283)-182-3829 or 2831823829", "<PHONE> or <PHONE>"),
+        # still not: too short or long, area code 0/1, glued to letters, decimals, codes
+        ("1823829 128318238290 0231823829 1231823829", None),
+        ("x2831823829 2831823829x 3.2831823829 2831823829.5 SKU-2831823829", None),
+    ],
+)
+def test_mask_bare_digit_runs_setting(text, expected):
+    assert mask(text, mask_bare_digit_runs=True) == (text if expected is None else expected)
+
+
+def test_bare_digit_runs_count_as_phones():
+    step = PiiMasking(PiiMaskingConfig(mask_bare_digit_runs=True))
+    doc = FilterDoc(id="x", text="2831823829 and (283).182.3829")
+    step.apply(doc)
+    assert doc.metadata["pii"] == {"phone": 2}
+    assert "bare" in PiiMaskingConfig.model_fields["mask_bare_digit_runs"].description
+
+
+@pytest.mark.parametrize(
+    "text",
     [
         "555 123 4567",  # a table row as much as a number
         "5551234567",
@@ -100,6 +141,9 @@ def test_masks_phones(text, expected):
         "SKU-555-123-4567",
         "X555-123-4567",
         "555-123-4567-89",
+        "(555)-123-4567-89",
+        "(555)/123-4567",
+        "(5555) 123-4567",
         "123-456-7890-1234",
         "+44 20 7946 0958abc",
         "+2024-01-15",

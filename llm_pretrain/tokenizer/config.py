@@ -26,7 +26,7 @@ class TokenizerConfig(Section):
         ge=1,
         le=2_000_000_000,
         description="train on a sample of about this many bytes of text (documents picked by "
-        "a hash of their id); null trains on all of it up to 2e9 bytes, the most the trainer's "
+        "a hash of their text); null trains on all of it up to 2e9 bytes, the most the trainer's "
         "32-bit counts hold safely",
     )
     sample_seed: int = Field(0, ge=0, description="salt of the hash that picks the sample")
@@ -44,7 +44,8 @@ class TokenizeConfig(Section):
         ge=0,
         lt=1,
         description="share of documents held out for validation (chosen by a hash of their "
-        "id, so the same documents on every run)",
+        "text, so the same documents on every run, wherever the inputs lie, and copies of one "
+        "text on the same side)",
     )
     split_seed: int = Field(0, ge=0, description="salt of the hash that picks the validation set")
     shard_max_bytes: int = Field(

@@ -1,6 +1,6 @@
 """Phase 1 of `llm-data tokenize`, in a worker: one input shard's documents to token files.
 
-Each document goes to the training or the validation split by a hash of its id, and its ids,
+Each document goes to the training or the validation split by a hash of its text, and its ids,
 followed by the end-of-text id, are appended to that split's raw file (`train-00003.bin`: the
 ids in the corpus's dtype, nothing else). The files are written atomically; phase 2 cuts the
 concatenated files of a split into rows.
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.runner import ShardTask
 from llm_pretrain.pipeline.storage import atomic_path
-from llm_pretrain.tokenizer.sampling import picked
+from llm_pretrain.tokenizer.sampling import picked, text_key
 
 SPLITS = ("train", "val")
 _BATCH_ROWS = 1000
@@ -35,8 +35,9 @@ class SplitRule:
     fraction: float
     salt: str
 
-    def is_validation(self, document_id: str) -> bool:
-        return self.fraction > 0 and picked(document_id, self.fraction, self.salt)
+    def is_validation(self, key: str) -> bool:
+        """Whether the document whose text has this `text_key` is held out."""
+        return self.fraction > 0 and picked(key, self.fraction, self.salt)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
                 if not text:
                     empty.append(document_id)
                     continue
-                split = "val" if rule.is_validation(document_id) else "train"
+                split = "val" if rule.is_validation(text_key(text)) else "train"
                 texts[split].append(text)
                 text_bytes[split] += int(size)
             for split in SPLITS:

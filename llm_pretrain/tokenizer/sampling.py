@@ -1,17 +1,24 @@
-"""Choosing documents by a hash of their id: the same choice on every run and every machine,
-independent of shard order and of the other documents, so a growing corpus keeps it."""
+"""Choosing documents by a hash of their text: the same choice on every run and every machine,
+independent of shard order, of the other documents and of where the inputs lie (a document's
+id holds its file's path), so a growing or moved corpus keeps it, and copies of one text are
+always on the same side of the validation split."""
 
 from __future__ import annotations
 
 import hashlib
 
 
-def picked(document_id: str, share: float, salt: str) -> bool:
-    """True for about `share` of all ids; `salt` makes independent choices (the tokenizer's
-    training sample and the validation split must not be the same documents)."""
+def text_key(text: str) -> str:
+    """What `picked` chooses a document by: a digest of its text."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def picked(key: str, share: float, salt: str) -> bool:
+    """True for about `share` of all keys (`text_key`s); `salt` makes independent choices
+    (the tokenizer's training sample and the validation split must not be the same documents)."""
     if share >= 1:
         return True
-    digest = hashlib.blake2b(f"{salt}:{document_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") < share * 2**64
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.storage import atomic_write_json
 from llm_pretrain.tokenizer.bpe import (
@@ -24,7 +25,7 @@ from llm_pretrain.tokenizer.bpe import (
     train_bpe,
 )
 from llm_pretrain.tokenizer.config import TokenizerConfig
-from llm_pretrain.tokenizer.sampling import picked, training_sample_salt
+from llm_pretrain.tokenizer.sampling import picked, text_key, training_sample_salt
 
 REPORT_FILE = "train_report.json"
 
@@ -59,7 +60,7 @@ def text_bytes(shards: list[Path]) -> int:
     return total
 
 
-HeldOut = Callable[[str], bool]  # document id -> kept out of the training sample
+HeldOut = Callable[[str], bool]  # text_key -> kept out of the training sample
 
 
 def sample_texts(
@@ -71,13 +72,11 @@ def sample_texts(
 ) -> Iterator[str]:
     """The texts of the sampled documents, shard by shard; `counts` gets documents and bytes."""
     for shard in shards:
-        table = pq.read_table(shard, columns=["id", "text"])
-        for document_id, text in zip(
-            table.column("id").to_pylist(), table.column("text").to_pylist(), strict=True
-        ):
-            if held_out is not None and held_out(document_id):
+        for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist():
+            key = text_key(text)
+            if held_out is not None and held_out(key):
                 continue
-            if picked(document_id, share, salt):
+            if picked(key, share, salt):
                 size = len(text.encode("utf-8"))
                 if counts["bytes"] + size > _HARD_LIMIT:  # a sample a little over its share
                     return
@@ -100,6 +99,7 @@ def train_tokenizer(
 ) -> dict[str, Any]:
     """Train on `input_dir` (a finished dataset) but the `held_out` documents (the validation
     split), save into `output`, return the report."""
+    must_exist(input_dir, "input dataset")
     if read_manifest(input_dir) is None:
         raise TokenizerError(f"{input_dir} is not a finished dataset (no _manifest.json)")
     shards = shard_paths(input_dir)

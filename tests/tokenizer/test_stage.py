@@ -25,7 +25,7 @@ from llm_pretrain.samples import paragraph
 from llm_pretrain.tokenizer.bpe import END_OF_TEXT, BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.packing import documents_of
 from llm_pretrain.tokenizer.patterns import resolve_pattern
-from llm_pretrain.tokenizer.sampling import picked, validation_salt
+from llm_pretrain.tokenizer.sampling import picked, text_key, validation_salt
 from llm_pretrain.tokenizer.shards import open_split
 from llm_pretrain.tokenizer.stage import run_tokenize
 from llm_pretrain.tokenizer.training import REPORT_FILE
@@ -83,7 +83,7 @@ def test_every_token_once_in_document_order(dataset, tmp_path, tokenize_config):
     documents = read_table(dataset).to_pylist()
     expected = {"train": [], "val": []}
     for row in documents:
-        split = "val" if picked(row["id"], 0.1, rule) else "train"
+        split = "val" if picked(text_key(row["text"]), 0.1, rule) else "train"
         expected[split].append(tokenizer.encode(row["text"]))
     assert expected["val"] and expected["train"]
     for split, docs in expected.items():
@@ -192,10 +192,10 @@ def test_a_corpus_held_out_whole_names_the_split_not_the_vocabulary(tmp_path, to
     rows = [{"text": paragraph(random.Random(i), 8), "url": f"https://x.org/{i}"} for i in (1, 2)]
     (tmp_path / "in" / "two.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     run_extract([str(tmp_path / "in")], tmp_path / "docs", tokenize_config, show_progress=False)
-    ids = read_table(tmp_path / "docs").column("id").to_pylist()
+    keys = [text_key(t) for t in read_table(tmp_path / "docs").column("text").to_pylist()]
     tokenize_config.tokenize.val_fraction = 0.5
     tokenize_config.tokenize.split_seed = next(
-        seed for seed in range(1000) if all(picked(i, 0.5, validation_salt(seed)) for i in ids)
+        seed for seed in range(1000) if all(picked(k, 0.5, validation_salt(seed)) for k in keys)
     )
     with pytest.raises(TokenizerError, match="every document .* fell into the validation split"):
         run_tokenize(tmp_path / "docs", tmp_path / "tok", tokenize_config, show_progress=False)
@@ -260,3 +260,20 @@ def test_killed_tokenize_rerun_gives_identical_output(dataset, tmp_path, phase):
     markers = f"_progress/{phase}/task-*.json"
     out = assert_kill_and_rerun_is_identical(args, tmp_path, markers, token_checksums)
     assert not list(out.rglob(".*tmp*")) and not (out / "_progress").exists()
+
+
+def test_the_same_inputs_elsewhere_give_the_same_tokens(tmp_path, tokenize_config):
+    """Ids hold the input files' paths; the split and the tokenizer's sample do not depend on
+    them, so a crawl moved (or a clone made) elsewhere gives the same token shards."""
+    outputs = []
+    for place in ("here", "there/deeper"):
+        write_documents(tmp_path / place / "in", 3)
+        docs, tokens = tmp_path / place / "docs", tmp_path / place / "tok"
+        run_extract([str(tmp_path / place / "in")], docs, tokenize_config, show_progress=False)
+        run_tokenize(docs, tokens, tokenize_config, show_progress=False)
+        outputs.append({p.relative_to(tokens): p.read_bytes() for p in tokens.rglob("*.arrow")})
+    assert (
+        read_table(tmp_path / "here" / "docs")["id"]
+        != read_table(tmp_path / "there/deeper" / "docs")["id"]
+    )
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 2  # a train and a val shard

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from llm_pretrain import __version__
 from llm_pretrain.cli_options import (
+    IN_CHAIN,
+    ConfigHelp,
+    FiniteRange,
     LocalPath,
     MultiValueGroup,
     StopsCleanly,
     config_file_options,
     config_options,
+    config_yaml,
     output_options,
     resolve_config,
     setup_logging,
 )
+from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
-from llm_pretrain.pipeline.extract.inputs import InputError
-from llm_pretrain.pipeline.filters.classifier import ClassifierError
-from llm_pretrain.pipeline.filters.language import LanguageError
-from llm_pretrain.pipeline.lock import Locked
 from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
-from llm_pretrain.pipeline.runner import RunSummary, StageError
+from llm_pretrain.pipeline.runner import RunSummary
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
 from llm_pretrain.signals import exit_code
 
@@ -75,7 +76,7 @@ def data() -> None:
     """Build a pretraining corpus: extract -> filter -> dedup -> tokenize.
 
     Every document stage reads and writes a dataset folder: Parquet shards plus
-    _manifest.json and _stats.json, with rejected documents and their reasons under rejected/;
+    _manifest.json and _stats.json, with rejected documents and their reasons under _rejected/;
     tokenize writes the tokenizer and Arrow token shards under train/ and val/. Stages chain:
     `llm-data extract --input crawl/ filter dedup tokenize --output corpus/` writes
     corpus/extracted, corpus/filtered, corpus/deduped and corpus/tokens, each stage reading the
@@ -94,7 +95,7 @@ data.chain_folders = {
 }
 
 
-@data.command()
+@data.command(cls=ConfigHelp)
 @click.option(
     "--input",
     "-i",
@@ -119,24 +120,30 @@ def extract(
     verbose: bool,
     as_json: bool,
     **options: object,
-) -> None:
+) -> dict | None:
     """Extract documents from web crawls, web pages, PDFs and text into a dataset.
 
     HTML main text comes from trafilatura, PDF text from pymupdf; WET records and text, JSONL
     and Parquet inputs pass through. Every input document ends up either as a row of OUTPUT
-    or as a row of OUTPUT/rejected/ with its reason; WARC records that are not documents
+    or as a row of OUTPUT/_rejected/ with its reason; WARC records that are not documents
     (requests, non-200 responses, images) are counted in _stats.json.
+
+    \b
+    Examples:
+      llm-data extract --input crawl/ pdfs/ --output corpus/extracted
+      llm-data extract -i "dumps/*.warc.gz" -o corpus/extracted --workers 8 --html-mode precision
+      llm-data extract --input crawl/ filter dedup tokenize --output corpus/
     """
     from llm_pretrain.pipeline.extract.stage import run_extract
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    _report(
+    return _report(
         lambda: run_extract(list(inputs), output, config, not quiet, overwrite), output, as_json
     )
 
 
-@data.command(name="filter")
+@data.command(name="filter", cls=ConfigHelp)
 @dataset_input_option("Dataset folder to filter (the output of extract or of an earlier filter).")
 @dataset_output_options
 @config_file_options
@@ -152,23 +159,31 @@ def filter_(
     verbose: bool,
     as_json: bool,
     **options: object,
-) -> None:
+) -> dict | None:
     """Identify languages, apply quality rules and classifiers, mask PII.
 
     Runs the steps of `filter.steps` in order on every document. Kept documents get their
     annotation columns (language, language_score, scores) and masked text; each rejected one
-    goes to OUTPUT/rejected/ with the reason `<step>:<rule>`. `--dry-run` rejects nothing and
+    goes to OUTPUT/_rejected/ with the reason `<step>:<rule>`. `--dry-run` rejects nothing and
     lists in a `would_reject` column every rule a document fails. Keys of list or mapping
     type (e.g. filter.steps, filter.language.languages) are set with --set or in the YAML.
+
+    \b
+    Examples:
+      llm-data filter -i corpus/extracted -o corpus/filtered
+      llm-data filter -i corpus/extracted -o corpus/filtered --set 'filter.steps=[language, pii]'
+      llm-data filter -i corpus/extracted -o corpus/dry --dry-run   # reject nothing, annotate
     """
     from llm_pretrain.pipeline.filters.stage import run_filter
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    _report(lambda: run_filter(input_dir, output, config, not quiet, overwrite), output, as_json)
+    return _report(
+        lambda: run_filter(input_dir, output, config, not quiet, overwrite), output, as_json
+    )
 
 
-@data.command()
+@data.command(cls=ConfigHelp)
 @dataset_input_option("Dataset folder to deduplicate (usually the output of filter).")
 @click.option(
     "--index",
@@ -192,27 +207,33 @@ def dedup(
     verbose: bool,
     as_json: bool,
     **options: object,
-) -> None:
+) -> dict | None:
     """Remove exact and near-duplicate documents (MinHash LSH).
 
     Exact duplicates share their normalised text; near-duplicates have an estimated Jaccard
     similarity of word 5-gram sets of at least dedup.minhash.threshold (0.8). Each cluster of
     duplicates keeps one document (dedup.keep: first, oldest or longest; documents of the
-    index always win); the others go to OUTPUT/rejected/ with the reason
+    index always win); the others go to OUTPUT/_rejected/ with the reason
     `exact_duplicate_of:<id>` or `near_duplicate_of:<id>` and the estimated similarity.
+
+    \b
+    Examples:
+      llm-data dedup -i corpus/filtered -o corpus/deduped
+      llm-data dedup -i batch2/filtered -o batch2/deduped --index corpus/dedup-index
+      llm-data dedup -i corpus/filtered -o corpus/deduped --set dedup.minhash.threshold=0.7
     """
     from llm_pretrain.pipeline.dedup.stage import run_dedup
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    _report(
+    return _report(
         lambda: run_dedup(input_dir, output, config, index_dir, not quiet, overwrite),
         output,
         as_json,
     )
 
 
-@data.command()
+@data.command(cls=ConfigHelp)
 @dataset_input_option("Dataset folder to tokenize (usually the output of dedup).")
 @click.option(
     "--tokenizer",
@@ -236,30 +257,33 @@ def tokenize(
     verbose: bool,
     as_json: bool,
     **options: object,
-) -> None:
+) -> dict | None:
     """Train a tokenizer (or reuse one), encode every document, pack rows of seq_len + 1 ids.
 
     OUTPUT gets the tokenizer files (tokenizer.json, tokenizer_config.json: Hugging Face
     format), train/ and val/ with Arrow IPC shards of packed rows (documents joined by
     <|endoftext|>; a split's last row is padded, its `length` column marks where), and
     _manifest.json with token counts, rows per shard and the tokenizer's sha256. Validation
-    documents (tokenize.val_fraction, chosen by a hash of their id) are never in the
+    documents (tokenize.val_fraction, chosen by a hash of their text) are never in the
     tokenizer's training sample.
+
+    \b
+    Examples:
+      llm-data tokenize -i corpus/deduped -o corpus/tokens --vocab-size 32768
+      llm-data tokenize -i more/deduped -o more/tokens --tokenizer corpus/tokens
     """
-    from llm_pretrain.tokenizer.bpe import TokenizerError
     from llm_pretrain.tokenizer.stage import run_tokenize
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    with stage_errors(TokenizerError):
-        summary = run_tokenize(input_dir, output, config, tokenizer_path, not quiet, overwrite)
+    summary = run_tokenize(input_dir, output, config, tokenizer_path, not quiet, overwrite)
     if as_json:
-        click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
-    else:
-        click.echo(format_tokenize_summary(summary, output), nl=False)
+        return _json_result(summary_json(summary, output))
+    click.echo(format_tokenize_summary(summary, output), nl=False)
+    return None
 
 
-@data.command(name="train-classifier")
+@data.command(name="train-classifier", cls=ConfigHelp)
 @click.option(
     "--positive",
     "positive",
@@ -306,8 +330,15 @@ def train_classifier(
     toxicity: toxic examples as --positive (label it e.g. toxic with --positive-label). A share
     of the examples is held out, and precision, recall and F1 of the positive class on it are
     printed. Use the model with filter.quality_classifier.model_path (or toxicity_classifier).
+
+    \b
+    Examples:
+      llm-data train-classifier --positive wiki.txt --negative corpus/extracted -o quality.bin
+      llm-data filter -i corpus/extracted -o corpus/filtered \\
+          --set 'filter.steps=[language, quality_classifier]' \\
+          --set filter.quality_classifier.model_path=quality.bin
     """
-    from llm_pretrain.pipeline.filters.training import TrainingError, train_classifier
+    from llm_pretrain.pipeline.filters.training import train_classifier
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options).train_classifier
@@ -315,9 +346,8 @@ def train_classifier(
     for written in (output, report_file):
         problem = overlap_problem(written, [*positive, *negative], "--output", "examples")
         if problem:
-            raise click.ClickException(problem)
-    with stage_errors(TrainingError):  # and a damaged example dataset (DamagedShard)
-        report = train_classifier(list(positive), list(negative), output, config)
+            raise UserError(problem)
+    report = train_classifier(list(positive), list(negative), output, config)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -333,7 +363,7 @@ def train_classifier(
     )
 
 
-@data.command(name="train-tokenizer")
+@data.command(name="train-tokenizer", cls=ConfigHelp)
 @dataset_input_option("Dataset folder to train on (usually the output of dedup).")
 @click.option(
     "--output",
@@ -360,9 +390,12 @@ def train_tokenizer(
     The 256 bytes are tokens (any text encodes), <|endoftext|> and tokenizer.special_tokens
     are never learned as pieces, and the files load unchanged in Hugging Face tokenizers and
     transformers (AutoTokenizer.from_pretrained(OUTPUT)). A corpus larger than
-    tokenizer.train_bytes is sampled by a hash of the document ids.
+    tokenizer.train_bytes is sampled by a hash of the document texts.
+
+    \b
+    Examples:
+      llm-data train-tokenizer -i corpus/deduped -o tokenizer/ --vocab-size 32768
     """
-    from llm_pretrain.tokenizer.bpe import TokenizerError
     from llm_pretrain.tokenizer.training import foreign_output_problem
     from llm_pretrain.tokenizer.training import train_tokenizer as train
 
@@ -371,9 +404,8 @@ def train_tokenizer(
     problem = overlap_problem(output, [input_dir], "--output", "input dataset")
     problem = problem or foreign_output_problem(output)
     if problem:
-        raise click.ClickException(problem)
-    with stage_errors(TokenizerError):  # and a damaged input dataset (DamagedShard)
-        report = train(input_dir, output, config)
+        raise UserError(problem)
+    report = train(input_dir, output, config)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -389,7 +421,7 @@ def train_tokenizer(
     )
 
 
-@data.command()
+@data.command(cls=ConfigHelp)
 @click.option(
     "--workdir",
     "-w",
@@ -427,14 +459,17 @@ def refresh(
     intact, and the next run finishes the batch exactly once. Prints one line (--json: the
     details); logs go to WORKDIR/refresh.log. Exit codes: 0 committed or nothing new, 1 error,
     2 usage error, 75 the work folder is locked by another run.
+
+    \b
+    Examples:
+      llm-data refresh --workdir corpus/ --input "crawl/*.warc.gz"
+      0 * * * * cd /data && llm-data refresh -w corpus/ -c pipeline.yaml -q   # crontab line
     """
     from llm_pretrain.corpus.refresh import refresh as run_refresh
-    from llm_pretrain.tokenizer.bpe import TokenizerError
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
-    with stage_errors(TokenizerError):
-        result = run_refresh(workdir, config, list(inputs) or None, not quiet)
+    result = run_refresh(workdir, config, list(inputs) or None, not quiet)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
@@ -467,14 +502,17 @@ class LastInChain(click.Command):
 def status(
     workdir: Path, inputs: tuple[str, ...], quiet: bool, verbose: bool, as_json: bool
 ) -> None:
-    """Versions, documents and tokens of a refresh work folder, pending inputs, the last run."""
+    """Versions, documents and tokens of a refresh work folder, pending inputs, the last run.
+
+    \b
+    Examples:
+      llm-data status corpus/
+      llm-data status corpus/ --json
+    """
     from llm_pretrain.corpus.status import corpus_status, format_status
 
     setup_logging(quiet, verbose)
-    try:
-        result = corpus_status(workdir, list(inputs) or None)
-    except StageError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = corpus_status(workdir, list(inputs) or None)
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
@@ -492,16 +530,19 @@ def status(
 @output_options
 def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
     """One self-contained HTML page on a corpus: the funnel of every stage and rule, languages,
-    dedup clusters, tokens, charts. CORPUS is a refresh work folder or a chain's --output."""
+    dedup clusters, tokens, charts. CORPUS is a refresh work folder or a chain's --output.
+
+    \b
+    Examples:
+      llm-data report corpus/
+      llm-data report corpus/ -o report.html
+    """
     from llm_pretrain.corpus.report import collect_report, kept_row
     from llm_pretrain.corpus.report_html import write_report
 
     setup_logging(quiet, verbose)
-    try:
-        data = collect_report(corpus)
-        path = write_report(data, output or corpus / "report.html")
-    except StageError as exc:
-        raise click.ClickException(str(exc)) from None
+    data = collect_report(corpus)
+    path = write_report(data, output or corpus / "report.html")
     if as_json:
         click.echo(json.dumps({**data, "output": str(path)}, indent=2, sort_keys=True))
         return
@@ -512,27 +553,33 @@ def report(corpus: Path, output: Path | None, quiet: bool, verbose: bool, as_jso
     )
 
 
-@contextmanager
-def stage_errors(*more: type[Exception]) -> Iterator[None]:
-    """Known failures of the data commands as one line: exit 1, or 75 when another run holds
-    the folder (sysexits EX_TEMPFAIL: try again later)."""
-    try:
-        yield
-    except Locked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    except (InputError, StageError, LanguageError, ClassifierError, *more) as exc:
-        raise click.ClickException(for_console(str(exc), lines=False)) from None
-
-
-def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> None:
-    """Run a stage; print its summary (or JSON); turn known failures into one-line errors."""
-    with stage_errors():
-        summary = run()
-    if as_json:
-        click.echo(json.dumps(summary_json(summary, output), indent=2, sort_keys=True))
-    else:
+def _report(run: Callable[[], RunSummary], output: Path, as_json: bool) -> dict | None:
+    """Run a stage; print its summary, or its JSON (in a chain: hand it to `print_chain`)."""
+    summary = run()
+    for error in summary.stats.get("input_errors", []):
+        logging.getLogger(__name__).debug("input not read: %s: %s", error["path"], error["error"])
+    if not as_json:
         click.echo(format_summary(summary, output), nl=False)
+        return None
+    return _json_result(summary_json(summary, output))
+
+
+def _json_result(result: dict) -> dict | None:
+    """Print a stage's JSON result; in a chain, return it keyed by stage for `print_chain`,
+    so that a chain prints one JSON document."""
+    ctx = click.get_current_context()
+    if ctx.meta.get(IN_CHAIN):
+        return {ctx.info_name: result}
+    click.echo(json.dumps(result, indent=2, sort_keys=True))
+    return None
+
+
+@data.result_callback()
+def print_chain(results: list[dict | None], **_: object) -> None:
+    """A chain with --json prints one object: each stage's result under its name."""
+    merged = {name: result for item in results if item for name, result in item.items()}
+    if merged:
+        click.echo(json.dumps(merged, indent=2, sort_keys=True))
 
 
 def checkpoint_option(
@@ -593,6 +640,12 @@ def train() -> None:
     help="Stop after this step with a checkpoint (for time-limited jobs); the same command "
     "later continues to max_steps.",
 )
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Print the effective recipe (defaults, --config, KEY=VALUE) as YAML with each key's "
+    "description, and exit.",
+)
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @output_options
 def pretrain(
@@ -602,6 +655,7 @@ def pretrain(
     resume: bool,
     init_from: Path | None,
     stop_after_steps: int | None,
+    print_config: bool,
     overrides: tuple[str, ...],
     quiet: bool,
     verbose: bool,
@@ -613,10 +667,16 @@ def pretrain(
     Started again with the same --out, a run continues from its latest complete checkpoint:
     model, optimizer, schedule, data position and random state, also with another number of
     processes. Several processes: torchrun --nproc-per-node N -m llm_pretrain.train pretrain ...
+
+    \b
+    Examples:
+      llm-train pretrain -c configs/train/tiny.yaml --data corpus/tokens --out runs/r1
+      llm-train pretrain --data corpus/tokens --out runs/r1 max_steps=500 optimizer.lr=1e-3
+      torchrun --nproc-per-node 8 -m llm_pretrain.train pretrain \\
+          -c configs/train/125M.yaml -d corpus/tokens -o runs/r1
     """
     from llm_pretrain.config import ConfigError
     from llm_pretrain.train.config import load_train_config
-    from llm_pretrain.train.runtime import TrainError
     from llm_pretrain.train.summary import format_train_summary
     from llm_pretrain.train.trainer import Stopped, foreign_run_problem
     from llm_pretrain.train.trainer import pretrain as run_pretrain
@@ -624,6 +684,9 @@ def pretrain(
     setup_logging(quiet, verbose)
     try:
         config = load_train_config(config_path, overrides)
+        if print_config:
+            click.echo(config_yaml(config), nl=False)
+            return
         data_dir = data_dir or (Path(config.data) if config.data else None)
         out = out or (Path(config.out) if config.out else None)
         if data_dir is None or out is None:
@@ -632,14 +695,12 @@ def pretrain(
         problem = overlap_problem(out, sources, "--out", "input folder")
         problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
         if problem:
-            raise ConfigError(problem)
+            raise UserError(problem)
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
     except Stopped as exc:  # SIGINT or SIGTERM, after a checkpoint of the step it stopped at
         if int(os.environ.get("RANK", "0")) == 0:
             click.echo(str(exc), err=True)
         raise SystemExit(exit_code(exc.signum)) from None
-    except (ConfigError, TrainError) as exc:
-        raise click.ClickException(str(exc)) from None
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if as_json:
@@ -674,15 +735,16 @@ def eval_(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Loss and perplexity of a checkpoint on a split of a token dataset."""
+    """Loss and perplexity of a checkpoint on a split of a token dataset.
+
+    \b
+    Examples:
+      llm-train eval --checkpoint runs/r1 --data corpus/tokens
+    """
     from llm_pretrain.train.eval_run import evaluate_checkpoint
-    from llm_pretrain.train.runtime import TrainError
 
     setup_logging(quiet, verbose)
-    try:
-        result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
-    except TrainError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if as_json:
@@ -706,15 +768,20 @@ def eval_(
     type=LocalPath(dir_okay=False, path_type=Path),
     help="PNG to write; default: RUN_DIR/loss.png.",
 )
-def plot(run_dir: Path, output: Path | None) -> None:
-    """Write the loss curves of a run (train, validation, learning rate) as a PNG."""
-    from llm_pretrain.train.plot import plot_run
-    from llm_pretrain.train.runtime import TrainError
+@output_options
+def plot(run_dir: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
+    """Write the loss curves of a run (train, validation, learning rate) as a PNG.
 
-    try:
-        click.echo(plot_run(run_dir, output))
-    except TrainError as exc:
-        raise click.ClickException(str(exc)) from None
+    \b
+    Examples:
+      llm-train plot runs/r1
+      llm-train plot runs/r1 -o r1.png
+    """
+    from llm_pretrain.train.plot import plot_run
+
+    setup_logging(quiet, verbose)
+    path = plot_run(run_dir, output)
+    click.echo(json.dumps({"output": str(path)}) if as_json else path)
 
 
 @train.command(name="export")
@@ -735,7 +802,7 @@ def plot(run_dir: Path, output: Path | None) -> None:
 @click.option("--dtype", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True)
 @click.option(
     "--max-shard-gb",
-    type=click.FloatRange(min=0.001),
+    type=FiniteRange(min=0.001),
     default=5.0,
     show_default=True,
     help="Split model.safetensors into files of at most this size (with an index file).",
@@ -756,16 +823,17 @@ def export_(
     Load it with transformers.AutoModelForCausalLM.from_pretrained(OUT) and
     AutoTokenizer.from_pretrained(OUT). Runs on a CPU, in one process, for a checkpoint written
     by any number of processes.
+
+    \b
+    Examples:
+      llm-train export --checkpoint runs/r1 --out hf/r1
+      llm-train export --checkpoint runs/r1/checkpoints/step-000400 --out hf/r1 --dtype fp32
     """
     from llm_pretrain.train.export import export
-    from llm_pretrain.train.runtime import TrainError
     from llm_pretrain.train.summary import format_export_summary
 
     setup_logging(quiet, verbose)
-    try:
-        result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9), overwrite)
-    except TrainError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9), overwrite)
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -783,15 +851,13 @@ def export_(
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option(
     "--temperature",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(min=0),
     default=0.8,
     show_default=True,
     help="0 is greedy decoding.",
 )
 @click.option("--top-k", type=click.IntRange(min=1), help="Sample among the k likeliest tokens.")
-@click.option(
-    "--top-p", type=click.FloatRange(min=0, max=1, min_open=True), help="Nucleus sampling."
-)
+@click.option("--top-p", type=FiniteRange(min=0, max=1, min_open=True), help="Nucleus sampling.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @output_options
 def sample(
@@ -810,8 +876,12 @@ def sample(
     """Continue prompts with the model, streaming the text as it is generated.
 
     Generation stops at <|endoftext|>, after --max-new-tokens, or at the model's max_seq_len.
+
+    \b
+    Examples:
+      llm-train sample --checkpoint runs/r1 --prompt "The history of"
+      llm-train sample --checkpoint hf/r1 --prompts-file prompts.txt --temperature 0 --json
     """
-    from llm_pretrain.train.runtime import TrainError
     from llm_pretrain.train.sample import END_OF_TEXT, generate, load_for_sampling, stream_text
 
     setup_logging(quiet, verbose)
@@ -821,25 +891,18 @@ def sample(
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise click.UsageError("give --prompt TEXT or --prompts-file FILE")
-    try:
-        model, tokenizer = load_for_sampling(checkpoint)
-        stop_id = tokenizer.token_to_id(END_OF_TEXT)
-        results = []
-        for text in texts:
-            prompt = tokenizer.encode(text).ids
-            tokens = generate(
-                model, prompt, max_new_tokens, temperature, top_k, top_p, seed, stop_id
-            )
-            if as_json:
-                results.append(
-                    {"prompt": text, "completion": "".join(stream_text(tokenizer, tokens))}
-                )
-                continue
-            click.echo(text, nl=False)
-            for piece in stream_text(tokenizer, tokens):
-                click.echo(piece, nl=False)
-            click.echo("\n")
-    except TrainError as exc:
-        raise click.ClickException(str(exc)) from None
+    model, tokenizer = load_for_sampling(checkpoint)
+    stop_id = tokenizer.token_to_id(END_OF_TEXT)
+    results = []
+    for text in texts:
+        prompt = tokenizer.encode(text).ids
+        tokens = generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, stop_id)
+        if as_json:
+            results.append({"prompt": text, "completion": "".join(stream_text(tokenizer, tokens))})
+            continue
+        click.echo(text, nl=False)
+        for piece in stream_text(tokenizer, tokens):
+            click.echo(piece, nl=False)
+        click.echo("\n")
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))

@@ -7,6 +7,11 @@ reads the dataset of the stage before it. This is done by rewriting the argument
 the explicit form (`extract --input crawl/ --output corpus/extracted filter --input
 corpus/extracted --output corpus/filtered ...`) before Click parses it, so that each command
 keeps one meaning whether it runs alone or in a chain.
+
+The options every stage of the chain has (`--config`, `--set`, the executor's, `-q`, `-v`,
+`--json`, `--overwrite`) describe the whole run: wherever one stands, it is given to every
+stage. An option that only some stages have must follow one of them; after another stage it
+is a usage error naming the stages it belongs to.
 """
 
 from __future__ import annotations
@@ -19,12 +24,78 @@ INPUT = ("--input", "-i")
 OUTPUT = ("--output", "-o")
 
 
-def _takes_value(command: click.Command, option: str) -> bool:
-    name = option.split("=", 1)[0]
+def _option(command: click.Command, arg: str) -> click.Option | None:
+    name = arg.split("=", 1)[0]
     for param in command.params:
         if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
-            return not (param.is_flag or param.count) and "=" not in option
-    return False
+            return param
+    return None
+
+
+def _takes_value(command: click.Command, option: str) -> bool:
+    param = _option(command, option)
+    return param is not None and not (param.is_flag or param.count) and "=" not in option
+
+
+def _names(command: click.Command) -> set[str]:
+    return {
+        name
+        for param in command.params
+        if isinstance(param, click.Option)
+        for name in (*param.opts, *param.secondary_opts)
+    }
+
+
+def _flag_cluster(command: click.Command, arg: str) -> list[str]:
+    """`-qv` as `-q -v` when every letter is a flag of `command`; else `[arg]`."""
+    if len(arg) > 2 and arg[0] == "-" and arg[1] != "-":
+        flags = [f"-{letter}" for letter in arg[1:]]
+        if all((p := _option(command, f)) is not None and p.is_flag for f in flags):
+            return flags
+    return [arg]
+
+
+def _options(command: click.Command, args: list[str]) -> list[list[str]]:
+    """`args` cut into options, each with its value (`["--set", "a=1"]`, `["-q"]`)."""
+    expanded = [part for arg in args for part in _flag_cluster(command, arg)]
+    items: list[list[str]] = []
+    for arg in expanded:
+        if items and len(items[-1]) == 1 and _takes_value(command, items[-1][0]):
+            items[-1].append(arg)
+        else:
+            items.append([arg])
+    return items
+
+
+CHAIN_OWN = {*INPUT, *OUTPUT, "--help", "-h", "--help-all"}
+
+
+def _share_run_options(
+    segments: list[tuple[str, list[str]]], commands: Mapping[str, click.Command]
+) -> list[tuple[str, list[str]]]:
+    """Every stage's arguments with the run options of the whole chain added; an option of
+    some stages only, given after another, is a usage error."""
+    stages = [commands[name] for name, _ in segments]
+    shared = set.intersection(*(_names(command) for command in stages)) - CHAIN_OWN
+    run_options: list[str] = []
+    own: list[tuple[str, list[str]]] = []
+    for name, part in segments:
+        kept: list[str] = []
+        for item in _options(commands[name], part):
+            flag = item[0].split("=", 1)[0]
+            if flag in shared:
+                run_options += item
+                continue
+            if flag.startswith("-") and flag not in _names(commands[name]):
+                owners = [other for other, _ in segments if flag in _names(commands[other])]
+                if owners:
+                    raise click.UsageError(
+                        f"{flag} is an option of {' and '.join(owners)}, not of {name}: in a "
+                        f"chain, give it after `{owners[0]}`"
+                    )
+            kept += item
+        own.append((name, kept))
+    return [(name, [*kept, *run_options]) for name, kept in own]
 
 
 def _segments(
@@ -95,6 +166,7 @@ def expand_chain(
         if _values(part, INPUT):
             raise click.UsageError(f"in a chain, {name} reads the output of the stage before it")
     workdir = outputs[0].rstrip("/") or "/"
+    segments = _share_run_options(segments, commands)
     result = list(head)
     previous: str | None = None
     for name, part in segments:

@@ -3,25 +3,30 @@ the standard --quiet/--verbose/--json flags, and options that take several value
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import signal
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
 import click
+import yaml
 from pydantic import BaseModel
 
 from llm_pretrain.cli_chain import expand_chain
-from llm_pretrain.config import ConfigError, PipelineConfig, load_config, parse_assignment
+from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
+from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
-from llm_pretrain.pipeline.errors import StageError
 from llm_pretrain.pipeline.storage import url_error
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
 
 PREFIX = "cfg__"
+IN_CHAIN = "llm_pretrain.in_chain"  # ctx.meta key: the stages run as a chain
+FLAGS: dict[str, str] = {}  # dotted config key -> the option that sets it
 
 
 class LocalPath(click.Path):
@@ -31,6 +36,17 @@ class LocalPath(click.Path):
         if isinstance(value, str) and (problem := url_error(value)) is not None:
             self.fail(problem, param, ctx)
         return super().convert(value, param, ctx)
+
+
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that refuses nan and inf (every comparison with nan is false, so a
+    range alone lets it through)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def _leaf_fields(model: type[BaseModel], path: tuple[str, ...]) -> Iterator[tuple[tuple, Any]]:
@@ -77,6 +93,7 @@ def config_options(*sections: str) -> Callable[[Callable], Callable]:
             click_type = _click_type(info.annotation)
             if click_type is None:
                 continue
+            FLAGS[dotted] = flag
             if info.annotation is bool:
                 name = flag[2:]
                 options.append(
@@ -97,6 +114,12 @@ def config_options(*sections: str) -> Callable[[Callable], Callable]:
 
 def config_file_options(command: Callable) -> Callable:
     command = click.option(
+        "--print-config",
+        is_flag=True,
+        help="Print the effective config (defaults, --config, --set and options) as YAML with "
+        "each key's description, and exit.",
+    )(command)
+    command = click.option(
         "--set",
         "assignments",
         multiple=True,
@@ -113,15 +136,22 @@ def config_file_options(command: Callable) -> Callable:
 
 
 def resolve_config(config_path: Path | None, assignments: Iterable[str], options: dict) -> Any:
-    """YAML, then --set assignments, then dedicated options (the most specific wins)."""
-    try:
-        overrides = dict(parse_assignment(text) for text in assignments)
-        for name, value in options.items():
-            if name.startswith(PREFIX) and value is not None:
-                overrides[name[len(PREFIX) :].replace("__", ".")] = value
-        return load_config(config_path, overrides)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+    """YAML, then --set assignments, then dedicated options (the most specific wins). With
+    --print-config: print the sections this command uses, and exit."""
+    overrides = dict(parse_assignment(text) for text in assignments)
+    given = {key: f"--set {key}" for key in overrides}
+    for name, value in options.items():
+        if name.startswith(PREFIX) and value is not None:
+            key = name[len(PREFIX) :].replace("__", ".")
+            overrides[key], given[key] = value, FLAGS[key]
+    config = load_config(config_path, overrides, given)
+    changed = json.dumps(config.model_dump(exclude_defaults=True), sort_keys=True)
+    logging.getLogger(__name__).debug("config (what differs from the defaults): %s", changed)
+    if options.get("print_config"):
+        sections = sorted({name.split("__")[1] for name in options if name.startswith(PREFIX)})
+        click.echo(config_yaml(config, sections), nl=False)
+        click.get_current_context().exit(0)
+    return config
 
 
 def output_options(command: Callable) -> Callable:
@@ -137,7 +167,12 @@ def output_options(command: Callable) -> Callable:
     )(command)
 
 
+_verbose = False  # -v was given: a bug shows its traceback
+
+
 def setup_logging(quiet: bool, verbose: bool) -> None:
+    global _verbose
+    _verbose = _verbose or verbose
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s", force=True
@@ -145,28 +180,70 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 class StopsCleanly(click.Group):
-    """A group whose commands end in one line, never a traceback, when stopped or failed by
-    what is outside the program: SIGINT and SIGTERM (exit code 130 or 143 and how to go on,
-    not Click's "Aborted!" and 1, nor a process killed where it stood), a damaged file of the
-    tool's own (`StageError`), or the system refusing a read or write (`OSError`: a full disk,
-    a folder without permission), exit code 1."""
+    """The error boundary of a command group: whatever ends a command ends it in one line on
+    stderr and a documented exit code, never a traceback.
+
+    - SIGINT and SIGTERM: 130 or 143 and how to go on (not Click's "Aborted!" and 1, nor a
+      process killed where it stood);
+    - a `UserError` (a bad config, a missing or damaged file, a locked folder): its message
+      and its exit code (1, 2 for usage and config, 75 for a locked folder);
+    - the system refusing a read or write (`OSError`: a full disk, no permission): 1;
+    - anything else is a bug: one line and exit 1, its traceback with -v.
+    """
 
     stop_hint = "run the same command to continue"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {}).setdefault("help_option_names", ["-h", "--help"])
+        super().__init__(*args, **kwargs)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
+        global _verbose
+        _verbose = False  # until a command's setup_logging reads its -v
         with stops_raise():
             try:
                 return super().invoke(ctx)
+            except click.UsageError as exc:
+                raise OneLineUsageError(exc) from None
             except KeyboardInterrupt as exc:
                 signum = signal_number(exc)
                 click.echo(f"stopped by {signal.Signals(signum).name}; {self.stop_hint}", err=True)
                 ctx.exit(exit_code(signum))
-            except StageError as exc:
-                raise click.ClickException(for_console(str(exc), lines=False)) from None
+            except UserError as exc:
+                fail(ctx, str(exc), exc.exit_code)
             except OSError as exc:
                 where = f"{exc.filename}: " if exc.filename else ""
-                message = for_console(f"{where}{exc.strerror or exc}", lines=False)
-                raise click.ClickException(message) from None
+                fail(ctx, f"{where}{exc.strerror or exc}", 1)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except Exception as exc:
+                if _verbose:
+                    raise
+                bug = f"internal error: {type(exc).__name__}: {exc} (run with -v for details)"
+                fail(ctx, bug, 1)
+
+
+class OneLineUsageError(click.ClickException):
+    """Click's usage error as one line (`Error: No such option: --x (see 'llm-data extract
+    --help')`), exit code 2: Click's own form spreads it over four lines."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.UsageError) -> None:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        super().__init__(f"{error.format_message()}{hint}")
+
+
+def fail(ctx: click.Context, message: str, code: int) -> NoReturn:
+    """End the command: `Error: MESSAGE` as one line on stderr, exit code `code`."""
+    click.echo(f"Error: {for_console(' '.join(message.split()), lines=False)}", err=True)
+    ctx.exit(code)
 
 
 class MultiValueGroup(StopsCleanly):
@@ -184,7 +261,9 @@ class MultiValueGroup(StopsCleanly):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         args = spread_values(args, self.multi_value_options, self.commands)
-        return super().parse_args(ctx, expand_chain(args, self.commands, self.chain_folders))
+        expanded = expand_chain(args, self.commands, self.chain_folders)
+        ctx.meta[IN_CHAIN] = expanded is not args  # a chain comes back as a new list
+        return super().parse_args(ctx, expanded)
 
 
 def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[str]) -> list[str]:
@@ -205,3 +284,90 @@ def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[
             current = None
             result.append(arg)
     return result
+
+
+def config_yaml(config: BaseModel, sections: Iterable[str] | None = None) -> str:
+    """`config` as YAML that loads back into it, each key under a comment with its
+    description (`sections`: only these top-level keys)."""
+    lines: list[str] = []
+    _yaml_lines(config, lines, "", set(sections) if sections is not None else None)
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_lines(model: BaseModel, lines: list[str], indent: str, only: set[str] | None) -> None:
+    for name, info in type(model).model_fields.items():
+        if only is not None and name not in only:
+            continue
+        value = getattr(model, name)
+        if info.description:
+            lines.append(f"{indent}# {' '.join(info.description.split())}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{indent}{name}:")
+            _yaml_lines(value, lines, indent + "  ", None)
+        else:
+            dumped = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+            dumped = dumped.removesuffix("\n...").strip()
+            lines.append(f"{indent}{name}: {dumped}")
+
+
+class ConfigHelp(click.Command):
+    """Help with the common options first: options of config subsections (a filter step's,
+    `extract.html`'s) are listed as one line per subsection; `--help-all` shows them all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--help-all"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_show_all_help,
+                help="Show every option, those of each config subsection too, and exit.",
+            )
+        )
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """With --print-config nothing runs: --input and --output need not be given."""
+        if "--print-config" not in args:
+            return super().parse_args(ctx, args)
+        required = [param for param in self.params if param.required]
+        for param in required:
+            param.required = False
+        try:
+            return super().parse_args(ctx, args)
+        finally:
+            for param in required:
+                param.required = True
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        common: list[tuple[str, str]] = []
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            parts = (param.name or "").split("__")
+            if param.name and param.name.startswith(PREFIX) and len(parts) > 3:
+                sections.setdefault(".".join(parts[1:-1]), []).append(record)
+            else:
+                common.append(record)
+        with formatter.section("Options"):
+            formatter.write_dl(common)
+        if ctx.meta.get("help_all"):
+            for name, records in sections.items():
+                with formatter.section(f"Options of {name}"):
+                    formatter.write_dl(records)
+            return
+        if sections:
+            with formatter.section("More options (--help-all shows them)"):
+                formatter.write_dl(
+                    [(name, f"{len(records)} options") for name, records in sections.items()]
+                )
+
+
+def _show_all_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        ctx.meta["help_all"] = True
+        click.echo(ctx.get_help())
+        ctx.exit(0)

@@ -9,9 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from llm_pretrain.configbase import ConfigError, Section, load_yaml, read_yaml_mapping
+from llm_pretrain.configbase import (  # noqa: F401 (re-exported for the commands)
+    ConfigError,
+    Section,
+    apply_overrides,
+    parse_assignment,
+    read_yaml_mapping,
+    validate,
+)
 from llm_pretrain.corpus.config import RefreshConfig
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
@@ -124,48 +131,13 @@ class PipelineConfig(Section):
     refresh: RefreshConfig = Field(default_factory=RefreshConfig)
 
 
-def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set dotted keys (`extract.html.mode`) in a nested mapping, creating sections as needed."""
-    for dotted, value in overrides.items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"{dotted}: '{key}' is a value, not a section")
-            node = child
-        node[leaf] = value
-    return data
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse `key.path=value` from `--set`; the value is read as a YAML scalar (1, true, 0.5)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
-    return key.strip(), load_yaml(raw) if raw.strip() else None
-
-
-def describe_errors(error: ValidationError) -> str:
-    """One line per problem, each naming the key path."""
-    lines = []
-    for err in error.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "<root>"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key")
-        else:
-            lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-    return "; ".join(lines)
-
-
 def load_config(
-    path: Path | None = None, overrides: dict[str, Any] | None = None
+    path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    given: dict[str, str] | None = None,
 ) -> PipelineConfig:
-    """Read YAML (or start from defaults), apply overrides, validate."""
+    """Read YAML (or start from defaults), apply overrides, validate. `given` maps a dotted
+    key to how the user gave it (`--workers`), for the error message."""
     data = read_yaml_mapping(path) if path is not None else {}
     apply_overrides(data, overrides or {})
-    try:
-        return PipelineConfig.model_validate(data)
-    except ValidationError as exc:
-        where = f"config {path}" if path else "config"
-        raise ConfigError(f"{where}: {describe_errors(exc)}") from None
+    return validate(PipelineConfig, data, path, given)

@@ -1,13 +1,20 @@
 import json
+import os
+import re
+from pathlib import Path
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from llm_pretrain.cli import data, train
 from llm_pretrain.cli_chain import expand_chain
-from llm_pretrain.cli_options import spread_values
+from llm_pretrain.cli_options import FLAGS, spread_values
 from llm_pretrain.config import PipelineConfig
+from llm_pretrain.samples import build_sample
+from llm_pretrain.train.config import TrainConfig
+from tests.conftest import BOILERPLATE_PAGE
 
 
 def invoke(*args):
@@ -15,7 +22,7 @@ def invoke(*args):
 
 
 def test_help_documents_every_option():
-    result = invoke("extract", "--help")
+    result = invoke("extract", "--help-all")
     assert result.exit_code == 0
     for option in [
         "--input",
@@ -43,6 +50,42 @@ def test_help_documents_every_option():
     top = invoke("--help")
     assert "extract" in top.output and "Exit codes" in top.output
     assert CliRunner().invoke(train, ["--help"]).exit_code == 0
+
+
+ALL_COMMANDS = [(group, name) for group in (data, train) for name in group.commands]
+
+
+@pytest.mark.parametrize(("group", "name"), ALL_COMMANDS)
+def test_every_command_has_examples_h_and_the_output_flags(group, name):
+    short = CliRunner().invoke(group, [name, "-h"])
+    assert short.exit_code == 0 and "Examples:" in short.output
+    for flag in ("--quiet", "--verbose", "--json"):
+        assert flag in short.output, (name, flag)
+
+
+def test_filter_help_shows_the_common_options_and_help_all_every_one():
+    short, every = invoke("filter", "--help"), invoke("filter", "--help-all")
+    assert len(short.output.splitlines()) < 100 < len(every.output.splitlines())
+    assert "filter.pii" in short.output and "--pii-emails" not in short.output
+    text = "".join(every.output.split())  # keys wrapped over two lines read whole
+    keys = [key for key in FLAGS if key.startswith("filter.")]
+    assert len(keys) > 60 and all(f"[{key};" in text for key in keys)
+
+
+def test_print_config_is_the_effective_config_and_loads_back(tmp_path):
+    recipe = tmp_path / "pipeline.yaml"
+    recipe.write_text("filter: {gopher_quality: {min_doc_words: 40}}\n")
+    printed = invoke("filter", "--print-config", "-c", str(recipe), "--workers", "3",
+                     "--set", "filter.steps=[language, pii]")  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    assert "# steps to run, in order" in printed.output  # each key with its description
+    config = PipelineConfig.model_validate(yaml.safe_load(printed.output))
+    assert (config.executor.workers, config.filter.steps) == (3, ["language", "pii"])
+    assert config.filter.gopher_quality.min_doc_words == 40
+    assert sorted(yaml.safe_load(printed.output)) == ["executor", "filter"]
+    trained = CliRunner().invoke(train, ["pretrain", "--print-config", "max_steps=7"])
+    assert trained.exit_code == 0, trained.output
+    assert TrainConfig.model_validate(yaml.safe_load(trained.output)).max_steps == 7
 
 
 def test_extract_several_values_after_one_input(mixed_inputs, tmp_path):
@@ -106,8 +149,8 @@ def test_errors_are_one_line_with_exit_codes(tmp_path):
     missing = runner.invoke(
         data, ["extract", "-i", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]
     )
-    assert missing.exit_code == 1
-    assert "matches no file" in missing.output and "Traceback" not in missing.output
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output and "Traceback" not in missing.output
     (tmp_path / "x.html").write_text("<p>hi</p>")
     bad_key = runner.invoke(
         data,
@@ -168,8 +211,9 @@ def test_expand_chain():
     chain = ["extract", "-i", "crawl", "--set", "extract.min_chars=5", "filter", "tokenize"]
     assert expand_chain([*chain, "-o", "w/"], data.commands, folders) == [
         "extract", "-i", "crawl", "--set", "extract.min_chars=5", "--output", "w/extracted",
-        "filter", "--output", "w/filtered", "--input", "w/extracted",
-        "tokenize", "--output", "w/tokens", "--input", "w/filtered",
+        "filter", "--set", "extract.min_chars=5", "--output", "w/filtered", "--input",
+        "w/extracted", "tokenize", "--set", "extract.min_chars=5", "--output", "w/tokens",
+        "--input", "w/filtered",
     ]  # fmt: skip
     assert expand_chain([*chain, "--output=w/"], data.commands, folders)[6] == "w/extracted"
     alone = ["extract", "-i", "filter", "-o", "out"]  # `filter` is the value of --input here
@@ -192,7 +236,92 @@ def test_urls_are_refused_instead_of_becoming_local_folders(tmp_path, monkeypatc
     as_output = runner.invoke(data, ["extract", "-i", "x.html", "-o", "s3://bucket/out"])
     assert as_output.exit_code == 2 and "mount the bucket" in as_output.output
     as_input = runner.invoke(data, ["extract", "-i", "gs://bucket/crawl", "-o", "out"])
-    assert as_input.exit_code == 1 and "URLs are not supported" in as_input.output
+    assert as_input.exit_code == 2 and "URLs are not supported" in as_input.output
     as_corpus = runner.invoke(data, ["refresh", "--workdir", "s3://bucket/corpus", "-i", "x"])
     assert as_corpus.exit_code == 2
     assert not (tmp_path / "s3:").exists() and not (tmp_path / "gs:").exists()
+
+
+CHAIN_CONFIG = """
+extract: {min_chars: 20}
+filter:
+  steps: [language, gopher_quality, pii]
+  gopher_quality: {max_non_alpha_words_ratio: 0.6, min_doc_words: 20}
+tokenizer: {vocab_size: 300}
+tokenize: {seq_len: 32, val_fraction: 0.1}
+"""
+
+
+def _shard_bytes(work: Path) -> dict[str, bytes]:
+    """Every shard and tokenizer file under a chain's work folder, by relative path."""
+    kinds = ("*.parquet", "*.arrow", "tokenizer*.json")
+    return {
+        str(path.relative_to(work)): path.read_bytes()
+        for kind in kinds
+        for path in work.rglob(kind)
+        if "_progress" not in path.parts
+    }
+
+
+def test_the_readme_chain_equals_the_stages_one_by_one(tmp_path):
+    """The README's command, `--config` after the last stage, configures every stage: its
+    datasets are byte for byte those of the four stages run alone with the same config."""
+    build_sample(tmp_path / "crawl", pages=12, pdfs=1, seed=5)
+    config = tmp_path / "demo.yaml"
+    config.write_text(CHAIN_CONFIG)
+    crawl, chained, alone = tmp_path / "crawl", tmp_path / "chained", tmp_path / "alone"
+    result = invoke("extract", "--input", str(crawl), "filter", "dedup", "tokenize", "--config",
+                    str(config), "--output", str(chained), "-q", "--workers", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    steps = [("extract", str(crawl), "extracted"), ("filter", "extracted", "filtered"),
+             ("dedup", "filtered", "deduped"), ("tokenize", "deduped", "tokens")]  # fmt: skip
+    for stage, source, folder in steps:
+        source = source if stage == "extract" else str(alone / source)
+        done = invoke(stage, "-i", source, "-o", str(alone / folder), "--config", str(config),
+                      "-q", "--workers", "1")  # fmt: skip
+        assert done.exit_code == 0, done.output
+    chained_shards = _shard_bytes(chained)
+    assert chained_shards == _shard_bytes(alone)
+    assert sum(name.startswith("tokens/train/") for name in chained_shards) >= 1
+    kept = json.loads((chained / "filtered" / "_manifest.json").read_text())
+    assert kept["config"]["steps"] == ["language", "gopher_quality", "pii"]  # not the defaults
+
+
+def test_chain_options_apply_everywhere_and_stage_options_where_they_belong(tmp_path):
+    folders = data.chain_folders
+    chain = ["extract", "-i", "c", "--set", "filter.steps=[pii]", "filter", "dedup", "-qv",
+             "-o", "w", "--workers", "2"]  # fmt: skip
+    expanded = " ".join(expand_chain(chain, data.commands, folders))
+    for stage in (" filter ", " dedup "):
+        expanded = expanded.replace(stage, " |" + stage)
+    for part in expanded.split(" | "):
+        assert "--set filter.steps=[pii]" in part and "-q -v" in part and "--workers 2" in part
+    with pytest.raises(click.UsageError, match="--index is an option of dedup, not of filter"):
+        expand_chain(["extract", "-i", "c", "filter", "--index", "x", "dedup", "-o", "w"],
+                     data.commands, folders)  # fmt: skip
+    result = invoke("extract", "-i", "c", "--min-chars", "3", "filter", "--min-chars", "3",
+                    "-o", str(tmp_path / "w"))  # fmt: skip
+    assert result.exit_code == 2 and "give it after `extract`" in result.stderr
+
+
+def test_a_chain_with_json_prints_one_document_keyed_by_stage(mixed_inputs, tmp_path):
+    result = invoke("extract", "-i", str(mixed_inputs["pages"]), "--min-chars", "20", "filter",
+                    "--json", "-o", str(tmp_path / "w"), "--workers", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert sorted(document) == ["extract", "filter"]
+    assert document["filter"]["output"] == str(tmp_path / "w" / "filtered")
+
+
+def test_verbose_logs_the_config_the_tasks_and_the_inputs_not_read(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "page.html").write_text(BOILERPLATE_PAGE, encoding="utf-8")
+    os.symlink("loop.html", tmp_path / "in" / "loop.html")  # a link to itself: not readable
+    args = ["extract", "-i", str(tmp_path / "in"), "--workers", "1", "--min-chars", "20"]
+    loud = invoke(*args, "-o", str(tmp_path / "a"), "-v")
+    assert loud.exit_code == 0, loud.output
+    assert '"extract": {"min_chars": 20}' in loud.stderr  # the config, as it differs
+    assert re.search(r"task 0 \(.*\) finished after [\d.]+ s: \d+ documents", loud.stderr)
+    assert re.search(r"input not read: .*loop.html: .*symbolic links", loud.stderr)
+    quiet = invoke(*args, "-o", str(tmp_path / "b"), "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -14,17 +14,23 @@ from llm_pretrain.corpus.versions import (
     VERSIONS,
     batch_dir,
     committed,
+    is_workdir,
     seen_inputs,
     version_of,
 )
+from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import read_json
 
 
 def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str, Any]:
-    if not workdir.is_dir():
-        raise StageError(f"{workdir} does not exist")
+    must_exist(workdir, "corpus work folder")
+    if not is_workdir(workdir):
+        raise StageError(
+            f"{workdir} is not a corpus work folder (no refresh ran there): give the --workdir "
+            "of llm-data refresh"
+        )
     manifest = committed(workdir)
     version = version_of(manifest)
     history = []

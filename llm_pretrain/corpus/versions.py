@@ -46,12 +46,17 @@ def batch_name(number: int) -> str:
     return f"{number:06d}"
 
 
+def is_workdir(workdir: Path) -> bool:
+    """Whether a refresh has run in `workdir` (it takes its lock there first)."""
+    return any((workdir / name).exists() for name in (LOCK_FILE, BATCHES, LOG_FILE))
+
+
 def foreign_workdir_problem(workdir: Path) -> str | None:
     """Why `workdir` may not be a corpus work folder: it holds files and is not one (a refresh
     writes last_run.json, versions/, tokens/ ... there, over files of the same names)."""
     if not workdir.is_dir() or not any(workdir.iterdir()):
         return None
-    if any((workdir / name).exists() for name in (LOCK_FILE, BATCHES, LOG_FILE)):
+    if is_workdir(workdir):
         return None
     names = sorted(path.name for path in workdir.iterdir())
     return (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from llm_pretrain.errors import UserError
 
-class StageError(RuntimeError):
+
+class StageError(UserError, RuntimeError):
     """A stage could not finish; the message is one line for the user."""
 
 

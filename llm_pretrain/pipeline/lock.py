@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-EX_TEMPFAIL = 75  # sysexits.h: try again later
+from llm_pretrain.errors import EX_TEMPFAIL, UserError
 
 
-class Locked(RuntimeError):
+class Locked(UserError, RuntimeError):
     """Another run holds the folder."""
 
     exit_code = EX_TEMPFAIL

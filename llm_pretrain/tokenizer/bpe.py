@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.storage import atomic_write_bytes
 from llm_pretrain.tokenizer.hf_format import (
     from_tokenizer_json,
@@ -37,7 +38,7 @@ TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
 
 
-class TokenizerError(ValueError):
+class TokenizerError(UserError, ValueError):
     """A tokenizer that cannot be trained or loaded; the message is for the user."""
 
 

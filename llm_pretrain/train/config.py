@@ -10,10 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from llm_pretrain.config import apply_overrides, describe_errors, parse_assignment
-from llm_pretrain.configbase import ConfigError, Section, read_yaml_mapping
+from llm_pretrain.configbase import (
+    Section,
+    apply_overrides,
+    parse_assignment,
+    read_yaml_mapping,
+    validate,
+)
 from llm_pretrain.train.model import ModelConfig
 from llm_pretrain.train.schedule import ScheduleConfig
 
@@ -120,8 +125,4 @@ def load_train_config(
         data["model"] = read_yaml_mapping(model_path, "model config")
     overrides = dict(parse_assignment(text) for text in assignments)
     apply_overrides(data, overrides)
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        where = f"training config {path}" if path else "training config"
-        raise ConfigError(f"{where}: {describe_errors(exc)}") from None
+    return validate(TrainConfig, data, Path(path) if path else None, what="training config")

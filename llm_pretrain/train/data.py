@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.pipeline.errors import DamagedFile
 from llm_pretrain.pipeline.storage import file_problem, file_sha256
@@ -74,6 +75,7 @@ class TokenData:
 
 
 def open_token_data(folder: Path) -> TokenData:
+    must_exist(folder, "token data")
     try:
         manifest = read_manifest(folder)
     except DamagedFile as exc:

@@ -202,7 +202,7 @@ def export(
     """
     # The folder the kernel will write: links followed (a symlinked --out keeps its link, and
     # LINK/../x is checked where it lands).
-    out = Path(os.path.realpath(os.path.expanduser(out)))
+    given, out = str(out), Path(os.path.realpath(os.path.expanduser(out)))
     refuse_overlap(checkpoint, find_checkpoint(checkpoint), out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _recover(out)
@@ -218,7 +218,7 @@ def export(
     tmp.mkdir()
     try:
         result = _write_folder(tmp, model, weights, source, dtype, max_shard_bytes)
-        result = {"checkpoint": str(source), "step": state["step"], "out": str(out), **result}
+        result = {"checkpoint": str(source), "step": state["step"], "out": given, **result}
         files = sorted(path.name for path in tmp.iterdir())
         marker = {"llm_pretrain_version": __version__, **result, "files": files}
         atomic_write_json(tmp / EXPORT_MARKER, marker)

@@ -51,7 +51,7 @@ def test_duplicates_are_read_once(tmp_path):
 
 
 def test_missing_input_is_an_error(tmp_path):
-    with pytest.raises(InputError, match="matches no file"):
+    with pytest.raises(InputError, match="does not exist"):
         discover([str(tmp_path / "nope.warc.gz")])
     with pytest.raises(InputError, match="matches no file"):
         discover([str(tmp_path / "*.warc")])

@@ -119,8 +119,8 @@ def test_the_commands_train_evaluate_and_plot(token_data, tmp_path):
     assert (out / "loss.png").read_bytes().startswith(b"\x89PNG")
 
     wrong = runner.invoke(train, [*args, "model.n_heads=3"])
-    assert wrong.exit_code == 1
-    assert "Error: training config: model: Value error, dim 32 is not a multiple" in wrong.output
+    assert wrong.exit_code == 2  # a config error
+    assert "Error: model: Value error, dim 32 is not a multiple" in wrong.output
     not_tokens = runner.invoke(train, ["eval", "--checkpoint", str(tmp_path), "--data", str(out)])
     assert (
         not_tokens.exit_code == 1 and "neither a checkpoint nor a run folder" in not_tokens.output

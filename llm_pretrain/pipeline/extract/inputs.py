@@ -8,6 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_pretrain.errors import UsageError
 from llm_pretrain.pipeline.storage import url_error
 
 # Longest suffix first: `.warc.wet.gz` must win over `.gz`.
@@ -35,8 +36,8 @@ KIND_BY_SUFFIX = {
 CONTAINER_KINDS = {"warc", "jsonl", "parquet"}
 
 
-class InputError(ValueError):
-    """An input argument that names nothing readable."""
+class InputError(UsageError, ValueError):
+    """An input argument that names nothing readable (a usage error: exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
         unlisted: list[OSError] = []
         matches = _expand(argument, unlisted)
         if not matches and not unlisted:
+            if not glob.has_magic(argument) and not os.path.lexists(argument):
+                raise InputError(f"input {argument} does not exist")
             raise InputError(f"input {argument!r} matches no file")
         for error in unlisted:  # a folder the walk could not enter: recorded, not skipped
             folder = os.path.normpath(str(error.filename))

@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 from pydantic import Field
 
+from llm_pretrain.errors import UsageError
 from llm_pretrain.pipeline.filters.base import NON_WHITESPACE_LANGUAGES, FilterDoc, Step, StepConfig
 
 ENGLISH = "en"
@@ -52,8 +53,8 @@ _SPACE = re.compile(r"\s+")
 _URL_SEPARATORS = re.compile(r"[\W_]+")
 
 
-class BlocklistError(ValueError):
-    """A blocklist step whose list files are missing, unreadable or empty."""
+class BlocklistError(UsageError, ValueError):
+    """A blocklist step whose list files are missing, unreadable or empty: a config error."""
 
 
 # --- List files -------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def read_list(path: str | Path, key: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise BlocklistError(f"{key}: file not found: {path}") from None
+        raise BlocklistError(f"{key}: {path} does not exist") from None
     except IsADirectoryError:
         raise BlocklistError(f"{key}: {path} is a directory, not a list file") from None
     except OSError as exc:

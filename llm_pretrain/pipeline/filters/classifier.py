@@ -8,18 +8,20 @@ rejects documents scoring below its threshold; the toxicity step those scoring a
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
 
+from llm_pretrain.errors import UsageError, must_exist
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
 from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
 
 _SPACE = re.compile(r"\s+")
 
 
-class ClassifierError(RuntimeError):
+class ClassifierError(UsageError, RuntimeError):
     """A classifier step without a usable model."""
 
 
@@ -73,6 +75,7 @@ class FastTextClassifier(Step):
                 f"filter.{self.name}.model_path is not set: train a model with "
                 "`llm-data train-classifier` and give its path"
             )
+        must_exist(Path(config.model_path), f"filter.{self.name}.model_path")
         try:
             self.model = load_model(config.model_path)
         except ValueError as exc:

@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pydantic import Field
 
+from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
 
 LABEL_PREFIX = "__label__"
 
 
-class LanguageError(RuntimeError):
+class LanguageError(UserError, RuntimeError):
     """The language-id model is not installed."""
 
 

@@ -25,13 +25,14 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from llm_pretrain.configbase import Section
+from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.filters.classifier import fasttext_line, label_probability
 from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
 from llm_pretrain.pipeline.storage import atomic_write_json, commit_file, temporary_path
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError, ValueError):
     """Examples that cannot train a classifier (missing, empty, one class only)."""
 
 

@@ -83,6 +83,8 @@ def _share_run_options(
         kept: list[str] = []
         for item in _options(commands[name], part):
             flag = item[0].split("=", 1)[0]
+            if len(item) == 1 and _takes_value(commands[name], item[0]):
+                raise click.UsageError(f"{flag} needs a value")
             if flag in shared:
                 run_options += item
                 continue
@@ -165,6 +167,8 @@ def expand_chain(
     for name, part in segments[1:]:
         if _values(part, INPUT):
             raise click.UsageError(f"in a chain, {name} reads the output of the stage before it")
+    if not outputs[0].strip():
+        raise click.UsageError("--output is empty: give the chain's work folder")
     workdir = outputs[0].rstrip("/") or "/"
     segments = _share_run_options(segments, commands)
     result = list(head)
@@ -176,3 +180,12 @@ def expand_chain(
             result += ["--input", previous]
         previous = output
     return result
+
+
+def chained_stages(
+    args: list[str], commands: Mapping[str, click.Command], folders: Mapping[str, str]
+) -> list[str]:
+    """The stages of a chain in `args` (as `expand_chain` reads them); [] when it is none."""
+    _, segments = _segments(args, commands)
+    stages = [name for name, _ in segments if name in folders]
+    return stages if len(stages) >= 2 else []

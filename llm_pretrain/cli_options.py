@@ -17,7 +17,7 @@ import click
 import yaml
 from pydantic import BaseModel
 
-from llm_pretrain.cli_chain import expand_chain
+from llm_pretrain.cli_chain import chained_stages, expand_chain
 from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
@@ -25,7 +25,9 @@ from llm_pretrain.pipeline.storage import url_error
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
 
 PREFIX = "cfg__"
-IN_CHAIN = "llm_pretrain.in_chain"  # ctx.meta key: the stages run as a chain
+# Click 8.2+ raises this for a group run without arguments; older ones print help and exit.
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+IN_CHAIN = "llm_pretrain.in_chain"  # ctx.meta key: the stages of a chain, [] for none
 FLAGS: dict[str, str] = {}  # dotted config key -> the option that sets it
 
 
@@ -148,9 +150,9 @@ def resolve_config(config_path: Path | None, assignments: Iterable[str], options
     changed = json.dumps(config.model_dump(exclude_defaults=True), sort_keys=True)
     logging.getLogger(__name__).debug("config (what differs from the defaults): %s", changed)
     if options.get("print_config"):
-        sections = sorted({name.split("__")[1] for name in options if name.startswith(PREFIX)})
-        click.echo(config_yaml(config, sections), nl=False)
-        click.get_current_context().exit(0)
+        ctx = click.get_current_context()
+        click.echo(config_yaml(config, config_sections(ctx)), nl=False)
+        ctx.exit(0)
     return config
 
 
@@ -200,6 +202,8 @@ class StopsCleanly(click.Group):
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
+        except NO_ARGS_IS_HELP:
+            raise  # `llm-data` alone: its help, as Click prints it
         except click.UsageError as exc:
             raise OneLineUsageError(exc) from None
 
@@ -261,9 +265,8 @@ class MultiValueGroup(StopsCleanly):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         args = spread_values(args, self.multi_value_options, self.commands)
-        expanded = expand_chain(args, self.commands, self.chain_folders)
-        ctx.meta[IN_CHAIN] = expanded is not args  # a chain comes back as a new list
-        return super().parse_args(ctx, expanded)
+        ctx.meta[IN_CHAIN] = chained_stages(args, self.commands, self.chain_folders)
+        return super().parse_args(ctx, expand_chain(args, self.commands, self.chain_folders))
 
 
 def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[str]) -> list[str]:
@@ -284,6 +287,27 @@ def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[
             current = None
             result.append(arg)
     return result
+
+
+# Commands that use every section, though their options cover only some.
+ALL_SECTIONS = ("refresh",)
+
+
+def config_sections(ctx: click.Context) -> list[str] | None:
+    """The config sections a command (or every stage of its chain) reads; None for all."""
+    if ctx.info_name in ALL_SECTIONS:
+        return None
+    group = ctx.parent.command if ctx.parent else None
+    names = (ctx.meta.get(IN_CHAIN) or [ctx.info_name]) if group else [ctx.info_name]
+    commands = [group.commands[name] for name in names] if group else [ctx.command]
+    return sorted(
+        {
+            param.name.split("__")[1]
+            for command in commands
+            for param in command.params
+            if param.name and param.name.startswith(PREFIX)
+        }
+    )
 
 
 def config_yaml(config: BaseModel, sections: Iterable[str] | None = None) -> str:

@@ -325,3 +325,18 @@ def test_verbose_logs_the_config_the_tasks_and_the_inputs_not_read(tmp_path):
     assert re.search(r"input not read: .*loop.html: .*symbolic links", loud.stderr)
     quiet = invoke(*args, "-o", str(tmp_path / "b"), "-q")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_print_config_of_a_chain_and_of_refresh_covers_what_they_read():
+    chain = invoke("extract", "-i", "x", "filter", "dedup", "--print-config", "-o", "w")
+    assert chain.exit_code == 0, chain.output
+    assert sorted(yaml.safe_load(chain.output)) == ["dedup", "executor", "extract", "filter"]
+    refresh = invoke("refresh", "-w", "w", "--print-config")
+    assert sorted(yaml.safe_load(refresh.output)) == sorted(PipelineConfig.model_fields)
+    mistakes = [
+        (["extract", "-i", "x", "filter", "-o", "w", "--set"], "needs a value"),
+        (["extract", "-i", "x", "filter", "--output="], "--output is empty"),
+    ]
+    for args, message in mistakes:
+        result = invoke(*args)
+        assert result.exit_code == 2 and message in result.stderr

@@ -18,7 +18,9 @@ from click.testing import CliRunner
 from llm_pretrain.cli import data, train
 from llm_pretrain.cli_chain import _names, _options, expand_chain
 from llm_pretrain.cli_options import spread_values
+from llm_pretrain.config import ConfigError
 from llm_pretrain.samples import article, write_pdf, write_warc
+from llm_pretrain.train.config import load_train_config
 from tests.train.helpers import TINY
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -78,6 +80,8 @@ def check_parses(program: str, args: list[str]) -> None:
             if item[0].startswith("-"):
                 name = item[0].split("=", 1)[0]
                 assert name in _names(command), f"{command.name} has no option {name}"
+        if command.name == "pretrain":  # its KEY=VALUE overrides name keys of the recipe
+            load_train_config(None, [arg for arg in part if "=" in arg and arg[0] != "-"])
 
 
 def test_the_readme_shows_commands_and_every_one_parses():
@@ -90,6 +94,8 @@ def test_the_readme_shows_commands_and_every_one_parses():
 def test_a_wrong_readme_command_would_be_caught():
     with pytest.raises(AssertionError, match="has no option --vocab"):
         check_parses("llm-data", ["tokenize", "-i", "a", "-o", "b", "--vocab", "3"])
+    with pytest.raises(ConfigError, match="did you mean optimizer.lr"):
+        check_parses("llm-train", ["pretrain", "-d", "t", "-o", "r", "optimizer.lrr=1"])
     with pytest.raises(click.UsageError):
         check_parses(
             "llm-data", ["extract", "-i", "a", "filter", "--index", "x", "dedup", "-o", "w"]

@@ -225,8 +225,22 @@ def write_cards(folder: Path, manifest: dict[str, Any]) -> None:
         f"# Written by llm-data {manifest['stage']}: the kept documents; see {README}.\n"
         + yaml.safe_dump({"configs": configs}, sort_keys=False)
     )
-    atomic_write_bytes(folder / HF_YAML, hf_yaml.encode("utf-8"))
-    atomic_write_bytes(folder / README, card_text(manifest).encode("utf-8"))
+    for name, text in ((HF_YAML, hf_yaml), (README, card_text(manifest))):
+        if card_is_ours(folder / name):  # a note of the user's own under that name stays
+            atomic_write_bytes(folder / name, text.encode("utf-8"))
+
+
+# How the cards begin: a file under their names that begins otherwise is the user's.
+CARD_HEADS = {HF_YAML: b"# Written by llm-data ", README: b"# Document dataset\n"}
+
+
+def card_is_ours(path: Path) -> bool:
+    """Whether the card file `path` is missing or written by this tool (may be replaced)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(64).startswith(CARD_HEADS[path.name])
+    except FileNotFoundError:
+        return True
 
 
 def card_text(manifest: dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from llm_pretrain.pipeline.dataset import (
     REJECTED_DIR,
     SHARD_GLOB,
     STATS,
+    card_is_ours,
     open_shard,
     read_manifest,
     write_cards,
@@ -120,7 +120,7 @@ def read_input_dataset(folder: Path) -> InputDataset:
                 f"{path} {found}, its manifest says {shard['bytes']:,}; it changed after its "
                 "dataset was written; rebuild the dataset"
             )
-    return InputDataset(Path(os.path.abspath(folder)), manifest)  # one identity however named
+    return InputDataset(Path(folder), manifest)
 
 
 def _lists_shards(manifest: dict[str, Any]) -> bool:
@@ -190,12 +190,48 @@ class StageSpec:
     def fingerprint(self) -> str:
         return stage_fingerprint(self.stage, self.config, self.inputs)
 
+    def earlier_fingerprints(self) -> list[str]:
+        return earlier_fingerprints(self.stage, self.config, self.inputs)
+
 
 def stage_fingerprint(stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
     """Names a run by what determines its output: a rerun with the same one resumes it or
-    finds it done; another one must not mix with it."""
-    blob = json.dumps({"stage": stage, "config": config, "inputs": inputs}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    finds it done; another one must not mix with it. A dataset or a tokenizer given as input
+    counts by its checksums, not by where it lies (`-i ex` and `-i /abs/ex`, a copied work
+    folder); a file to extract counts by its path too (documents' ids hold it)."""
+    return _sha256({"stage": stage, "config": config, "inputs": [_what(i) for i in inputs]})
+
+
+# Config keys added since fingerprints were first written, with the value that behaves as the
+# versions before them did: their fingerprints leave the keys out (see earlier_fingerprints).
+ADDED_KEYS: dict[tuple[str, ...], Any] = {("filter", "pii", "mask_bare_digit_runs"): False}
+
+
+def earlier_fingerprints(
+    stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]
+) -> list[str]:
+    """The fingerprint version 0.1.0 up to issue 18 gave this run (input datasets by the path
+    as typed, no key added since): its outputs stay up to date and its unfinished runs are
+    started again instead of refused."""
+    before = json.loads(json.dumps(config))
+    for (owner, *parents, leaf), default in ADDED_KEYS.items():
+        node = before if owner == stage else None
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(leaf) == default:
+            del node[leaf]
+    earlier = _sha256({"stage": stage, "config": before, "inputs": inputs})
+    return [] if earlier == stage_fingerprint(stage, config, inputs) else [earlier]
+
+
+def _what(identity: dict[str, Any]) -> dict[str, Any]:
+    if "sha256" in identity or "shards" in identity:  # a dataset or a tokenizer
+        return {key: value for key, value in identity.items() if key not in ("path", "tokenizer")}
+    return identity
+
+
+def _sha256(value: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -221,8 +257,11 @@ def merge_stats(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 def clear_output(output: Path) -> None:
     """Remove what a stage writes into `output` (and nothing else the user keeps there),
     the rejected folder of earlier versions included."""
-    for name in (MANIFEST, STATS, README, HF_YAML):
+    for name in (MANIFEST, STATS):
         (output / name).unlink(missing_ok=True)
+    for name in (README, HF_YAML):
+        if card_is_ours(output / name):
+            (output / name).unlink(missing_ok=True)
     for shard in output.glob(SHARD_GLOB):
         shard.unlink()
     for folder in (REJECTED_DIR, LEGACY_REJECTED_DIR, PROGRESS_DIR):
@@ -286,10 +325,13 @@ def run_stage(
 def _run_stage(spec: StageSpec, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
     output = spec.output
     fingerprint = spec.fingerprint()
-    finished = finished_run(output, fingerprint)
+    earlier = spec.earlier_fingerprints()
+    finished = finished_run(output, fingerprint, earlier)
     if finished is not None:
         return finished
-    progress_dir = claim_progress_dir(output, spec.stage, fingerprint, clear=clear_output)
+    progress_dir = claim_progress_dir(
+        output, spec.stage, fingerprint, clear=clear_output, earlier=earlier
+    )
     remove_stale_temporaries(output)
     remove_stale_temporaries(output / REJECTED_DIR)
 
@@ -401,21 +443,21 @@ def _marker(progress_dir: Path, index: int) -> Path:
 
 
 def listed_files(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The shard records (file, bytes...) a manifest lists: kept and rejected documents, or
-    the token shards of each split."""
-    records = [*manifest.get("shards", []), *manifest.get("rejected_shards", [])]
+    """The records (file, bytes...) of the shards the next stage reads: the kept documents,
+    or the token shards of each split (rejected shards are a record, not the dataset)."""
+    records = list(manifest.get("shards", []))
     for split in manifest.get("splits", {}).values():
         records += split.get("shards", [])
     return records
 
 
-def finished_run(output: Path, fingerprint: str) -> RunSummary | None:
+def finished_run(output: Path, fingerprint: str, earlier: Sequence[str] = ()) -> RunSummary | None:
     """The dataset in `output` when this same run (same fingerprint) made it; None when there
     is none yet; an error when another run made it."""
     manifest = read_manifest(output)
     if manifest is None:
         return None
-    if manifest.get("fingerprint") == fingerprint:
+    if manifest.get("fingerprint") in (fingerprint, *earlier):
         for shard in listed_files(manifest):
             path = output / shard["file"]
             if not path.is_file() or path.stat().st_size != shard.get("bytes", path.stat().st_size):
@@ -437,33 +479,30 @@ def claim_progress_dir(
     data_glob: str = SHARD_GLOB,
     *,
     clear: Callable[[Path], None],
+    earlier: Sequence[str] = (),
 ) -> Path:
     """The output's `_progress/` folder for this run: a new one, or the unfinished one of the
     same run (same fingerprint) to resume; never one of another run or shards of unknown
     origin (files matching `data_glob`).
 
     The fingerprint names what the output holds, not how it is written: an unfinished run
-    that an earlier version wrote in another schema (its `plan.json` says which) is cleared
-    (`clear`) and started again, so that no dataset mixes shards of two schemas.
+    that an earlier version wrote (in another schema, as its `plan.json` says, or under one of
+    the `earlier` fingerprints) is cleared (`clear`) and started again, so that no dataset
+    mixes shards of two versions.
     """
     progress_dir = output / PROGRESS_DIR
     plan_path = progress_dir / "plan.json"
     if plan_path.exists():
         plan = read_json(plan_path)
-        if plan.get("fingerprint") != fingerprint:
+        ours = plan.get("fingerprint") == fingerprint
+        if ours and plan.get("schema_version", 1) == SCHEMA_VERSION:
+            return progress_dir  # this run's own, to resume
+        if not ours and plan.get("fingerprint") not in earlier:
             raise StageError(
                 f"{output} holds an unfinished run with other inputs or settings; "
                 "run that command again to finish it, or pass --overwrite"
             )
-        if plan.get("schema_version", 1) == SCHEMA_VERSION:
-            return progress_dir
-        log.warning(
-            "%s holds an unfinished run written by an earlier version (schema %s): started "
-            "again in schema %s",
-            output,
-            plan.get("schema_version", 1),
-            SCHEMA_VERSION,
-        )
+        log.warning("%s holds an unfinished run an earlier version wrote: started again", output)
         clear(output)
     if any(output.glob(data_glob)):
         raise StageError(

@@ -41,6 +41,7 @@ from llm_pretrain.pipeline.runner import (
     check_dataset_output,
     claim_progress_dir,
     claimed_output,
+    earlier_fingerprints,
     finished_run,
     merge_stats,
     read_input_dataset,
@@ -229,12 +230,13 @@ def run_tokenize(
         fingerprint_config["tokenizer"] = config.tokenizer.model_dump()
     inputs = [dataset.identity(), *([source.identity()] if source.path else [])]
     fingerprint = stage_fingerprint(STAGE, fingerprint_config, inputs)
+    earlier = earlier_fingerprints(STAGE, fingerprint_config, inputs)
     with claimed_output(output, overwrite, clear_output):
-        finished = finished_run(output, fingerprint)
+        finished = finished_run(output, fingerprint, earlier)
         if finished is not None:
             return finished
         progress_dir = claim_progress_dir(
-            output, STAGE, fingerprint, "*/shard-*.arrow", clear=clear_output
+            output, STAGE, fingerprint, "*/shard-*.arrow", clear=clear_output, earlier=earlier
         )
         for folder in (output, *(output / split for split in SPLITS)):
             remove_stale_temporaries(folder)

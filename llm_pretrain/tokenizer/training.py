@@ -73,10 +73,10 @@ def sample_texts(
     """The texts of the sampled documents, shard by shard; `counts` gets documents and bytes."""
     for shard in shards:
         for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist():
-            key = text_key(text)
+            key = text_key(text) if held_out is not None or share < 1 else ""
             if held_out is not None and held_out(key):
                 continue
-            if picked(key, share, salt):
+            if share >= 1 or picked(key, share, salt):
                 size = len(text.encode("utf-8"))
                 if counts["bytes"] + size > _HARD_LIMIT:  # a sample a little over its share
                     return

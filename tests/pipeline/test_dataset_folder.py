@@ -194,3 +194,13 @@ def test_an_unfinished_run_of_schema_1_is_started_again(tmp_path, config, monkey
     assert resumed.tasks_run == 2  # every task again: none of the old shards is kept
     assert not (out / "rejected").exists()
     assert shard_checksums(out) == shard_checksums(clean)
+
+
+def test_a_note_of_the_users_under_a_card_name_is_never_replaced(extracted, config, tmp_path):
+    """A `_README.md` the user wrote into a dataset folder survives the run and --overwrite."""
+    note = extracted / "_README.md"
+    note.write_text("my notes on this crawl\n")
+    config.extract.min_chars = config.extract.min_chars + 1  # another dataset: replaced whole
+    run_extract([str(tmp_path / "in")], extracted, config, show_progress=False, overwrite=True)
+    assert note.read_text() == "my notes on this crawl\n"
+    assert (extracted / ".huggingface.yaml").read_bytes().startswith(b"# Written by llm-data")

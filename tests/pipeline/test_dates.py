@@ -43,7 +43,7 @@ def test_dates_that_can_be_read(text, instant):
 @pytest.mark.parametrize(
     "text",
     [None, "", "   ", "garbage", "last Tuesday", "2024-13-01", "2024-02-30", "1700000000",
-     "0001-01-01T00:00:00+01:00", "99999"],
+     "0001-01-01T00:00:00+01:00", "99999", "20240115", "2024-W03-1", ".1234Z"],
 )  # fmt: skip
 def test_dates_that_cannot_be_read_are_none(text):
     assert parse_date(text) is None

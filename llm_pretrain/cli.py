@@ -887,7 +887,10 @@ def sample(
     setup_logging(quiet, verbose)
     texts = list(prompts)
     if prompts_file is not None:
-        lines = prompts_file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = prompts_file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(f"{prompts_file} is not UTF-8 text ({exc.reason})") from None
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise click.UsageError("give --prompt TEXT or --prompts-file FILE")

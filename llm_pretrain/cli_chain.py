@@ -67,6 +67,7 @@ def _options(command: click.Command, args: list[str]) -> list[list[str]]:
     return items
 
 
+NOTHING_RUNS = {"--help", "-h", "--help-all", "--print-config"}
 CHAIN_OWN = {*INPUT, *OUTPUT, "--help", "-h", "--help-all"}
 
 
@@ -158,7 +159,18 @@ def expand_chain(
     if len(stages) != len(segments):
         others = sorted({name for name, _ in segments if name not in folders})
         raise click.UsageError(f"{', '.join(others)} cannot be chained with dataset stages")
+    for name, part in segments:  # help asked for in a chain: that stage's help, nothing run
+        for flag in part:
+            if flag in ("--help", "-h", "--help-all"):
+                return [*head, name, flag]
+    if len(set(stages)) != len(stages):
+        raise click.UsageError("a chain runs each stage once")
+    order = list(folders)
+    if stages != sorted(stages, key=order.index):
+        raise click.UsageError(f"a chain runs its stages in the order {' '.join(order)}")
     outputs = [value for _, part in segments for value in _values(part, OUTPUT)]
+    if not outputs and any(arg in NOTHING_RUNS for _, part in segments for arg in part):
+        outputs = ["."]  # --help or --print-config: nothing is written
     if len(outputs) != 1:
         raise click.UsageError(
             "a chain of stages writes its datasets under one work folder: give --output once "

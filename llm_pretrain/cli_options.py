@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from llm_pretrain.cli_chain import chained_stages, expand_chain
 from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
+from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.storage import url_error
@@ -331,6 +332,8 @@ def _yaml_lines(model: BaseModel, lines: list[str], indent: str, only: set[str] 
         else:
             dumped = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
             dumped = dumped.removesuffix("\n...").strip()
+            if load_yaml(dumped) != value:  # `1e3` is a number to our loader, not to PyYAML's
+                dumped = json.dumps(value, ensure_ascii=False)
             lines.append(f"{indent}{name}: {dumped}")
 
 

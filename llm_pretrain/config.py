@@ -36,6 +36,9 @@ from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
 from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
 
+# The longest time limit a setting takes (30 days): more overflows the timers it arms.
+MAX_TIMEOUT_S = 30 * 86400.0
+
 
 class HtmlConfig(Section):
     mode: Literal["balanced", "precision", "recall"] = Field(
@@ -71,7 +74,7 @@ class ExtractConfig(Section):
         20_000_000, ge=1, description="raw documents larger than this are rejected unread"
     )
     document_timeout_s: float = Field(
-        30.0, gt=0, description="time limit for extracting one document"
+        30.0, gt=0, le=MAX_TIMEOUT_S, description="time limit for extracting one document"
     )
     task_max_files: int = Field(
         64, ge=1, description="small input files grouped into one task and output shard"
@@ -95,7 +98,10 @@ class FilterConfig(Section):
         "reasons of every step that would have rejected it (for tuning thresholds)",
     )
     document_timeout_s: float = Field(
-        10.0, gt=0, description="time limit for one step on one document (rule `timeout`)"
+        10.0,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        description="time limit for one step on one document (rule `timeout`)",
     )
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
     language: LanguageConfig = Field(default_factory=LanguageConfig)

@@ -51,10 +51,14 @@ def load_yaml(text: str) -> Any:
 
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     """A YAML file that must hold a mapping; unreadable or malformed files are ConfigErrors."""
+    if Path(path).exists() and not Path(path).is_file():  # a FIFO or a device never ends
+        raise ConfigError(f"{what} {path} is not a regular file")
     try:
         data = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from llm_pretrain.cli import data, train
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.cli_options import FLAGS, spread_values
 from llm_pretrain.config import PipelineConfig
+from llm_pretrain.configbase import load_yaml
 from llm_pretrain.samples import build_sample
 from llm_pretrain.train.config import TrainConfig
 from tests.conftest import BOILERPLATE_PAGE
@@ -340,3 +341,26 @@ def test_print_config_of_a_chain_and_of_refresh_covers_what_they_read():
     for args, message in mistakes:
         result = invoke(*args)
         assert result.exit_code == 2 and message in result.stderr
+
+
+def test_help_and_print_config_in_a_chain_run_nothing_and_need_no_output():
+    assert "Usage: data filter" in invoke("extract", "filter", "-h").output
+    printed = invoke("extract", "filter", "dedup", "tokenize", "--print-config")
+    assert printed.exit_code == 0, printed.output
+    assert "tokenize" in yaml.safe_load(printed.output)
+
+
+def test_printed_config_loads_back_with_strings_that_look_like_numbers():
+    printed = invoke("extract", "--print-config", "--set", 'extract.text_field="1e3"')
+    assert printed.exit_code == 0, printed.output
+    assert load_yaml(printed.output)["extract"]["text_field"] == "1e3"  # our loader's reading
+
+
+def test_a_failed_refresh_is_one_line_on_the_console(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("some text " * 20)
+    model = f"filter.quality_classifier.model_path={tmp_path / 'no.bin'}"
+    result = invoke("refresh", "-w", str(tmp_path / "w"), "-i", str(tmp_path / "in"), "-q",
+                    "--set", "filter.steps=[quality_classifier]", "--set", model)  # fmt: skip
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "refresh failed" in (tmp_path / "w" / "refresh.log").read_text()

@@ -4,6 +4,7 @@ a traceback (issue 19): 2 for usage and config, 1 for a failure, 75 for a locked
 from __future__ import annotations
 
 import json
+import os
 import random
 import shlex
 import shutil
@@ -51,6 +52,8 @@ def made(tmp_path_factory) -> Path:
     done = runner.invoke(train, [*run, *TINY, "max_steps=2", "checkpoint.every_steps=2"])
     assert done.exit_code == 0, done.output
     (root / "bad.yaml").write_text("extract: [unclosed\n")
+    (root / "binary.yaml").write_bytes(bytes(range(128, 256)))
+    os.mkfifo(root / "fifo.yaml")  # read, it would never end
     (root / "notes").mkdir()
     (root / "notes" / "todo.txt").write_text("mine")
     return root
@@ -110,6 +113,23 @@ MISTAKES = [
              "--set filter.quality_classifier.model_path={R}/model.bin", 2, "does not exist"),
     ("train", "plot {R}/notes", 1, "metrics.jsonl"),
     ("train", "plot {R}/nope", 2, "does not exist"),
+    # found by the hostile tester
+    ("data", "extract -i {R}/raw -o {R}/o1 --config {R}/binary.yaml", 2, "not UTF-8 text"),
+    ("data", "extract -i {R}/raw -o {R}/o1 --config {R}/fifo.yaml", 2, "not a regular file"),
+    ("data", "extract -i {R}/raw -o {R}/o1 --document-timeout-s 1e308", 2,
+     "--document-timeout-s"),
+    ("data", "extract -i '' -o {R}/o1", 2, "empty"),
+    ("data", "extract -i {R}/raw filter filter -o {R}/o5", 2, "each stage once"),
+    ("data", "filter -i {R}/extracted extract -o {R}/o5", 2, "in the order"),
+    ("data", "extract -i {R}/raw filter -o {R}/o5 --set", 2, "needs a value"),
+    ("data", "train-tokenizer -i {R}/extracted -o {R}/o8 --pattern (", 2, "not a valid regex"),
+    ("data", "train-classifier --positive {R}/extracted --negative {R}/extracted -o {R}/m.bin "
+             "--positive-label 'hq text'", 2, "--positive-label"),
+    ("data", "tokenize -i {R}/extracted -o {R}/o9 --tokenizer {R}/raw/docs.jsonl", 1,
+     "is not a tokenizer.json"),
+    ("data", "tokenize -i {R}/extracted -o {R}/o9 --seq-len 99999999999", 2, "--seq-len"),
+    ("train", "sample --checkpoint {R}/run --prompts-file {R}/binary.yaml", 2, "not UTF-8"),
+    ("train", "pretrain --config {R}/fifo.yaml --print-config", 2, "not a regular file"),
 ]  # fmt: skip
 
 
@@ -158,3 +178,23 @@ def test_in_a_real_process_there_is_no_traceback(made):
         done = subprocess.run([sys.executable, *args], capture_output=True, text=True)
         assert done.returncode == code
         assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+STOPPED_WHILE_IMPORTING = """
+import sys
+class Stop:  # Ctrl-C arriving while the commands are imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "llm_pretrain.cli":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Stop())
+from llm_pretrain.entry import data
+data()
+"""
+
+
+def test_ctrl_c_while_starting_is_one_line_and_130():
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED_WHILE_IMPORTING], capture_output=True, text=True
+    )
+    assert done.returncode == 130
+    assert done.stderr == "stopped by SIGINT while starting; nothing was done\n"

@@ -127,6 +127,7 @@ def logging_to(path: Path) -> Iterator[None]:
     console = [(h, h.level) for h in root.handlers]
     for existing, _ in console:
         existing.setLevel(max(existing.level, level))
+        existing.addFilter(_not_file_only)
     root.addHandler(handler)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
     try:
@@ -136,7 +137,14 @@ def logging_to(path: Path) -> Iterator[None]:
         root.setLevel(level)
         for existing, before in console:
             existing.setLevel(before)
+            existing.removeFilter(_not_file_only)
         handler.close()
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    """Console handlers skip records meant for refresh.log alone (an error the command also
+    prints as its one `Error:` line)."""
+    return not getattr(record, "file_only", False)
 
 
 def refresh(
@@ -162,7 +170,7 @@ def refresh(
         try:
             result = _refresh(workdir, config, patterns, show_progress)
         except BaseException as exc:
-            log.error("refresh failed: %s", exc)
+            log.error("refresh failed: %s", exc, extra={"file_only": True})
             _record(workdir, {"outcome": "error", "error": str(exc) or type(exc).__name__})
             raise
         result.seconds = time.perf_counter() - started

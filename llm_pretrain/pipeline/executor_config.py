@@ -25,6 +25,7 @@ class ExecutorConfig(Section):
     task_timeout_s: float = Field(
         6 * 3600.0,
         gt=0,
+        le=30 * 86400.0,  # more overflows the timers it arms
         description="wall-clock limit for one task (one output shard); a task over it is "
         "killed: extract records its input files as rejected, other stages fail the run",
     )

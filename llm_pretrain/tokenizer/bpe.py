@@ -118,7 +118,7 @@ class BpeTokenizer:
         except OSError as exc:
             raise TokenizerError(f"cannot read tokenizer {path}: {exc.strerror}") from None
         except ValueError as exc:
-            raise TokenizerError(str(exc)) from None
+            raise TokenizerError(f"{path} is not a tokenizer.json of this tool: {exc}") from None
         if END_OF_TEXT not in special:
             raise TokenizerError(f"{path} has no {END_OF_TEXT} token")
         return cls(pattern, ranks, special)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from llm_pretrain.configbase import Section
 
@@ -11,6 +11,7 @@ class TokenizerConfig(Section):
     vocab_size: int = Field(
         32768,
         ge=260,
+        le=2**31 - 1,  # ids are int32 in training
         description="tokens in all: the 256 bytes, the learned merges and the special tokens",
     )
     pattern: str = Field(
@@ -31,11 +32,26 @@ class TokenizerConfig(Section):
     )
     sample_seed: int = Field(0, ge=0, description="salt of the hash that picks the sample")
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        """A regex that does not compile fails here, not deep in the trainer."""
+        import regex
+
+        from llm_pretrain.tokenizer.patterns import resolve_pattern
+
+        try:
+            regex.compile(resolve_pattern(pattern))
+        except regex.error as exc:
+            raise ValueError(f"not a valid regex: {exc}") from None
+        return pattern
+
 
 class TokenizeConfig(Section):
     seq_len: int = Field(
         2048,
         ge=1,
+        le=2**20,
         description="tokens per training sequence; each row holds seq_len + 1 ids, the inputs "
         "and the targets shifted by one",
     )

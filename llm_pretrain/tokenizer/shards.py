@@ -78,10 +78,10 @@ class PackedReader:
                 if not len(chunk):
                     continue
                 row_len = chunk.type.list_size
-                values = chunk.values.to_numpy(zero_copy_only=True)
+                values = _as_numpy(chunk.values)
                 start = chunk.offset * row_len
                 self.ids.append(values[start : start + len(chunk) * row_len].reshape(-1, row_len))
-                self.lengths.append(length.to_numpy(zero_copy_only=True))
+                self.lengths.append(_as_numpy(length))
                 self.starts.append(total)
                 total += len(chunk)
         self.total = total
@@ -116,3 +116,13 @@ def open_split(folder: Path, split: str = "train") -> PackedReader:
     return PackedReader(
         [Path(folder) / shard["file"] for shard in manifest["splits"][split]["shards"]]
     )
+
+
+_NUMPY = {pa.uint16(): np.uint16, pa.uint32(): np.uint32, pa.int32(): np.int32}
+
+
+def _as_numpy(array: pa.Array) -> np.ndarray:
+    """A primitive array without nulls as a view of its buffer. Not `to_numpy`: its first call
+    imports pandas (pyarrow's shim), and an import swallows a Ctrl-C that lands during it."""
+    data = np.frombuffer(array.buffers()[1], dtype=_NUMPY[array.type])
+    return data[array.offset : array.offset + len(array)]

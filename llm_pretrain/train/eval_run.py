@@ -44,6 +44,11 @@ def evaluate_checkpoint(
         if reader is None:
             raise TrainError(f"{data_dir} has no {split} rows")
         model_config = read_model_config(checkpoint)
+        if data.seq_len > model_config.max_seq_len:
+            raise TrainError(
+                f"{data_dir} holds rows of {data.seq_len} tokens, more than the model's "
+                f"max_seq_len {model_config.max_seq_len}"
+            )
         model = build_model(model_config, runtime, seed=0)
         load_model_weights(checkpoint, model, runtime)
         loss, tokens = evaluate(model, reader, runtime, batch_rows, max_rows)

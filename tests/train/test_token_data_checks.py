@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +122,17 @@ def test_d_eval_refuses_a_damaged_shard(data, tmp_path):
     assert result.exit_code == 1, result.output
     assert f"token data {data}: {VAL_SHARD} does not match its recorded sha256" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_reading_token_data_imports_no_pandas(token_data):
+    """pyarrow's to_numpy imports pandas on first use, and an import swallows a Ctrl-C that
+    lands in it: the trainer then ran on to the end and exited 0."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from llm_pretrain.train.data import open_token_data\n"
+        f"data = open_token_data(Path({str(token_data)!r}))\n"
+        "rows = data.train[0]\n"
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

@@ -108,6 +108,8 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
     found: dict[str, InputFile] = {}
     unsupported: list[str] = []
     for argument in arguments:
+        if not argument.strip():
+            raise InputError("an --input is empty")
         if (problem := url_error(argument)) is not None:
             raise InputError(problem)
         unlisted: list[OSError] = []

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from llm_pretrain.configbase import Section
 from llm_pretrain.errors import UserError
@@ -37,8 +37,20 @@ class TrainingError(UserError, ValueError):
 
 
 class TrainClassifierConfig(Section):
-    positive_label: str = Field("positive", description="label of the positive examples")
-    negative_label: str = Field("negative", description="label of the negative examples")
+    positive_label: str = Field(
+        "positive", pattern=r"^\S+$", description="label of the positive examples (one word)"
+    )
+    negative_label: str = Field(
+        "negative", pattern=r"^\S+$", description="label of the negative examples (one word)"
+    )
+
+    @field_validator("negative_label")
+    @classmethod
+    def _distinct(cls, label: str, info: ValidationInfo) -> str:
+        if label == info.data.get("positive_label"):
+            raise ValueError("the two labels must differ")
+        return label
+
     text_field: str = Field("text", description="text field of .jsonl and .parquet examples")
     max_chars: int = Field(10000, ge=1, description="characters of each example used (the head)")
     max_per_class: int | None = Field(

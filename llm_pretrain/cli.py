@@ -32,6 +32,7 @@ from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
 from llm_pretrain.pipeline.runner import RunSummary
 from llm_pretrain.pipeline.summary import format_summary, format_tokenize_summary, summary_json
 from llm_pretrain.signals import exit_code
+from llm_pretrain.stages import STAGE_FOLDERS
 
 
 def safe_console() -> None:
@@ -87,12 +88,7 @@ def data() -> None:
     safe_console()
 
 
-data.chain_folders = {
-    "extract": "extracted",
-    "filter": "filtered",
-    "dedup": "deduped",
-    "tokenize": "tokens",
-}
+data.chain_folders = STAGE_FOLDERS
 
 
 @data.command(cls=ConfigHelp)

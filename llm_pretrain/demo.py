@@ -34,6 +34,7 @@ from llm_pretrain.demo_crawl import (
 )
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.samples import encrypt_pdf, write_image_only_pdf, write_pdf
+from llm_pretrain.stages import STAGE_FOLDERS
 
 CONFIG = Path("configs/demo.yaml")
 RECIPE = Path("configs/train/demo.yaml")
@@ -97,7 +98,7 @@ def run_stages(crawl: Path, work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
     run("llm-data", "extract", "--input", crawl, "filter", "dedup", "tokenize",
         "--config", CONFIG, "--output", work)  # fmt: skip
-    show_first_document(work / "deduped")
+    show_first_document(work / STAGE_FOLDERS["dedup"])
 
 
 def refresh_twice(crawl: Path, corpus: Path) -> None:
@@ -148,7 +149,8 @@ def main() -> None:
     refresh_twice(crawl, corpus)
     if args.no_train:
         return
-    pretrain_and_sample(corpus / "tokens", args.workdir / "run", args.workdir / "hf")
+    tokens = corpus / STAGE_FOLDERS["tokenize"]
+    pretrain_and_sample(tokens, args.workdir / "run", args.workdir / "hf")
     print(
         f"demo finished in {time.monotonic() - started:.0f} s; open {corpus / 'report.html'} "
         "for the corpus report"

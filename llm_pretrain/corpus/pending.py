@@ -17,8 +17,9 @@ from typing import Any
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.pipeline.extract.inputs import InputFile, inspect
 from llm_pretrain.pipeline.storage import file_sha256
+from llm_pretrain.stages import STAGE_FOLDERS
 
-EXTRACTED = "extracted"
+EXTRACTED = STAGE_FOLDERS["extract"]
 
 
 def recorded_files(record: dict[str, Any]) -> list[InputFile]:

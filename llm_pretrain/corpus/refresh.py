@@ -23,7 +23,7 @@ from typing import Any
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.corpus.inputs import Scan, scan_inputs
 from llm_pretrain.corpus.lock import workdir_lock
-from llm_pretrain.corpus.pending import EXTRACTED, extract_finished, recorded_files, stale_reason
+from llm_pretrain.corpus.pending import extract_finished, recorded_files, stale_reason
 from llm_pretrain.corpus.versions import (
     BATCH_FILE,
     BATCHES,
@@ -48,6 +48,7 @@ from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.outputs import input_patterns_problem, protected_problem
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.pipeline.storage import atomic_write_json, read_json, remove_tree
+from llm_pretrain.stages import DOCUMENT_STAGES, STAGE_FOLDERS
 from llm_pretrain.tokenizer.stage import run_tokenize
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ def _run_batch(
     missing = [file.path for file in files if file not in present]
     for path in missing:
         log.warning("%s is gone; batch %s goes on without it", path, batch_name(number))
-    extracted, filtered, deduped = (folder / n for n in (EXTRACTED, "filtered", "deduped"))
+    extracted, filtered, deduped = (folder / STAGE_FOLDERS[s] for s in DOCUMENT_STAGES)
     tokens_dir = workdir / TOKENS / BATCHES / batch_name(number)
     runs = {
         "extract": lambda: extract_files(present, extracted, config, show_progress),

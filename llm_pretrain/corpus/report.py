@@ -26,9 +26,11 @@ from llm_pretrain.corpus.versions import (
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS, read_manifest, shard_paths
 from llm_pretrain.pipeline.runner import StageError, merge_stats
 from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.stages import DOCUMENT_STAGES
+from llm_pretrain.stages import STAGE_FOLDERS as ALL_STAGE_FOLDERS
 
-# Stage name -> the folder its output has, in a batch and in a chain's output folder.
-STAGE_FOLDERS = {"extract": "extracted", "filter": "filtered", "dedup": "deduped"}
+# Stage name -> the folder its documents have, in a batch and in a chain's output folder.
+STAGE_FOLDERS = {stage: ALL_STAGE_FOLDERS[stage] for stage in DOCUMENT_STAGES}
 INPUT_ERRORS_SHOWN = 50
 
 

@@ -374,7 +374,7 @@ def make_dataset(work: Path) -> int:
     """Our input: `llm-data extract` of the JSONL, one shard per JSONL file (untimed)."""
     from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.pipeline.extract.stage import run_extract
+    from llm_pretrain.stages import run_extract
 
     config = load_config(None, {"executor.workers": 2, "extract.task_max_files": 1})
     out = work / "dataset"
@@ -449,7 +449,7 @@ def ours(work: Path, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     """`run_dedup` on the extracted dataset; the removed rows' urls from `_rejected/`."""
     from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.pipeline.dedup.stage import run_dedup
+    from llm_pretrain.stages import run_dedup
 
     config = load_config(None, {"executor.workers": workers, "dedup.minhash.threshold": THRESHOLD})
     out = work / "out" / f"ours-{workers}"

@@ -39,10 +39,17 @@ from llm_pretrain.pipeline.dedup.nodes import NodeReader, sources
 from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide
 from llm_pretrain.pipeline.dedup.stage import _load_batch
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.runner import StageRun
 from tests.pipeline.dedup.synthetic import synthetic_documents, write_signature_files
 
 WORK = Path(__file__).resolve().parent / "_work" / "dedup_global"
 FILES = 40  # signature files of the batch (input shards); the index has FILES // 4 parts
+
+
+def on_two_workers(step: GlobalStep) -> StageRun:
+    """A dedup run whose `_progress/` folder holds the global step's folder."""
+    folder = step.folder.parent
+    return StageRun("dedup", folder, folder, ExecutorConfig(workers=2), show_progress=False)
 
 
 def build(docs: int, index_share: float) -> None:
@@ -87,7 +94,7 @@ def run_variant(variant: str, partitions: int) -> dict:
         folder = WORK / "global"
         shutil.rmtree(folder, ignore_errors=True)
         step = GlobalStep(folder, reader.sources, partitions, config)
-        decisions = decide(step, ExecutorConfig(workers=2), show_progress=False)
+        decisions = decide(step, on_two_workers(step))
     seconds = time.perf_counter() - started
     digest = hashlib.sha256(decisions.survivor.tobytes() + decisions.exact.tobytes()).hexdigest()
     stats = {k: v for k, v in decisions.stats.items() if "seconds" not in k}

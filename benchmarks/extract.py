@@ -301,7 +301,7 @@ class Ours:
 
     def __init__(self, source: str, workers: int) -> None:
         from llm_pretrain.config import load_config
-        from llm_pretrain.pipeline.extract.stage import run_extract
+        from llm_pretrain.stages import run_extract
 
         self.source = source
         self.config = load_config(None, {"executor.workers": workers})

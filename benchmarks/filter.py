@@ -758,7 +758,7 @@ def our_chain(work: Path, steps: list[str]) -> dict[str, Any]:
     waits), reading our Parquet dataset and writing kept and rejected shards."""
     from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.pipeline.filters.stage import run_filter
+    from llm_pretrain.stages import run_filter
 
     config = load_config(None, {"executor.workers": 1, "filter.steps": steps})
     out = work / "out" / "ours"
@@ -837,7 +837,7 @@ def make_dataset(work: Path, corpus_path: Path) -> int:
     input of every variant, so that both sides see exactly the same texts)."""
     from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.pipeline.extract.stage import run_extract
+    from llm_pretrain.stages import run_extract
 
     config = load_config(None, {"executor.workers": 1})
     run_extract([str(corpus_path)], work / "dataset", config, show_progress=False, overwrite=True)

@@ -29,11 +29,9 @@ import time
 from pathlib import Path
 
 from llm_pretrain.config import PipelineConfig, load_config
-from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
-from llm_pretrain.pipeline.extract.stage import run_extract
-from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.samples import article
+from llm_pretrain.stages import run_dedup, run_extract, run_filter
 
 WORK = Path(__file__).resolve().parent / "_work" / "scale"
 STAGES = ("extract", "filter", "dedup")

@@ -102,7 +102,7 @@ def documents(limit_bytes: int) -> tuple[list[str], dict[str, int]]:
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """The JSONL corpus and our dataset made of it (kept while --mb is the same)."""
     from llm_pretrain.config import load_config
-    from llm_pretrain.pipeline.extract.stage import run_extract
+    from llm_pretrain.stages import run_extract
 
     stamp = WORK / "corpus.json"
     if stamp.exists() and not args.fresh:
@@ -226,7 +226,7 @@ def encode_hf(limit_mb: float) -> dict[str, Any]:
 
 def tokenize_ours(workers: int) -> dict[str, Any]:
     from llm_pretrain.config import load_config
-    from llm_pretrain.tokenizer.stage import run_tokenize
+    from llm_pretrain.stages import run_tokenize
 
     config = load_config(None, {"executor.workers": workers})
     out = WORK / f"out-{workers}"

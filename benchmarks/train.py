@@ -89,7 +89,7 @@ def train_config(args: argparse.Namespace, out: Path):
 
 
 def prepare(args: argparse.Namespace) -> Path:
-    from llm_pretrain.pipeline.storage import atomic_write_json
+    from llm_pretrain.storage import atomic_write_json
     from llm_pretrain.tokenizer.shards import write_shard
 
     data = WORK / f"data-v{args.vocab}-s{args.seq_len}"

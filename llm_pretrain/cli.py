@@ -130,7 +130,7 @@ def extract(
       llm-data extract -i "dumps/*.warc.gz" -o corpus/extracted --workers 8 --html-mode precision
       llm-data extract --input crawl/ filter dedup tokenize --output corpus/
     """
-    from llm_pretrain.pipeline.extract.stage import run_extract
+    from llm_pretrain.stages import run_extract
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
@@ -170,7 +170,7 @@ def filter_(
       llm-data filter -i corpus/extracted -o corpus/filtered --set 'filter.steps=[language, pii]'
       llm-data filter -i corpus/extracted -o corpus/dry --dry-run   # reject nothing, annotate
     """
-    from llm_pretrain.pipeline.filters.stage import run_filter
+    from llm_pretrain.stages import run_filter
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
@@ -218,7 +218,7 @@ def dedup(
       llm-data dedup -i batch2/filtered -o batch2/deduped --index corpus/dedup-index
       llm-data dedup -i corpus/filtered -o corpus/deduped --set dedup.minhash.threshold=0.7
     """
-    from llm_pretrain.pipeline.dedup.stage import run_dedup
+    from llm_pretrain.stages import run_dedup
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)
@@ -268,7 +268,7 @@ def tokenize(
       llm-data tokenize -i corpus/deduped -o corpus/tokens --vocab-size 32768
       llm-data tokenize -i more/deduped -o more/tokens --tokenizer corpus/tokens
     """
-    from llm_pretrain.tokenizer.stage import run_tokenize
+    from llm_pretrain.stages import run_tokenize
 
     setup_logging(quiet, verbose)
     config = resolve_config(config_path, assignments, options)

@@ -22,8 +22,8 @@ from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
-from llm_pretrain.pipeline.storage import url_error
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
+from llm_pretrain.storage import url_error
 
 PREFIX = "cfg__"
 # Click 8.2+ raises this for a group run without arguments; older ones print help and exit.

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from llm_pretrain.errors import UsageError
 
+# The longest time limit a setting takes (30 days): more overflows the timers it arms.
+MAX_TIMEOUT_S = 30 * 86400.0
+
 
 class ConfigError(UsageError, ValueError):
     """A configuration file or override that does not fit the schema."""

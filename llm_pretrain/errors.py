@@ -34,3 +34,12 @@ def must_exist(path: Path, what: str) -> None:
     counts as there: what reads it says what is wrong with it)."""
     if not os.path.lexists(path):
         raise NotFound(f"{what} {path} does not exist")
+
+
+class StageError(UserError, RuntimeError):
+    """A stage could not finish; the message is one line for the user."""
+
+
+class DamagedFile(StageError, ValueError):
+    """A file of the tool's own (a manifest, a state, a record) that does not parse: cut short,
+    edited, or not what its name says. A ValueError too, for callers that treat it so."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from llm_pretrain.pipeline.extract.inputs import InputError, InputFile, discover
 from llm_pretrain.pipeline.outputs import inside
-from llm_pretrain.pipeline.storage import file_sha256
+from llm_pretrain.storage import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.pipeline.extract.inputs import InputFile, inspect
-from llm_pretrain.pipeline.storage import file_sha256
 from llm_pretrain.stages import STAGE_FOLDERS
+from llm_pretrain.storage import file_sha256
 
 EXTRACTED = STAGE_FOLDERS["extract"]
 

@@ -42,14 +42,17 @@ from llm_pretrain.corpus.versions import (
     version_of,
 )
 from llm_pretrain.pipeline.dataset import LEGACY_REJECTED_DIR, README, REJECTED_DIR
-from llm_pretrain.pipeline.dedup.stage import run_dedup
-from llm_pretrain.pipeline.extract.stage import extract_files
-from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.outputs import input_patterns_problem, protected_problem
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import atomic_write_json, read_json, remove_tree
-from llm_pretrain.stages import DOCUMENT_STAGES, STAGE_FOLDERS
-from llm_pretrain.tokenizer.stage import run_tokenize
+from llm_pretrain.stages import (
+    DOCUMENT_STAGES,
+    STAGE_FOLDERS,
+    extract_files,
+    run_dedup,
+    run_filter,
+    run_tokenize,
+)
+from llm_pretrain.storage import atomic_write_json, read_json, remove_tree
 
 log = logging.getLogger(__name__)
 # Files a refresh writes in its work folder, for telling whether a watched glob would read them.

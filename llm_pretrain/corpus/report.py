@@ -25,9 +25,9 @@ from llm_pretrain.corpus.versions import (
 )
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS, read_manifest, shard_paths
 from llm_pretrain.pipeline.runner import StageError, merge_stats
-from llm_pretrain.pipeline.storage import read_json
 from llm_pretrain.stages import DOCUMENT_STAGES
 from llm_pretrain.stages import STAGE_FOLDERS as ALL_STAGE_FOLDERS
+from llm_pretrain.storage import read_json
 
 # Stage name -> the folder its documents have, in a batch and in a chain's output folder.
 STAGE_FOLDERS = {stage: ALL_STAGE_FOLDERS[stage] for stage in DOCUMENT_STAGES}

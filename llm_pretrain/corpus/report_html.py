@@ -13,7 +13,7 @@ from llm_pretrain.corpus import report_plots
 from llm_pretrain.corpus.report import kept_row
 from llm_pretrain.pipeline.outputs import written_by_us
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import atomic_write_bytes
+from llm_pretrain.storage import atomic_write_bytes
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #222; }

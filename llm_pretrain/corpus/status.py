@@ -21,7 +21,7 @@ from llm_pretrain.corpus.versions import (
 from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.storage import read_json
 
 
 def corpus_status(workdir: Path, patterns: list[str] | None = None) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from llm_pretrain import __version__
 from llm_pretrain.corpus.lock import LOCK_FILE
 from llm_pretrain.pipeline.dataset import MANIFEST, read_manifest
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json, read_json
 from llm_pretrain.stages import STAGE_FOLDERS
+from llm_pretrain.storage import atomic_write_bytes, atomic_write_json, read_json
 from llm_pretrain.tokenizer.bpe import CONFIG_FILE, TOKENIZER_FILE
 
 BATCHES = "batches"

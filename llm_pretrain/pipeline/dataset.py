@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from llm_pretrain.pipeline.errors import StageError
-from llm_pretrain.pipeline.storage import (
+from llm_pretrain.errors import StageError
+from llm_pretrain.storage import (
     atomic_path,
     atomic_write_bytes,
     commit_file,

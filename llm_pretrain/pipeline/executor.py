@@ -1,5 +1,6 @@
-"""Executors: tasks in a local pool of worker processes (the default) or on Ray, with a time
-limit per task.
+"""Executors: where a phase's tasks run, with a time limit per task. One protocol
+(`Executor.map`), two implementations: a local pool of worker processes (the default) and Ray
+(pipeline/ray_executor.py); `build_executor` is the only place that tells them apart.
 
 pebble's pool kills a worker that overruns its task's time limit and reports a worker that
 died (a segfault in a C extension, the OOM killer) as an error of that task alone, so one
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -49,31 +50,51 @@ def _worker_init(documents: Any, nbytes: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def run_tasks(
-    fn: Callable[[T], Any],
-    tasks: Iterable[T],
-    config: ExecutorConfig,
-    counters: tuple[Any, Any],
-) -> Iterator[tuple[T, Any | TaskFailure]]:
-    """Yield (task, result or TaskFailure) as tasks finish, in completion order, on the
-    executor `config` names."""
-    tasks = list(tasks)
-    workers = config.workers or default_workers()
-    timeout_s = config.task_timeout_s
-    if config.kind == "ray":
-        from llm_pretrain.pipeline.ray_executor import run_ray_tasks
+class Executor(Protocol):
+    """Runs tasks and reports each one's result as it finishes."""
 
-        yield from run_ray_tasks(fn, tasks, config, workers, timeout_s)
-        return
-    workers = max(1, min(workers, len(tasks)))
-    with ProcessPool(max_workers=workers, initializer=_worker_init, initargs=counters) as pool:
-        futures = {pool.schedule(fn, args=(task,), timeout=timeout_s): task for task in tasks}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], _outcome(future, timeout_s)
-        finally:
-            pool.stop()
-            pool.join()
+    # Workers may be on other machines: they cannot update this process's progress counters
+    # (the runner counts finished tasks instead), and a global step that would need one
+    # machine's memory is split into tasks over partitions (dedup.partitions unset).
+    distributed: bool
+
+    def map(
+        self, fn: Callable[[T], Any], tasks: Iterable[T], counters: tuple[Any, Any]
+    ) -> Iterator[tuple[T, Any | TaskFailure]]:
+        """Yield (task, result or TaskFailure) as tasks finish, in completion order."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """Worker processes on this machine (pebble), sharing progress counters with the parent."""
+
+    config: ExecutorConfig
+    distributed: bool = False
+
+    def map(
+        self, fn: Callable[[T], Any], tasks: Iterable[T], counters: tuple[Any, Any]
+    ) -> Iterator[tuple[T, Any | TaskFailure]]:
+        tasks = list(tasks)
+        timeout_s = self.config.task_timeout_s
+        workers = max(1, min(self.config.workers or default_workers(), len(tasks)))
+        with ProcessPool(max_workers=workers, initializer=_worker_init, initargs=counters) as pool:
+            futures = {pool.schedule(fn, args=(task,), timeout=timeout_s): task for task in tasks}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], _outcome(future, timeout_s)
+            finally:
+                pool.stop()
+                pool.join()
+
+
+def build_executor(config: ExecutorConfig) -> Executor:
+    """The executor `executor.kind` names (Ray is imported only when asked for)."""
+    if config.kind == "ray":
+        from llm_pretrain.pipeline.ray_executor import RayExecutor
+
+        return RayExecutor(config)
+    return LocalPool(config)
 
 
 def _outcome(future: Any, timeout_s: float) -> Any | TaskFailure:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from llm_pretrain.configbase import Section
+from llm_pretrain.configbase import MAX_TIMEOUT_S, Section
 
 
 class ExecutorConfig(Section):
@@ -25,7 +25,7 @@ class ExecutorConfig(Section):
     task_timeout_s: float = Field(
         6 * 3600.0,
         gt=0,
-        le=30 * 86400.0,  # more overflows the timers it arms
+        le=MAX_TIMEOUT_S,
         description="wall-clock limit for one task (one output shard); a task over it is "
         "killed: extract records its input files as rejected, other stages fail the run",
     )

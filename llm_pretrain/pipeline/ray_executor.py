@@ -21,10 +21,12 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from llm_pretrain.errors import StageError
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
-from llm_pretrain.pipeline.runner import StageError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -103,6 +105,22 @@ def _with_time_limit(fn: Callable[[T], Any], task: T, timeout_s: float) -> Any:
         signal.signal(signal.SIGALRM, previous)
 
 
+@dataclass(frozen=True)
+class RayExecutor:
+    """Tasks as Ray tasks, on this machine or a cluster (see the module's docstring)."""
+
+    config: ExecutorConfig
+    distributed: bool = True
+
+    def map(
+        self, fn: Callable[[T], Any], tasks: Iterable[T], counters: tuple[Any, Any]
+    ) -> Iterator[tuple[T, Any]]:
+        """Yield (task, result or TaskFailure) as tasks finish, in completion order; the
+        progress counters are this process's, which Ray workers cannot reach."""
+        workers = self.config.workers or default_workers()
+        return run_ray_tasks(fn, tasks, self.config, workers, self.config.task_timeout_s)
+
+
 def run_ray_tasks(
     fn: Callable[[T], Any],
     tasks: Iterable[T],
@@ -111,8 +129,6 @@ def run_ray_tasks(
     timeout_s: float,
 ) -> Iterator[tuple[T, Any]]:
     """Yield (task, result or TaskFailure) as tasks finish, in completion order."""
-    from llm_pretrain.pipeline.executor import TaskFailure
-
     ray = connect(config, workers)
     remote = ray.remote(num_cpus=1, max_retries=config.retries, retry_exceptions=True)(
         _with_time_limit

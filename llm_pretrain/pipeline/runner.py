@@ -1,10 +1,14 @@
-"""Run a stage's tasks into a dataset folder, resumably.
+"""The one runner of every stage: claim the output, resume or refuse, run the phases, commit.
 
-Each task writes shard i of the kept and of the rejected folder, then the runner records a
-done-marker `_progress/task-i.json` holding the task's stats and shard checksums. A re-run
-with the same fingerprint (config + inputs) skips tasks that have a marker and redoes the rest;
-since tasks are deterministic, the result is the one an uninterrupted run gives. When all
-tasks are done the runner writes `_stats.json` and, last, `_manifest.json`, the commit point.
+A stage (the `Stage` protocol: extract, filter and dedup as `DocumentStage`s, tokenize) says
+what names its run (config and inputs: the fingerprint), what it writes, and how its phases go;
+the runner owns everything else. It holds the output's lock, refuses what it must not touch,
+finds a finished run up to date, and resumes an unfinished one of the same fingerprint: every
+task of a phase (`StageRun.map`) leaves a done-marker `_progress/[PHASE/]task-i.json` with its
+result, every in-process step (`StageRun.once`) a `_progress/NAME.json`, and a rerun skips
+what has a marker. Tasks are deterministic, so the result is the one an uninterrupted run
+gives. Last it writes `_stats.json` and `_manifest.json`, the commit point, and removes
+`_progress/`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +27,7 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 
 from llm_pretrain import __version__
-from llm_pretrain.errors import must_exist
+from llm_pretrain.errors import StageError, must_exist
 from llm_pretrain.pipeline.dataset import (
     HF_YAML,
     LEGACY_REJECTED_DIR,
@@ -38,13 +42,12 @@ from llm_pretrain.pipeline.dataset import (
     write_cards,
 )
 from llm_pretrain.pipeline.documents import SCHEMA_VERSION
-from llm_pretrain.pipeline.errors import StageError
-from llm_pretrain.pipeline.executor import TaskFailure, run_tasks
+from llm_pretrain.pipeline.executor import TaskFailure, build_executor
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem
 from llm_pretrain.pipeline.progress import ProgressBar
-from llm_pretrain.pipeline.storage import (
+from llm_pretrain.storage import (
     atomic_write_json,
     read_json,
     remove_stale_temporaries,
@@ -172,26 +175,131 @@ class Retry:
 
 
 @dataclass
-class StageSpec:
-    """Everything the runner needs to know about one stage invocation."""
+class Commit:
+    """What a stage's run leaves for the runner to write: its part of the manifest (after the
+    header every manifest has), its stats, whether the folder gets dataset cards, and how many
+    of its tasks ran now (those its stats count)."""
 
-    stage: str
+    manifest: dict[str, Any]
+    stats: dict[str, Any]
+    tasks_run: int
+    cards: bool = True
+
+
+@dataclass
+class StageRun:
+    """One attempt at a stage, as the stage's phases see it: where to keep resumable state,
+    where tasks run, and the two ways a phase runs."""
+
+    name: str
+    output: Path
+    progress_dir: Path
+    executor: ExecutorConfig
+    show_progress: bool
+
+    def map(
+        self,
+        tasks: Sequence[Task],
+        run_task: Callable[[Any], Outcome],
+        on_failure: Callable[[Any, TaskFailure], Outcome | Retry],
+        phase: str = "",
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Run a phase's tasks on the executor, resumably (markers under `_progress/PHASE/`);
+        every task's result as JSON, in task order, and how many ran now."""
+        done, ran = run_resumable(
+            tasks,
+            run_task,
+            on_failure,
+            self.progress_dir / phase if phase else self.progress_dir,
+            description=f"{self.name} {phase.rsplit('/', 1)[-1]}" if phase else self.name,
+            executor=self.executor,
+            show_progress=self.show_progress,
+        )
+        return [done[task.index] for task in tasks], ran
+
+    def once(self, name: str, step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """An in-process phase: its result, from `_progress/NAME.json` when an earlier attempt
+        finished it."""
+        marker = self.progress_dir / f"{name}.json"
+        if not marker.exists():
+            atomic_write_json(marker, step())
+        return read_json(marker)
+
+
+class Stage(Protocol):
+    """What the runner needs of a stage (see the module's docstring)."""
+
+    name: str
+    output: Path
+    config: dict[str, Any]  # the stage's effective config, as written into the manifest
+    inputs: list[dict[str, Any]]  # input files or datasets, as written into the manifest
+    data_glob: str  # its data files: ones of an unknown run are refused, never mixed in
+    data_folders: tuple[str, ...]  # folders it writes files into (for stale temporaries)
+
+    def clear(self, output: Path) -> None:
+        """Remove what this stage writes into `output`, nothing else."""
+        ...
+
+    def run(self, run: StageRun) -> Commit:
+        """Run the phases; what to commit."""
+        ...
+
+
+@dataclass
+class DocumentStage:
+    """A stage that writes a document dataset, one task per output shard (extract, filter,
+    dedup): each task writes shard i of the kept and of the rejected folder and returns a
+    `TaskResult`; `prepare` is a global step that runs first (dedup's signatures and clusters),
+    whose stats are added to the tasks'."""
+
+    name: str
     output: Path
     tasks: Sequence[Task]
     run_task: Callable[[Any], TaskResult]  # picklable; runs in a worker process
     on_failure: Callable[[Any, TaskFailure], TaskResult | Retry]  # runs in the parent
-    config: dict[str, Any]  # the stage's effective config, as written into the manifest
-    inputs: list[dict[str, Any]]  # input files or datasets, as written into the manifest
+    config: dict[str, Any]
+    inputs: list[dict[str, Any]]
     extra_stats: dict[str, Any] = field(default_factory=dict)
-    # Runs in the parent once the output folder is claimed, before the tasks: a global step
-    # whose files live under `_progress/` (dedup's signatures and clusters). Its stats are added.
-    prepare: Callable[[], dict[str, Any]] | None = None
+    prepare: Callable[[StageRun], dict[str, Any]] | None = None
+    data_glob: str = SHARD_GLOB
+    data_folders: tuple[str, ...] = ("", REJECTED_DIR)
 
-    def fingerprint(self) -> str:
-        return stage_fingerprint(self.stage, self.config, self.inputs)
+    def clear(self, output: Path) -> None:
+        clear_output(output)
 
-    def earlier_fingerprints(self) -> list[str]:
-        return earlier_fingerprints(self.stage, self.config, self.inputs)
+    def run(self, run: StageRun) -> Commit:
+        extra_stats = dict(self.extra_stats)
+        if self.prepare is not None:
+            merge_stats(extra_stats, self.prepare(run))
+        tasks_started = time.monotonic()
+        done, ran = run.map(self.tasks, self.run_task, self.on_failure)
+        results = [TaskResult.from_json(result) for result in done]
+        extra_stats["task_seconds"] = round(time.monotonic() - tasks_started, 3)  # this attempt's
+        stats: dict[str, Any] = {}
+        for result in results:
+            merge_stats(stats, result.stats)
+        merge_stats(stats, extra_stats)
+        stats["tasks"] = len(results)
+        shards = [result.shard for result in results]
+        rejected = [result.rejected_shard for result in results]
+        manifest = {
+            "counts": {
+                "documents": sum(shard["rows"] for shard in shards),
+                "rejected": sum(shard["rows"] for shard in rejected),
+            },
+            "bytes": sum(shard["bytes"] for shard in shards),
+            "shards": shards,
+            "rejected_shards": rejected,
+        }
+        return Commit(manifest, stats, tasks_run=ran)
+
+
+def fingerprints(stage: Stage) -> tuple[str, list[str]]:
+    """The stage's fingerprint, and those earlier versions gave the same run."""
+    return (
+        stage_fingerprint(stage.name, stage.config, stage.inputs),
+        earlier_fingerprints(stage.name, stage.config, stage.inputs),
+    )
 
 
 def stage_fingerprint(stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
@@ -313,48 +421,58 @@ def _refuse_foreign(output: Path) -> None:
 
 
 def run_stage(
-    spec: StageSpec,
+    stage: Stage,
     executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
-    with claimed_output(spec.output, overwrite):
-        return _run_stage(spec, executor, show_progress)
+    """Run `stage` into its output (see the module's docstring)."""
+    with claimed_output(stage.output, overwrite, stage.clear):
+        return _run_stage(stage, executor, show_progress)
 
 
-def _run_stage(spec: StageSpec, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
-    output = spec.output
-    fingerprint = spec.fingerprint()
-    earlier = spec.earlier_fingerprints()
+def _run_stage(stage: Stage, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
+    output = stage.output
+    fingerprint, earlier = fingerprints(stage)
     finished = finished_run(output, fingerprint, earlier)
     if finished is not None:
         return finished
     progress_dir = claim_progress_dir(
-        output, spec.stage, fingerprint, clear=clear_output, earlier=earlier
+        output, stage.name, fingerprint, stage.data_glob, clear=stage.clear, earlier=earlier
     )
-    remove_stale_temporaries(output)
-    remove_stale_temporaries(output / REJECTED_DIR)
-
+    for folder in stage.data_folders:
+        remove_stale_temporaries(output / folder)
     started = time.monotonic()
-    extra_stats = dict(spec.extra_stats)
-    if spec.prepare is not None:
-        merge_stats(extra_stats, spec.prepare())
-    tasks_started = time.monotonic()
-    done, ran = run_resumable(
-        spec.tasks,
-        spec.run_task,
-        spec.on_failure,
-        progress_dir,
-        description=spec.stage,
-        executor=executor,
-        show_progress=show_progress,
-    )
-    results = [TaskResult.from_json(done[task.index]) for task in spec.tasks]
-    extra_stats["task_seconds"] = round(time.monotonic() - tasks_started, 3)  # this attempt's
-    spec = replace(spec, extra_stats=extra_stats)
-    manifest, stats = _finalize(spec, fingerprint, results, time.monotonic() - started)
+    commit = stage.run(StageRun(stage.name, output, progress_dir, executor, show_progress))
+    manifest, stats = _commit(stage, fingerprint, commit, time.monotonic() - started)
     remove_tree(progress_dir)
-    return RunSummary(manifest, stats, up_to_date=False, tasks_run=ran)
+    return RunSummary(manifest, stats, up_to_date=False, tasks_run=commit.tasks_run)
+
+
+def _commit(
+    stage: Stage, fingerprint: str, commit: Commit, seconds: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write `_stats.json`, the cards and, last, `_manifest.json`: the commit point."""
+    stats = {
+        **commit.stats,
+        "stage": stage.name,
+        "wall_seconds": commit.stats.get("wall_seconds", round(seconds, 3)),
+    }
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "stage": stage.name,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "llm_pretrain_version": __version__,
+        "fingerprint": fingerprint,
+        "config": stage.config,
+        "inputs": stage.inputs,
+        **commit.manifest,
+    }
+    atomic_write_json(stage.output / STATS, stats)
+    if commit.cards:
+        write_cards(stage.output, manifest)
+    atomic_write_json(stage.output / MANIFEST, manifest)
+    return manifest, stats
 
 
 class Outcome(Protocol):
@@ -388,10 +506,11 @@ def run_resumable(
     if pending:
         total_bytes = sum(task.input_bytes for task in pending)
         label = f"{description} ({len(pending)} tasks)"
+        pool = build_executor(executor)
         with ProgressBar(total_bytes, label, enabled=show_progress) as bar:
             while pending:  # rounds: a task whose worker died may come back as a Retry
                 retries = []
-                for task, outcome in run_tasks(run_task, pending, executor, bar.counters):
+                for task, outcome in pool.map(run_task, pending, bar.counters):
                     if isinstance(outcome, TaskFailure) and not outcome.retryable:
                         damaged.append((task.index, outcome.message))
                         continue
@@ -411,7 +530,7 @@ def run_resumable(
                               _describe(task), bar.elapsed, f"{_documents(result):,}")  # fmt: skip
                     atomic_write_json(_marker(marker_dir, task.index), result)
                     done[task.index] = result
-                    if executor.kind != "local":  # remote workers cannot reach the counters
+                    if pool.distributed:  # remote workers cannot reach the counters
                         bar.add(_documents(result), task.input_bytes)
                 pending = retries
     if damaged:  # a rerun would fail the same way: no "run again" advice
@@ -511,37 +630,3 @@ def claim_progress_dir(
     plan = {"fingerprint": fingerprint, "stage": stage, "schema_version": SCHEMA_VERSION}
     atomic_write_json(plan_path, plan)
     return progress_dir
-
-
-def _finalize(
-    spec: StageSpec, fingerprint: str, results: list[TaskResult], wall_seconds: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    stats: dict[str, Any] = {}
-    for result in results:
-        merge_stats(stats, result.stats)
-    merge_stats(stats, spec.extra_stats)
-    shards = [result.shard for result in results]
-    rejected = [result.rejected_shard for result in results]
-    stats.update(
-        {"stage": spec.stage, "tasks": len(results), "wall_seconds": round(wall_seconds, 3)}
-    )
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "stage": spec.stage,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "llm_pretrain_version": __version__,
-        "fingerprint": fingerprint,
-        "config": spec.config,
-        "inputs": spec.inputs,
-        "counts": {
-            "documents": sum(shard["rows"] for shard in shards),
-            "rejected": sum(shard["rows"] for shard in rejected),
-        },
-        "bytes": sum(shard["bytes"] for shard in shards),
-        "shards": shards,
-        "rejected_shards": rejected,
-    }
-    atomic_write_json(spec.output / STATS, stats)
-    write_cards(spec.output, manifest)
-    atomic_write_json(spec.output / MANIFEST, manifest)
-    return manifest, stats

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from llm_pretrain.errors import UserError
-from llm_pretrain.pipeline.storage import atomic_write_bytes
+from llm_pretrain.storage import atomic_write_bytes
 from llm_pretrain.tokenizer.hf_format import (
     from_tokenizer_json,
     to_tokenizer_json,

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.runner import ShardTask
-from llm_pretrain.pipeline.storage import atomic_path
+from llm_pretrain.storage import atomic_path
 from llm_pretrain.tokenizer.sampling import picked, text_key
 
 SPLITS = ("train", "val")

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from llm_pretrain.pipeline.dataset import read_manifest
-from llm_pretrain.pipeline.storage import atomic_path, file_sha256
+from llm_pretrain.storage import atomic_path, file_sha256
 
 
 def shard_schema(row_len: int, dtype: np.dtype) -> pa.Schema:

@@ -20,41 +20,33 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from llm_pretrain import __version__
-from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS
-from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.executor import TaskFailure
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.outputs import overlap
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
+    Commit,
+    InputDataset,
     RunSummary,
     StageError,
+    StageRun,
     check_dataset_output,
-    claim_progress_dir,
-    claimed_output,
-    earlier_fingerprints,
-    finished_run,
     merge_stats,
     read_input_dataset,
-    run_resumable,
+    run_stage,
     shard_task_failed,
-    stage_fingerprint,
 )
-from llm_pretrain.pipeline.storage import (
+from llm_pretrain.storage import (
     atomic_write_bytes,
-    atomic_write_json,
     file_sha256,
-    read_json,
-    remove_stale_temporaries,
     remove_tree,
 )
 from llm_pretrain.tokenizer.bpe import (
@@ -64,6 +56,7 @@ from llm_pretrain.tokenizer.bpe import (
     BpeTokenizer,
     TokenizerError,
 )
+from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
 from llm_pretrain.tokenizer.encoding import (
     SPLITS,
     EncodeResult,
@@ -188,13 +181,17 @@ def copy_tokenizer(file: Path, output: Path, max_length: int) -> BpeTokenizer:
 
 
 def provide_tokenizer(
-    source: TokenizerSource, input_dir: Path, output: Path, config: PipelineConfig, rule: SplitRule
+    source: TokenizerSource,
+    input_dir: Path,
+    output: Path,
+    settings: TokenizerConfig,
+    seq_len: int,
+    rule: SplitRule,
 ) -> dict[str, Any]:
     """Phase 1: put the tokenizer files into `output`; return what the manifest says of it."""
     started = time.perf_counter()
-    seq_len = config.tokenize.seq_len
     if source.path is None:
-        train_tokenizer(input_dir, output, config.tokenizer, rule.is_validation, seq_len)
+        train_tokenizer(input_dir, output, settings, rule.is_validation, seq_len)
         tokenizer = BpeTokenizer.load(output / TOKENIZER_FILE)
     else:
         tokenizer = copy_tokenizer(source.file, output, seq_len)
@@ -213,57 +210,64 @@ def provide_tokenizer(
 def run_tokenize(
     input_dir: Path,
     output: Path,
-    config: PipelineConfig,
+    settings: TokenizeConfig,
+    tokenizer_settings: TokenizerConfig,
+    executor: ExecutorConfig,
     tokenizer_path: Path | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    """Tokenize the dataset in `input_dir` into `output`, with a tokenizer trained on it
+    (`tokenizer_settings`) or the one at `tokenizer_path`."""
     dataset = read_input_dataset(input_dir)
     check_dataset_output(output, [input_dir], "input dataset")
     if tokenizer_path is not None and overlap(output, tokenizer_path) in ("is", "contains"):
         raise StageError(f"--output {output} holds the --tokenizer {tokenizer_path}")
     source = TokenizerSource(tokenizer_path)
-    settings = config.tokenize
-    rule = SplitRule(settings.val_fraction, validation_salt(settings.split_seed))
-    fingerprint_config = {"tokenize": settings.model_dump()}
+    config = {"tokenize": settings.model_dump()}
     if source.path is None:
-        fingerprint_config["tokenizer"] = config.tokenizer.model_dump()
+        config["tokenizer"] = tokenizer_settings.model_dump()
     inputs = [dataset.identity(), *([source.identity()] if source.path else [])]
-    fingerprint = stage_fingerprint(STAGE, fingerprint_config, inputs)
-    earlier = earlier_fingerprints(STAGE, fingerprint_config, inputs)
-    with claimed_output(output, overwrite, clear_output):
-        finished = finished_run(output, fingerprint, earlier)
-        if finished is not None:
-            return finished
-        progress_dir = claim_progress_dir(
-            output, STAGE, fingerprint, "*/shard-*.arrow", clear=clear_output, earlier=earlier
-        )
-        for folder in (output, *(output / split for split in SPLITS)):
-            remove_stale_temporaries(folder)
-        started = time.monotonic()
+    stage = TokenizeStage(output, config, inputs, dataset, source, settings, tokenizer_settings)
+    return run_stage(stage, executor, show_progress, overwrite)
 
-        marker = progress_dir / "tokenizer.json"
-        if not marker.exists():
-            atomic_write_json(marker, provide_tokenizer(source, input_dir, output, config, rule))
-        tokenizer = read_json(marker)
+
+@dataclass
+class TokenizeStage:
+    """The three phases (see the module's docstring) on the one runner."""
+
+    output: Path
+    config: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    dataset: InputDataset
+    source: TokenizerSource
+    settings: TokenizeConfig
+    tokenizer_settings: TokenizerConfig
+    name: str = STAGE
+    data_glob: str = "*/shard-*.arrow"
+    data_folders: tuple[str, ...] = ("", *SPLITS)
+
+    def clear(self, output: Path) -> None:
+        clear_output(output)
+
+    def run(self, run: StageRun) -> Commit:
+        started = time.monotonic()
+        output, settings = self.output, self.settings
+        rule = SplitRule(settings.val_fraction, validation_salt(settings.split_seed))
+        tokenizer = run.once("tokenizer", lambda: self.provide_tokenizer(rule))
         if file_sha256(output / TOKENIZER_FILE) != tokenizer["sha256"]:
             raise StageError(f"{output / TOKENIZER_FILE} changed during the run; pass --overwrite")
 
         encode_started = time.monotonic()
-        tokens_dir = progress_dir / "tokens"
+        tokens_dir = run.progress_dir / "tokens"
         tokens_dir.mkdir(exist_ok=True)
         file = str(output / TOKENIZER_FILE)
         how = EncodeSettings(
             file, tokenizer["sha256"], tokenizer["eot_id"], tokenizer["dtype"], rule
         )
         encode = partial(encode_shard, settings=how, folder=tokens_dir)
-        tasks = dataset.tasks()
-        done, encoded_now = run_resumable(
-            tasks, encode, shard_task_failed, progress_dir / "encode",
-            description="tokenize: encode", executor=config.executor,
-            show_progress=show_progress,
-        )  # fmt: skip
-        encoded = [EncodeResult.from_json(done[task.index]) for task in tasks]
+        done, encoded_now = run.map(self.dataset.tasks(), encode, shard_task_failed, "encode")
+        encoded = [EncodeResult.from_json(result) for result in done]
 
         pack_started = time.monotonic()
         row_len = settings.seq_len + 1
@@ -275,12 +279,7 @@ def run_tokenize(
             pack_shard, streams=streams, dtype=dtype.name, row_len=row_len,
             pad_id=tokenizer["eot_id"], output=output,
         )  # fmt: skip
-        packed, packed_now = run_resumable(
-            pack_tasks, pack, pack_failed, progress_dir / "pack",
-            description="tokenize: pack", executor=config.executor,
-            show_progress=show_progress,
-        )  # fmt: skip
-        shards = [packed[task.index] for task in pack_tasks]
+        shards, packed_now = run.map(pack_tasks, pack, pack_failed, "pack")
         finished = time.monotonic()
 
         seconds = {
@@ -289,12 +288,15 @@ def run_tokenize(
             "pack": round(finished - pack_started, 3),
             "total": round(finished - started, 3),
         }
-        manifest, stats = finalize(
-            output, fingerprint, fingerprint_config, inputs, tokenizer, settings.seq_len,
-            encoded, shards, seconds,
+        manifest, stats = commit_record(tokenizer, settings.seq_len, encoded, shards, seconds)
+        return Commit(manifest, stats, tasks_run=encoded_now + packed_now, cards=False)
+
+    def provide_tokenizer(self, rule: SplitRule) -> dict[str, Any]:
+        """Phase 1: put the tokenizer files into the output; what the manifest says of it."""
+        return provide_tokenizer(
+            self.source, self.dataset.path, self.output, self.tokenizer_settings,
+            self.settings.seq_len, rule,
         )  # fmt: skip
-        remove_tree(progress_dir)
-        return RunSummary(manifest, stats, up_to_date=False, tasks_run=encoded_now + packed_now)
 
 
 def token_files(folder: Path, split: str, encoded: list[EncodeResult]) -> list[tuple[Path, int]]:
@@ -302,18 +304,14 @@ def token_files(folder: Path, split: str, encoded: list[EncodeResult]) -> list[t
     return [(token_file(folder, split, r.index), r.splits[split]["tokens"]) for r in encoded]
 
 
-def finalize(
-    output: Path,
-    fingerprint: str,
-    config: dict[str, Any],
-    inputs: list[dict[str, Any]],
+def commit_record(
     tokenizer: dict[str, Any],
     seq_len: int,
     encoded: list[EncodeResult],
     shards: list[dict[str, Any]],
     seconds: dict[str, float],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write `_stats.json` and, last, `_manifest.json` (the commit point)."""
+    """The manifest's own part (after the runner's header) and the stats of a finished run."""
     totals: dict[str, Any] = {}
     for result in encoded:
         merge_stats(totals, {"splits": result.splits, "empty_documents": result.empty_documents})
@@ -335,7 +333,6 @@ def finalize(
     text_bytes = sum(totals.get("splits", {}).get(s, {}).get("text_bytes", 0) for s in SPLITS)
     cpu = totals.get("encode_cpu_seconds", 0.0)
     stats = {
-        "stage": STAGE,
         "tasks": len(encoded) + len(shards),
         "documents": documents,
         # Documents without text: nothing to pack; their ids, so that none goes unaccounted.
@@ -354,13 +351,6 @@ def finalize(
         "wall_seconds": seconds["total"],
     }
     manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "stage": STAGE,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "llm_pretrain_version": __version__,
-        "fingerprint": fingerprint,
-        "config": config,
-        "inputs": inputs,
         "tokenizer": tokenizer,
         "seq_len": seq_len,
         "row_len": seq_len + 1,
@@ -371,6 +361,4 @@ def finalize(
         "bytes": sum(shard["bytes"] for split in splits.values() for shard in split["shards"]),
         "splits": splits,
     }
-    atomic_write_json(output / STATS, stats)
-    atomic_write_json(output / MANIFEST, manifest)
     return manifest, stats

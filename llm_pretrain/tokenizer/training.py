@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
-from llm_pretrain.pipeline.storage import atomic_write_json
+from llm_pretrain.storage import atomic_write_json
 from llm_pretrain.tokenizer.bpe import (
     CONFIG_FILE,
     TOKENIZER_FILE,

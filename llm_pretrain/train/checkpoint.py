@@ -42,7 +42,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
-from llm_pretrain.pipeline.storage import (
+from llm_pretrain.storage import (
     atomic_write_bytes,
     atomic_write_json,
     fsync_dir,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
-from llm_pretrain.pipeline.storage import file_problem, read_json
+from llm_pretrain.storage import file_problem, read_json
 from llm_pretrain.train.checkpoint import (
     STATE_FILE,
     STEP_FOLDER,

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from llm_pretrain.errors import must_exist
+from llm_pretrain.errors import DamagedFile, must_exist
 from llm_pretrain.pipeline.dataset import read_manifest
-from llm_pretrain.pipeline.errors import DamagedFile
-from llm_pretrain.pipeline.storage import file_problem, file_sha256
+from llm_pretrain.storage import file_problem, file_sha256
 from llm_pretrain.tokenizer.shards import PackedReader, open_split
 from llm_pretrain.train.integrity import first_problem, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError

@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 from llm_pretrain import __version__
 from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem, protected_problem
-from llm_pretrain.pipeline.storage import atomic_write_json, fsync_dir, temporary_path
+from llm_pretrain.storage import atomic_write_json, fsync_dir, temporary_path
 from llm_pretrain.tokenizer.bpe import CONFIG_FILE, TOKENIZER_FILE
 from llm_pretrain.train.checkpoint import (
     find_checkpoint,

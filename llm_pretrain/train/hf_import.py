@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from llm_pretrain.pipeline.storage import read_json
+from llm_pretrain.storage import read_json
 from llm_pretrain.tokenizer.bpe import TOKENIZER_FILE
 from llm_pretrain.train.data import TokenData
 from llm_pretrain.train.model import ModelConfig, Transformer, empty_model

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
-from llm_pretrain.pipeline.storage import file_sha256
+from llm_pretrain.storage import file_sha256
 from llm_pretrain.train.runtime import Runtime, TrainError
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from llm_pretrain.pipeline.storage import atomic_write_bytes
+from llm_pretrain.storage import atomic_write_bytes
 from llm_pretrain.train.runtime import TrainError
 
 METRICS_FILE = "metrics.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llm_pretrain.pipeline.outputs import written_by_us
-from llm_pretrain.pipeline.storage import atomic_path
+from llm_pretrain.storage import atomic_path
 from llm_pretrain.train.metrics import METRICS_FILE, read_metrics
 from llm_pretrain.train.runtime import TrainError
 

@@ -27,8 +27,8 @@ from torch.distributed.tensor import DTensor
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from llm_pretrain.pipeline.storage import atomic_write_bytes, atomic_write_json
 from llm_pretrain.signals import GracefulStop, graceful_stop
+from llm_pretrain.storage import atomic_write_bytes, atomic_write_json
 from llm_pretrain.train.checkpoint import (
     MODEL_FILE,
     latest_checkpoint,

@@ -14,10 +14,8 @@ import pytest
 
 from llm_pretrain.pipeline import runner
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.dedup.stage import run_dedup
-from llm_pretrain.pipeline.extract.stage import run_extract
-from llm_pretrain.pipeline.filters.stage import run_filter
-from llm_pretrain.pipeline.storage import file_sha256
+from llm_pretrain.stages import run_dedup, run_extract, run_filter
+from llm_pretrain.storage import file_sha256
 from tests.pipeline.dedup.corpus import original
 from tests.pipeline.extract_helpers import shard_checksums
 
@@ -180,7 +178,7 @@ def test_an_unfinished_run_of_schema_1_is_started_again(tmp_path, config, monkey
     def die(*args, **kwargs):
         raise KeyboardInterrupt  # killed after the tasks, before the commit
 
-    monkeypatch.setattr(runner, "_finalize", die)
+    monkeypatch.setattr(runner, "_commit", die)
     with pytest.raises(KeyboardInterrupt):
         run_extract(inputs, out, config, show_progress=False)
     monkeypatch.undo()

@@ -12,7 +12,7 @@ import pytest
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.dates import DATE_TYPE, date_array, parse_date
 from llm_pretrain.pipeline.documents import DOCUMENT_SCHEMA, Document, upgrade_table
-from llm_pretrain.pipeline.extract.stage import run_extract
+from llm_pretrain.stages import run_extract
 from tests.conftest import write_test_warc
 
 

@@ -12,8 +12,8 @@ import pytest
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.extract.convert import guarded
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.stages import run_extract
 
 
 def test_every_input_document_is_kept_or_rejected(mixed_inputs, config, tmp_path):

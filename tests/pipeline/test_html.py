@@ -1,4 +1,4 @@
-from llm_pretrain.config import HtmlConfig
+from llm_pretrain.pipeline.extract.config import HtmlConfig
 from llm_pretrain.pipeline.extract.html import extract_page
 from tests.conftest import BOILERPLATE_PAGE, MAIN_TEXT
 

@@ -1,7 +1,7 @@
 import pymupdf
 import pytest
 
-from llm_pretrain.config import PdfConfig
+from llm_pretrain.pipeline.extract.config import PdfConfig
 from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf, join_pages, pdf_date, reflow
 from llm_pretrain.samples import encrypt_pdf, write_image_only_pdf, write_pdf
 from tests.conftest import MAIN_TEXT

@@ -18,15 +18,13 @@ import pytest
 
 from llm_pretrain.config import PipelineConfig, load_config
 from llm_pretrain.corpus.refresh import refresh
-from llm_pretrain.pipeline.dedup.stage import run_dedup
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
-from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.ray_executor import RayUnavailable, check_reachable
-from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
+from llm_pretrain.pipeline.runner import DocumentStage, StageError, run_stage
 from llm_pretrain.samples import build_sample
-from llm_pretrain.tokenizer.stage import run_tokenize
+from llm_pretrain.stages import run_dedup, run_extract, run_filter, run_tokenize
 from tests.corpus.test_refresh import SETTINGS, corpus_digest
 from tests.pipeline.dedup.corpus import original, words_changed
 from tests.pipeline.dedup.test_dedup_stage import extracted, first_batch
@@ -58,7 +56,7 @@ def on(kind: str, **settings: Any) -> PipelineConfig:
 
 def run_chain(crawl: Path, work: Path, config: PipelineConfig) -> None:
     folders = [work / name for name in STAGES]
-    stage.run_extract([str(crawl)], folders[0], config, show_progress=False)
+    run_extract([str(crawl)], folders[0], config, show_progress=False)
     run_filter(folders[0], folders[1], config, show_progress=False)
     run_dedup(folders[1], folders[2], config, work / "index", show_progress=False)
     run_tokenize(folders[2], folders[3], config, show_progress=False)
@@ -151,10 +149,10 @@ def always_fail(task, **kwargs):
     raise OSError("disk full")
 
 
-def extract_spec(pages: Path, out: Path, config: PipelineConfig, task_fn) -> StageSpec:
+def extract_spec(pages: Path, out: Path, config: PipelineConfig, task_fn) -> DocumentStage:
     files, _ = discover([str(pages)])
-    return StageSpec(
-        stage="extract",
+    return DocumentStage(
+        name="extract",
         output=out,
         tasks=plan_tasks(files, config.extract.task_max_files, config.extract.task_max_bytes),
         run_task=partial(task_fn, config=config.extract, output=out),
@@ -171,7 +169,7 @@ def test_a_task_failing_once_is_retried_and_the_output_is_the_same(tmp_path, fai
     config = on("local")
     config.extract.task_max_files = 3
     out = tmp_path / "out"
-    stage.run_extract([str(pages)], out, config, show_progress=False)
+    run_extract([str(pages)], out, config, show_progress=False)
     clean = dataset_digest(out)
     shutil.rmtree(out)
 

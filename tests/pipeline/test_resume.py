@@ -13,8 +13,9 @@ from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
-from llm_pretrain.pipeline.runner import StageError, StageSpec, run_stage
+from llm_pretrain.pipeline.runner import DocumentStage, StageError, run_stage
 from llm_pretrain.samples import article
+from llm_pretrain.stages import run_extract
 from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
 
 
@@ -33,16 +34,16 @@ def test_crash_before_commit_then_partial_state_is_repaired(tmp_path, config, mo
     pages = many_pages(tmp_path / "pages", 12)
     config.extract.task_max_files = 2
     clean = tmp_path / "clean"
-    stage.run_extract([str(pages)], clean, config, show_progress=False)
+    run_extract([str(pages)], clean, config, show_progress=False)
 
     out = tmp_path / "out"
 
     def die(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies after the tasks, before the commit
 
-    monkeypatch.setattr(runner, "_finalize", die)
+    monkeypatch.setattr(runner, "_commit", die)
     with pytest.raises(KeyboardInterrupt):
-        stage.run_extract([str(pages)], out, config, show_progress=False)
+        run_extract([str(pages)], out, config, show_progress=False)
     monkeypatch.undo()
     assert not (out / "_manifest.json").exists()
     # Make the state as messy as a kill can: lost markers, a half-written shard, a temporary.
@@ -51,7 +52,7 @@ def test_crash_before_commit_then_partial_state_is_repaired(tmp_path, config, mo
     (out / "part-00001.parquet").write_bytes(b"half a shard")
     (out / ".part-00004.parquet.tmp-999").write_bytes(b"junk")
 
-    resumed = stage.run_extract([str(pages)], out, config, show_progress=False)
+    resumed = run_extract([str(pages)], out, config, show_progress=False)
     assert resumed.tasks_run == 2
     assert shard_checksums(out) == shard_checksums(clean)
     assert read_table(out).equals(read_table(clean))
@@ -85,11 +86,11 @@ def raise_on_first(task, **kwargs):
     return stage.extract_task(task, **kwargs)
 
 
-def make_spec(pages: Path, out: Path, config, task_fn) -> StageSpec:
+def make_spec(pages: Path, out: Path, config, task_fn) -> DocumentStage:
     files, _ = discover([str(pages)])
     out.mkdir(parents=True, exist_ok=True)
-    return StageSpec(
-        stage="extract",
+    return DocumentStage(
+        name="extract",
         output=out,
         tasks=plan_tasks(files, 2, 10**9),
         run_task=partial(task_fn, config=config.extract, output=out),

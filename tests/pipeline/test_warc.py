@@ -12,9 +12,10 @@ from warcio.warcwriter import WARCWriter
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, document_id
 from llm_pretrain.pipeline.extract.inputs import discover
-from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes, run_extract
+from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes
 from llm_pretrain.pipeline.extract.warc import read_warc
 from llm_pretrain.samples import article, warc_record_spans
+from llm_pretrain.stages import run_extract
 from tests.conftest import http_response, write_test_warc
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.extract import convert
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import article
+from llm_pretrain.stages import run_extract
 
 real_extract_page = convert.extract_page
 

@@ -17,17 +17,15 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.dedup.stage import run_dedup
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import file_sha256
 from llm_pretrain.samples import paragraph
+from llm_pretrain.stages import run_dedup, run_extract, run_tokenize
+from llm_pretrain.storage import file_sha256
 from llm_pretrain.tokenizer.bpe import END_OF_TEXT, BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.packing import documents_of
 from llm_pretrain.tokenizer.patterns import resolve_pattern
 from llm_pretrain.tokenizer.sampling import picked, text_key, validation_salt
 from llm_pretrain.tokenizer.shards import open_split
-from llm_pretrain.tokenizer.stage import run_tokenize
 from llm_pretrain.tokenizer.training import REPORT_FILE
 from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical
 

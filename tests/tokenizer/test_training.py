@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.config import ConfigError, load_config
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import paragraph
+from llm_pretrain.stages import run_extract
 from llm_pretrain.tokenizer import training
 from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.sampling import picked

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from llm_pretrain.config import load_config
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.samples import paragraph
-from llm_pretrain.tokenizer.stage import run_tokenize
+from llm_pretrain.stages import run_extract, run_tokenize
 
 SETTINGS = {
     "executor.workers": 1,

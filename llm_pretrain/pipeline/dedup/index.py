@@ -27,7 +27,7 @@ from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.runner import StageError
-from llm_pretrain.pipeline.storage import (
+from llm_pretrain.storage import (
     atomic_write_json,
     file_sha256,
     read_json,

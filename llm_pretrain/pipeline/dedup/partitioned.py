@@ -23,6 +23,7 @@ files, ~400 bytes per document at 21 bands, under `_progress/global/` until the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -45,10 +46,10 @@ from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import hash_array, signature_array
 from llm_pretrain.pipeline.dedup.minhash import EMPTY, band_keys, lsh_params
 from llm_pretrain.pipeline.dedup.nodes import NodeReader, Source
-from llm_pretrain.pipeline.executor import TaskFailure
+from llm_pretrain.pipeline.executor import TaskFailure, build_executor
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
-from llm_pretrain.pipeline.runner import StageError, run_resumable
-from llm_pretrain.pipeline.storage import atomic_path
+from llm_pretrain.pipeline.runner import StageError, StageRun
+from llm_pretrain.storage import atomic_path
 
 CHUNK_ROWS = 100_000  # rows a spread task reads (whole row groups, so it may read more)
 DOCUMENTS_PER_PARTITION = 1_000_000  # what `partitions: null` aims at on Ray
@@ -66,7 +67,7 @@ def partition_count(configured: int | None, executor: ExecutorConfig, documents:
     executor, and on Ray one partition per million documents of the batch and the index."""
     if configured is not None:
         return configured
-    if executor.kind == "local":
+    if not build_executor(executor).distributed:
         return 0
     return max(1, -(-documents // DOCUMENTS_PER_PARTITION))
 
@@ -273,17 +274,21 @@ def _read_all(files: list[Path], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables).combine_chunks() if tables else schema.empty_table()
 
 
-def decide(step: GlobalStep, executor: ExecutorConfig, show_progress: bool) -> Decisions:
-    """The one-process step's decisions, computed in tasks on `executor`."""
+def decide(step: GlobalStep, stage_run: StageRun) -> Decisions:
+    """The one-process step's decisions, computed in tasks on the stage's executor (phases
+    under `_progress/global/`, resumable)."""
     config, reader = step.config, step.reader
     count = step.partitions
-    run = partial(run_resumable, on_failure=_failed, executor=executor, show_progress=show_progress)
+
+    def run(tasks: list[Any], fn: Callable[[Any], TaskCounts], phase: str) -> None:
+        stage_run.map(tasks, fn, _failed, phase=f"{step.folder.name}/{phase}")
+
     stats: dict[str, Any] = {"partitions": count}
 
     started = time.perf_counter()
     chunks = step.chunks()
     spread = partial(spread_task, step=step)
-    run(chunks, spread, marker_dir=step.folder / "spread", description="dedup spread")
+    run(chunks, spread, "spread")
     spread_bytes = sum(path.stat().st_size for path in (step.folder / "spread").glob("*.arrow"))
     partitions = [PartitionTask(p, spread_bytes // max(count, 1)) for p in range(count)]
     stats["seconds_spread"] = round(time.perf_counter() - started, 3)
@@ -292,7 +297,7 @@ def decide(step: GlobalStep, executor: ExecutorConfig, show_progress: bool) -> D
     edges = [EDGE_SCHEMA.empty_table()]
     if config.exact.enabled:
         exact = partial(exact_task, step=step, chunks=len(chunks))
-        run(partitions, exact, marker_dir=step.folder / "exact", description="dedup exact")
+        run(partitions, exact, "exact")
         files = [step.partition_file("exact", p) for p in range(count)]
         edges.append(_read_all(files, EDGE_SCHEMA))
         later = np.sort(edges[-1].column("second").to_numpy())
@@ -303,7 +308,7 @@ def decide(step: GlobalStep, executor: ExecutorConfig, show_progress: bool) -> D
     if config.minhash.enabled:
         started = time.perf_counter()
         near = partial(near_task, step=step, chunks=len(chunks))
-        run(partitions, near, marker_dir=step.folder / "near", description="dedup near")
+        run(partitions, near, "near")
         pairs = _read_all([step.partition_file("near", p) for p in range(count)], PAIR_SCHEMA)
         first, second = pairs.column("first").to_numpy(), pairs.column("second").to_numpy()
         code = first * reader.total + second

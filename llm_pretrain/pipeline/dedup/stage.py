@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from llm_pretrain.config import PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards, atomic_parquet, shard_name
 from llm_pretrain.pipeline.dates import DATE_TYPE, date_array
@@ -47,18 +46,17 @@ from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
+    DocumentStage,
     RunSummary,
     ShardTask,
     StageError,
-    StageSpec,
+    StageRun,
     TaskResult,
     check_dataset_output,
     read_input_dataset,
-    run_resumable,
     run_stage,
     shard_task_failed,
 )
-from llm_pretrain.pipeline.storage import atomic_write_json, read_json
 
 DUPLICATE_COUNT = "duplicate_count"
 SIMILARITY = "similarity"
@@ -188,15 +186,12 @@ def _peak_rss_mb() -> dict[str, float]:
 
 @dataclass
 class DedupPlan:
-    """What the global step needs, and where it keeps its work."""
+    """Phases 1 and 2, the global step that runs before the tasks that apply its decisions."""
 
     tasks: list[ShardTask]
     config: DedupConfig
-    progress_dir: Path
     index: DedupIndex | None
     batch: str
-    executor: ExecutorConfig
-    show_progress: bool
 
     @property
     def width(self) -> int:
@@ -205,33 +200,25 @@ class DedupPlan:
         needed = self.config.minhash.enabled or self.index is not None
         return self.config.minhash.num_perm if needed else 1
 
-    def prepare(self) -> dict[str, Any]:
+    def prepare(self, run: StageRun) -> dict[str, Any]:
         """Phases 1 and 2 (skipped when an earlier attempt finished them); their stats."""
-        marker = self.progress_dir / "clusters.json"
-        if marker.exists():
-            return read_json(marker)
+        return run.once("clusters", lambda: self._signatures_and_clusters(run))
+
+    def _signatures_and_clusters(self, run: StageRun) -> dict[str, Any]:
         started = time.perf_counter()
-        folder = self.progress_dir / "signatures"
-        folder.mkdir(parents=True, exist_ok=True)
-        run_resumable(
-            self.tasks,
-            partial(signature_task, config=self.config, folder=folder, width=self.width),
-            shard_task_failed,
-            folder,
-            description="dedup signatures",
-            executor=self.executor,
-            show_progress=self.show_progress,
-        )
+        folder = run.progress_dir / "signatures"
+        task = partial(signature_task, config=self.config, folder=folder, width=self.width)
+        run.map(self.tasks, task, shard_task_failed, phase="signatures")
         signature_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         batch_files = [folder / shard_name(task.index) for task in self.tasks]
         index_files = self.index.part_files(self.batch) if self.index is not None else []
         reader = NodeReader(sources(index_files, batch_files), self.width)
-        partitions = partition_count(self.config.partitions, self.executor, reader.total)
+        partitions = partition_count(self.config.partitions, run.executor, reader.total)
         if partitions:
-            step = GlobalStep(self.progress_dir / "global", reader.sources, partitions, self.config)
-            decisions = decide(step, self.executor, self.show_progress)
+            step = GlobalStep(run.progress_dir / "global", reader.sources, partitions, self.config)
+            decisions = decide(step, run)
         else:
             index_docs = Documents.empty(self.width)
             if self.index is not None:
@@ -239,11 +226,12 @@ class DedupPlan:
             batch = _load_batch(folder, len(self.tasks), self.width)
             decisions = cluster(index_docs, batch, self.config, reader.jaccard)
         rows = [source.rows for source in reader.sources if source.in_batch]
-        self._write_decisions(decisions, SurvivorIds.read(decisions, reader), reader.n_index, rows)
+        survivors = SurvivorIds.read(decisions, reader)
+        self._write_decisions(run.progress_dir, decisions, survivors, reader.n_index, rows)
         if self.index is not None:
             kept = decisions.survivor == np.arange(reader.n_index, reader.total)
             self._write_index_part(folder, kept)
-        stats = {
+        return {
             "dedup": {
                 **decisions.stats,
                 "index_documents": reader.n_index,
@@ -257,13 +245,16 @@ class DedupPlan:
                 "peak_rss_mb": _peak_rss_mb(),
             }
         }
-        atomic_write_json(marker, stats)
-        return stats
 
     def _write_decisions(
-        self, decisions: Decisions, survivors: SurvivorIds, n_index: int, rows: list[int]
+        self,
+        progress_dir: Path,
+        decisions: Decisions,
+        survivors: SurvivorIds,
+        n_index: int,
+        rows: list[int],
     ) -> None:
-        folder = self.progress_dir / "decisions"
+        folder = progress_dir / "decisions"
         folder.mkdir(parents=True, exist_ok=True)
         start = 0
         for task, count in zip(self.tasks, rows, strict=True):
@@ -376,51 +367,39 @@ def batch_id(input_info: dict[str, Any], config: DedupConfig) -> str:
 def run_dedup(
     input_dir: Path,
     output: Path,
-    config: PipelineConfig,
+    config: DedupConfig,
+    executor: ExecutorConfig,
     index_dir: Path | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    """Deduplicate the dataset in `input_dir` (against the index in `index_dir`, which then
+    lists this batch) into `output`."""
     source = read_input_dataset(input_dir)
     check_dataset_output(output, [input_dir], "input dataset")
     if index_dir is not None:
         problem = overlap_problem(index_dir, [input_dir, output], "--index", "dataset folder")
         if problem:
             raise StageError(problem)
-    dedup = config.dedup
     tasks = source.tasks()
     input_info = source.identity()
-    batch = batch_id(input_info, dedup)
-    index = DedupIndex(index_dir, dedup) if index_dir is not None else None
+    batch = batch_id(input_info, config)
+    index = DedupIndex(index_dir, config) if index_dir is not None else None
     with index.locked() if index is not None else contextlib.nullcontext():
         inputs = [input_info]
         if index is not None:
             inputs.append({"index": str(index.folder), "batches": index.other_batches(batch)})
-        plan = DedupPlan(
-            tasks=tasks,
-            config=dedup,
-            progress_dir=output / PROGRESS_DIR,
-            index=index,
-            batch=batch,
-            executor=config.executor,
-            show_progress=show_progress,
-        )
-        spec = StageSpec(
-            stage="dedup",
+        stage = DocumentStage(
+            name="dedup",
             output=output,
             tasks=tasks,
-            run_task=partial(apply_task, config=dedup, output=output),
+            run_task=partial(apply_task, config=config, output=output),
             on_failure=shard_task_failed,
-            config={**dedup.decision_settings(), "batch": batch},
+            config={**config.decision_settings(), "batch": batch},
             inputs=inputs,
-            prepare=plan.prepare,
+            prepare=DedupPlan(tasks, config, index, batch).prepare,
         )
-        summary = run_stage(
-            spec,
-            executor=config.executor,
-            show_progress=show_progress,
-            overwrite=overwrite,
-        )
+        summary = run_stage(stage, executor, show_progress, overwrite)
         if index is not None:
             index.commit(batch)
     return summary

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 
-from llm_pretrain.config import ExtractConfig
 from llm_pretrain.pipeline.documents import Document, Rejected
+from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.decode import BinaryContent, decode
 from llm_pretrain.pipeline.extract.html import extract_page
 from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf

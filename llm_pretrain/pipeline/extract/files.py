@@ -10,9 +10,9 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llm_pretrain.config import ExtractConfig
 from llm_pretrain.pipeline import progress, watchdog
 from llm_pretrain.pipeline.documents import Document, Rejected, document_id, printable
+from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.inputs import InputFile
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import trafilatura
 
-from llm_pretrain.config import HtmlConfig
+from llm_pretrain.pipeline.extract.config import HtmlConfig
 
 # trafilatura and htmldate log every unparsable page at ERROR; we record those as rejections.
 for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_pretrain.errors import UsageError
-from llm_pretrain.pipeline.storage import url_error
+from llm_pretrain.storage import url_error
 
 # Longest suffix first: `.warc.wet.gz` must win over `.gz`.
 KIND_BY_SUFFIX = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from llm_pretrain.config import PdfConfig
+from llm_pretrain.pipeline.extract.config import PdfConfig
 
 pymupdf.TOOLS.mupdf_display_errors(False)  # broken files are reported as rejections instead
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from llm_pretrain.config import ExtractConfig, PipelineConfig
 from llm_pretrain.pipeline.dataset import README, REJECTED_DIR, TaskShards
 from llm_pretrain.pipeline.documents import (
     DOCUMENT_SCHEMA,
@@ -21,16 +20,18 @@ from llm_pretrain.pipeline.documents import (
     printable,
 )
 from llm_pretrain.pipeline.executor import TaskFailure
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
 from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discover, plan_tasks
 from llm_pretrain.pipeline.extract.warc import read_warc
 from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
+    DocumentStage,
     Retry,
     RunSummary,
     StageError,
-    StageSpec,
     TaskResult,
     check_dataset_output,
     run_stage,
@@ -208,7 +209,8 @@ def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> 
 def run_extract(
     inputs: list[str],
     output: Path,
-    config: PipelineConfig,
+    config: ExtractConfig,
+    executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
@@ -217,37 +219,29 @@ def run_extract(
     if problem:
         raise StageError(problem)
     files, unsupported = discover(inputs)
-    return extract_files(files, output, config, show_progress, overwrite, unsupported)
+    stage = extract_stage(files, output, config, unsupported)
+    return run_stage(stage, executor, show_progress, overwrite)
 
 
-def extract_files(
+def extract_stage(
     files: list[InputFile],
     output: Path,
-    config: PipelineConfig,
-    show_progress: bool = True,
-    overwrite: bool = False,
+    config: ExtractConfig,
     unsupported: list[str] | None = None,
-) -> RunSummary:
-    """Extract these files, as they were found (their size and mtime name the run, so that a
-    refresh resumes the batch it recorded), into `output`."""
+) -> DocumentStage:
+    """The stage that extracts these files, as they were found (their size and mtime name the
+    run, so that a refresh resumes the batch it recorded), into `output`."""
     inside = first_inside(output, [f.path for f in files])
     if inside:
         raise StageError(f"--output {output} contains the input {inside}")
     check_dataset_output(output, [], "input")
-    tasks = plan_tasks(files, config.extract.task_max_files, config.extract.task_max_bytes)
-    spec = StageSpec(
-        stage="extract",
+    return DocumentStage(
+        name="extract",
         output=output,
-        tasks=tasks,
-        run_task=partial(extract_task, config=config.extract, output=output),
-        on_failure=partial(retry_or_reject, output=output, limit_s=hard_limit_s(config.extract)),
-        config=config.extract.model_dump(),
+        tasks=plan_tasks(files, config.task_max_files, config.task_max_bytes),
+        run_task=partial(extract_task, config=config, output=output),
+        on_failure=partial(retry_or_reject, output=output, limit_s=hard_limit_s(config)),
+        config=config.model_dump(),
         inputs=[f.to_json() for f in files],
         extra_stats={"unsupported_files": unsupported or []},
-    )
-    return run_stage(
-        spec,
-        executor=config.executor,
-        show_progress=show_progress,
-        overwrite=overwrite,
     )

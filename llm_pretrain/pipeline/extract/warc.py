@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from warcio.recordloader import ArcWarcRecord
 
-from llm_pretrain.config import ExtractConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, document_id
+from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.decode import charset_from_header
 from llm_pretrain.pipeline.extract.inputs import InputFile

@@ -17,17 +17,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from llm_pretrain.config import FilterConfig, PipelineConfig
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards
 from llm_pretrain.pipeline.documents import metadata_json, upgrade_schema, upgrade_table
+from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step
+from llm_pretrain.pipeline.filters.config import FilterConfig
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
 from llm_pretrain.pipeline.runner import (
+    DocumentStage,
     RunSummary,
     ShardTask,
-    StageSpec,
     TaskResult,
     check_dataset_output,
     read_input_dataset,
@@ -165,25 +166,22 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
 def run_filter(
     input_dir: Path,
     output: Path,
-    config: PipelineConfig,
+    config: FilterConfig,
+    executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    """Filter the dataset in `input_dir` into `output`."""
     source = read_input_dataset(input_dir)
     check_dataset_output(output, [input_dir], "input dataset")
-    build_steps(config.filter)  # fail fast (e.g. a missing model) before starting workers
-    spec = StageSpec(
-        stage="filter",
+    build_steps(config)  # fail fast (e.g. a missing model) before starting workers
+    stage = DocumentStage(
+        name="filter",
         output=output,
         tasks=source.tasks(),
-        run_task=partial(filter_task, config=config.filter, output=output),
+        run_task=partial(filter_task, config=config, output=output),
         on_failure=shard_task_failed,
-        config=config.filter.model_dump(),
+        config=config.model_dump(),
         inputs=[source.identity()],
     )
-    return run_stage(
-        spec,
-        executor=config.executor,
-        show_progress=show_progress,
-        overwrite=overwrite,
-    )
+    return run_stage(stage, executor, show_progress, overwrite)

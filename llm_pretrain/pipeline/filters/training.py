@@ -29,7 +29,7 @@ from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.filters.classifier import fasttext_line, label_probability
 from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
-from llm_pretrain.pipeline.storage import atomic_write_json, commit_file, temporary_path
+from llm_pretrain.storage import atomic_write_json, commit_file, temporary_path
 
 
 class TrainingError(UserError, ValueError):

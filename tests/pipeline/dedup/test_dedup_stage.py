@@ -14,10 +14,9 @@ from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.dedup import stage
 from llm_pretrain.pipeline.dedup.index import INDEX_MANIFEST, DedupIndex
-from llm_pretrain.pipeline.dedup.stage import run_dedup
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.lock import Locked
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.stages import run_dedup, run_extract
 from tests.pipeline.dedup.corpus import (
     original,
     paragraph_inserted,

@@ -10,10 +10,17 @@ from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.nodes import NodeReader, sources
 from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide, partition_count
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.runner import StageRun
 from tests.pipeline.dedup.synthetic import synthetic_documents, write_signature_files
 
 PERM = 32
 INDEX, BATCH = 1500, 2500
+
+
+def on_two_workers(step: GlobalStep) -> StageRun:
+    """A dedup run whose `_progress/` folder holds the global step's folder."""
+    folder = step.folder.parent
+    return StageRun("dedup", folder, folder, ExecutorConfig(workers=2), show_progress=False)
 
 
 def in_memory(reader: NodeReader, config: DedupConfig) -> Decisions:
@@ -63,7 +70,7 @@ def test_partitions_decide_as_one_process(tmp_path, corpus, keep, verify, exact)
     assert (stats["verified_pairs"] < stats["candidate_pairs"]) == (verify != "off")
     for partitions in (1, 4):
         step = GlobalStep(tmp_path / f"p{partitions}", corpus, partitions, config)
-        got = decide(step, ExecutorConfig(workers=2), show_progress=False)
+        got = decide(step, on_two_workers(step))
         assert np.array_equal(got.survivor, expected.survivor)
         assert np.array_equal(got.exact, expected.exact)
         assert np.array_equal(got.similarity, expected.similarity)
@@ -76,12 +83,12 @@ def test_a_killed_task_is_rerun_with_the_same_result(tmp_path, corpus):
     config = DedupConfig()
     config.minhash.num_perm, config.minhash.verify = PERM, "estimate"
     step = GlobalStep(tmp_path / "global", corpus, 3, config)
-    first = decide(step, ExecutorConfig(workers=2), show_progress=False)
+    first = decide(step, on_two_workers(step))
     for marker in ("spread/task-00002.json", "exact/task-00001.json", "near/task-00000.json"):
         (tmp_path / "global" / marker).unlink()
     (tmp_path / "global" / "near" / "part-00002.arrow").write_bytes(b"torn")  # no marker: redone
     (tmp_path / "global" / "near" / "task-00002.json").unlink()
-    again = decide(step, ExecutorConfig(workers=2), show_progress=False)
+    again = decide(step, on_two_workers(step))
     assert np.array_equal(first.survivor, again.survivor)
     assert counts(first.stats) == counts(again.stats)
 
@@ -101,5 +108,5 @@ def test_an_empty_batch_without_an_index(tmp_path):
     config = DedupConfig()
     config.minhash.num_perm = PERM
     step = GlobalStep(tmp_path / "global", sources([], files), 2, config)
-    decisions = decide(step, ExecutorConfig(workers=2), show_progress=False)
+    decisions = decide(step, on_two_workers(step))
     assert len(decisions.survivor) == 0 and decisions.stats["clusters"] == 0

@@ -6,20 +6,19 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.classifier import (
     ClassifierError,
     QualityClassifier,
     QualityClassifierConfig,
 )
-from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.pipeline.filters.training import (
     TrainClassifierConfig,
     TrainingError,
     train_classifier,
 )
 from llm_pretrain.samples import paragraph
+from llm_pretrain.stages import run_extract, run_filter
 
 SMALL = TrainClassifierConfig(bucket=20_000, dim=50)  # a small model keeps the tests quick
 

@@ -4,9 +4,8 @@ import json
 import random
 
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.extract.stage import run_extract
-from llm_pretrain.pipeline.filters.stage import run_filter
 from llm_pretrain.samples import sentence
+from llm_pretrain.stages import run_extract, run_filter
 from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN
 

@@ -7,10 +7,10 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.extract.stage import run_extract
 from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
-from llm_pretrain.pipeline.filters.stage import StepStats, run_filter, run_steps
+from llm_pretrain.pipeline.filters.stage import StepStats, run_steps
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.stages import run_extract, run_filter
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN, RUSSIAN
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from llm_pretrain.pipeline.errors import DamagedFile
+from llm_pretrain.errors import DamagedFile
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

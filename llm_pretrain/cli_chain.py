@@ -16,9 +16,12 @@ is a usage error naming the stages it belongs to.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import click
+
+IN_CHAIN = "llm_pretrain.in_chain"  # ctx.meta key: the stages of a chain, [] for none
 
 INPUT = ("--input", "-i")
 OUTPUT = ("--output", "-o")
@@ -201,3 +204,13 @@ def chained_stages(
     _, segments = _segments(args, commands)
     stages = [name for name, _ in segments if name in folders]
     return stages if len(stages) >= 2 else []
+
+
+def json_result(result: dict) -> dict | None:
+    """Print a stage's JSON result; in a chain, return it keyed by stage for `print_chain`,
+    so that a chain prints one JSON document."""
+    ctx = click.get_current_context()
+    if ctx.meta.get(IN_CHAIN):
+        return {ctx.info_name: result}
+    click.echo(json.dumps(result, indent=2, sort_keys=True))
+    return None

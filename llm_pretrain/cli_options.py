@@ -10,6 +10,7 @@ import signal
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
@@ -17,7 +18,7 @@ import click
 import yaml
 from pydantic import BaseModel
 
-from llm_pretrain.cli_chain import chained_stages, expand_chain
+from llm_pretrain.cli_chain import IN_CHAIN, chained_stages, expand_chain
 from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
@@ -28,8 +29,16 @@ from llm_pretrain.storage import url_error
 PREFIX = "cfg__"
 # Click 8.2+ raises this for a group run without arguments; older ones print help and exit.
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
-IN_CHAIN = "llm_pretrain.in_chain"  # ctx.meta key: the stages of a chain, [] for none
 FLAGS: dict[str, str] = {}  # dotted config key -> the option that sets it
+
+
+def safe_console() -> None:
+    """Print what cannot be encoded (a file name of non-UTF-8 bytes, a lone surrogate from a
+    JSON record) as a backslash escape instead of failing on it."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 class LocalPath(click.Path):
@@ -155,6 +164,30 @@ def resolve_config(config_path: Path | None, assignments: Iterable[str], options
         click.echo(config_yaml(config, config_sections(ctx)), nl=False)
         ctx.exit(0)
     return config
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the options every command shares ask for: logging is set up, the config resolved."""
+
+    quiet: bool
+    as_json: bool
+    config: Any
+
+    def echo(self, result: Any, text: str) -> None:
+        """Print the command's result: as JSON with --json, else as text."""
+        click.echo(json.dumps(result, indent=2, sort_keys=True) if self.as_json else text)
+
+
+def start(options: dict[str, Any], config: bool = True) -> Run:
+    """Set up logging (--quiet, --verbose) and, for a command with config options, resolve
+    the config (--config, --set, dedicated options, --print-config)."""
+    quiet, as_json = options.pop("quiet"), options.pop("as_json")
+    setup_logging(quiet, options.pop("verbose"))
+    if not config:
+        return Run(quiet, as_json, None)
+    path, assignments = options.pop("config_path"), options.pop("assignments")
+    return Run(quiet, as_json, resolve_config(path, assignments, options))
 
 
 def output_options(command: Callable) -> Callable:
@@ -398,3 +431,42 @@ def _show_all_help(ctx: click.Context, param: click.Parameter, value: bool) -> N
         ctx.meta["help_all"] = True
         click.echo(ctx.get_help())
         ctx.exit(0)
+
+
+def dataset_output_options(command: Callable) -> Callable:
+    """--output and --overwrite, the same on every stage that writes a dataset."""
+    command = click.option(
+        "--overwrite", is_flag=True, help="Replace a dataset already in --output made differently."
+    )(command)
+    return click.option(
+        "--output",
+        "-o",
+        required=True,
+        type=LocalPath(file_okay=False, path_type=Path),
+        help="Dataset folder to write (created if missing).",
+    )(command)
+
+
+def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
+    """--input for the stages that read a dataset folder."""
+    return click.option(
+        "--input",
+        "-i",
+        "input_dir",
+        required=True,
+        # Not checked here: in a chain it is written by the stage before, after parsing.
+        type=LocalPath(file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+class LastInChain(click.Command):
+    """A command with an argument that takes its options after it too (`status DIR --json`).
+
+    Click parses the commands of a chain with options first; this one reads all that follows
+    it, so nothing chains after it.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_interspersed_args = True
+        return super().parse_args(ctx, args)

@@ -24,7 +24,7 @@ def data() -> None:
 
 def train() -> None:
     try:
-        from llm_pretrain.cli import train as group
+        from llm_pretrain.cli_train import train as group
     except KeyboardInterrupt:
         _stopped_while_starting()
     group()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the stages are imported when run: `llm-data status` needs only the table
     from llm_pretrain.config import PipelineConfig
-    from llm_pretrain.pipeline.extract.inputs import InputFile
+    from llm_pretrain.pipeline.extract.input_file import InputFile
     from llm_pretrain.pipeline.runner import RunSummary
 
 

@@ -8,9 +8,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from llm_pretrain.cli import data, train
+from llm_pretrain.cli import data
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.cli_options import FLAGS, spread_values
+from llm_pretrain.cli_train import train
 from llm_pretrain.config import PipelineConfig
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.samples import build_sample

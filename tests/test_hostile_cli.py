@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import data, train
+from llm_pretrain.cli import data
+from llm_pretrain.cli_train import train
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.samples import article, paragraph
 

@@ -15,9 +15,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import data, train
+from llm_pretrain.cli import data
 from llm_pretrain.cli_chain import _names, _options, expand_chain
 from llm_pretrain.cli_options import spread_values
+from llm_pretrain.cli_train import train
 from llm_pretrain.config import ConfigError
 from llm_pretrain.samples import article, write_pdf, write_warc
 from llm_pretrain.train.config import load_train_config

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm_pretrain.pipeline.extract.inputs import InputError, InputFile, discover
+from llm_pretrain.pipeline.extract.input_file import InputFile
+from llm_pretrain.pipeline.extract.inputs import InputError, discover
 from llm_pretrain.pipeline.outputs import inside
 from llm_pretrain.storage import file_sha256
 

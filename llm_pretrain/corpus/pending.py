@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_pretrain.pipeline.dataset import read_manifest
-from llm_pretrain.pipeline.extract.inputs import InputFile, inspect
+from llm_pretrain.pipeline.extract.input_file import InputFile, inspect
 from llm_pretrain.stages import STAGE_FOLDERS
 from llm_pretrain.storage import file_sha256
 

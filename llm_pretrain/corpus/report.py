@@ -303,3 +303,12 @@ def _tokens(tokenize: dict[str, Any], manifest: dict[str, Any] | None) -> dict[s
             sorted(tokenize.get("tokens_per_document", {}).items(), key=lambda kv: int(kv[0]))
         ),
     }
+
+
+def format_report_line(data: dict[str, Any], path: Path) -> str:
+    """The command's one line on a written report."""
+    kept = kept_row(data)
+    return (
+        f"report -> {path}: {kept.get('documents_out', 0):,} documents, "
+        f"{data['tokens']['tokens']:,} tokens, {len(data['rejections'])} rejection reasons"
+    )

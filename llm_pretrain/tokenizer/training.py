@@ -148,3 +148,17 @@ def train_tokenizer(
     }
     atomic_write_json(output / REPORT_FILE, report)
     return report
+
+
+def format_report(report: dict[str, Any], output: Path) -> str:
+    """The command's summary of a trained tokenizer: size, sample, compression, hash."""
+    trained = report["trained_on"]
+    return (
+        f"train-tokenizer -> {output}\n"
+        f"  vocabulary     {report['vocab_size']:,} tokens "
+        f"({len(report['special_tokens'])} special)\n"
+        f"  trained on     {trained['documents']:,} documents, {trained['bytes'] / 1e6:,.1f} MB "
+        f"of {report['corpus_bytes'] / 1e6:,.1f} MB in {report['train_seconds']:,.1f} s\n"
+        f"  compression    {report['bytes_per_token']:.2f} bytes per token\n"
+        f"  sha256         {report['tokenizer_sha256']}"
+    )

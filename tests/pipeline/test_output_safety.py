@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import data, train
+from llm_pretrain.cli import data
+from llm_pretrain.cli_train import train
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.runner import OUTPUT_LOCK
 from llm_pretrain.samples import paragraph

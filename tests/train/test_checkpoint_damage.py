@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch.distributed.checkpoint import filesystem
 from torch.distributed.checkpoint.api import CheckpointException
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train import checkpoint as checkpoint_module
 from llm_pretrain.train import trainer as trainer_module
 from llm_pretrain.train.checkpoint import (

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train.export import export, load_model
 from llm_pretrain.train.trainer import pretrain
 from tests.train.helpers import tiny_config

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train import export as export_module
 from llm_pretrain.train.export import EXPORT_MARKER
 from llm_pretrain.train.trainer import pretrain

@@ -12,7 +12,7 @@ import torch
 import transformers
 from click.testing import CliRunner
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.eval_run import evaluate_checkpoint
 from llm_pretrain.train.export import export, load_model

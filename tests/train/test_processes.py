@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train.checkpoint import complete_checkpoints, read_state
 from llm_pretrain.train.config import load_train_config
 from llm_pretrain.train.data import TokenData

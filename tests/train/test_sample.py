@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.train.export import export, load_model
 from llm_pretrain.train.hf_import import load_exported
 from llm_pretrain.train.model import KVCache, ModelConfig, Transformer

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from llm_pretrain.cli import train
+from llm_pretrain.cli_train import train
 from llm_pretrain.tokenizer.shards import PackedReader, write_shard
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.trainer import pretrain

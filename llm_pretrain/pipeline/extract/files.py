@@ -1,10 +1,11 @@
-"""Documents from plain files: HTML pages, PDFs, text/Markdown, and JSONL/Parquet passthrough."""
+"""Documents from plain files: one document per file (pages, PDFs, texts: their converter
+comes from formats.py), and JSONL/Parquet passthrough."""
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -13,30 +14,28 @@ import pyarrow.parquet as pq
 from llm_pretrain.pipeline import progress, watchdog
 from llm_pretrain.pipeline.documents import Document, Rejected, document_id, printable
 from llm_pretrain.pipeline.extract.config import ExtractConfig
-from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
-from llm_pretrain.pipeline.extract.inputs import InputFile
+from llm_pretrain.pipeline.extract.convert import guarded
+from llm_pretrain.pipeline.extract.input_file import InputFile
 
 Outcome = Document | Rejected
 # Row fields that map onto document columns; all other fields go into `metadata`.
 _PASSTHROUGH_COLUMNS = ("url", "date")
 
 
-def read_single(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
-    """One file, one document: .html(.gz), .pdf, .txt/.md(.gz)."""
+def read_document(
+    file: InputFile, config: ExtractConfig, convert: Callable[[bytes], Callable[[Document], None]]
+) -> Iterator[Outcome]:
+    """A file of one document (a page, a PDF, a text): its bytes, read within the size limit
+    (a gzip bomb stays small), converted by `convert` under the document limits."""
     doc = Document(id=document_id(file.path), text="", source=file.path, format=file.kind)
     if file.size > config.max_document_bytes:
         yield guarded(doc, file.size, config, lambda _: None)
         return
     opener = gzip.open if file.path.lower().endswith(".gz") else open
-    with opener(file.path, "rb") as handle:  # bounded read: a gzip bomb stays small
+    with opener(file.path, "rb") as handle:
         raw = handle.read(config.max_document_bytes + 1)
     progress.report(documents=1, nbytes=file.size)
-    if file.kind == "pdf":
-        yield guarded(doc, len(raw), config, pdf_filler(raw, config))
-    elif file.kind == "html":
-        yield guarded(doc, len(raw), config, html_filler(raw, None, config))
-    else:
-        yield guarded(doc, len(raw), config, text_filler(raw))
+    yield guarded(doc, len(raw), config, convert(raw))
 
 
 def jsonl_line_limit(config: ExtractConfig) -> int:

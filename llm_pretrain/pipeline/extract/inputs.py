@@ -1,100 +1,26 @@
-"""Find input files (paths, folders, globs), tell their kind, and group them into tasks."""
+"""Find input files (paths, folders, globs), tell their format, and group them into tasks."""
 
 from __future__ import annotations
 
 import glob
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from llm_pretrain.errors import UsageError
+from llm_pretrain.pipeline.extract.formats import FORMATS, format_of
+from llm_pretrain.pipeline.extract.input_file import InputFile, inspect
 from llm_pretrain.storage import url_error
-
-# Longest suffix first: `.warc.wet.gz` must win over `.gz`.
-KIND_BY_SUFFIX = {
-    ".warc.wet.gz": "warc",
-    ".warc.gz": "warc",
-    ".warc": "warc",
-    ".wet.gz": "warc",
-    ".wet": "warc",
-    ".html.gz": "html",
-    ".htm.gz": "html",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-    ".pdf": "pdf",
-    ".txt.gz": "text",
-    ".txt": "text",
-    ".md": "text",
-    ".jsonl.gz": "jsonl",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-}
-# Kinds holding many documents: each file is its own task.
-CONTAINER_KINDS = {"warc", "jsonl", "parquet"}
 
 
 class InputError(UsageError, ValueError):
     """An input argument that names nothing readable (a usage error: exit code 2)."""
 
 
-@dataclass(frozen=True)
-class InputFile:
-    path: str  # as discovered from the argument, normalised; part of every document id
-    kind: str
-    size: int
-    mtime_ns: int
-    # Why the file is never opened (a FIFO, a device, a link to nowhere, a name that cannot be
-    # stat'ed): it becomes one rejected row with this reason instead of a hang or a crash.
-    problem: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        record: dict[str, object] = {
-            "path": self.path,
-            "kind": self.kind,
-            "size": self.size,
-            "mtime_ns": self.mtime_ns,
-        }
-        if self.problem:
-            record["problem"] = self.problem
-        return record
-
-    @classmethod
-    def from_json(cls, record: dict[str, object]) -> InputFile:
-        fields = ("path", "kind", "size", "mtime_ns", "problem")
-        return cls(**{key: record[key] for key in fields if key in record})  # type: ignore[arg-type]
-
-
-_SPECIAL = {
-    stat.S_IFIFO: "a named pipe (FIFO)",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFDIR: "a folder",
-}
-
-
-def inspect(path: str, kind: str) -> InputFile:
-    """The file at `path`, without opening it: special files (a FIFO would block a reader
-    forever) and files that cannot even be stat'ed get a `problem` instead."""
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        return InputFile(path, kind, 0, 0, f"cannot be read: {exc.strerror or exc}")
-    if not stat.S_ISREG(info.st_mode):
-        special = _SPECIAL.get(stat.S_IFMT(info.st_mode), "not a regular file")
-        return InputFile(path, kind, 0, info.st_mtime_ns, f"is {special}, not a file")
-    return InputFile(path, kind, info.st_size, info.st_mtime_ns)
-
-
 def kind_of(path: str) -> str | None:
-    lower = path.lower()
-    for suffix, kind in KIND_BY_SUFFIX.items():
-        if lower.endswith(suffix):
-            return kind
-    return None
+    """The name of the format a file's name claims (see formats.py), or None."""
+    format = format_of(path)
+    return format.name if format is not None else None
 
 
 def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
@@ -172,7 +98,7 @@ def plan_tasks(files: list[InputFile], max_files: int, max_bytes: int) -> list[E
             batch.clear()
 
     for item in files:
-        if item.kind in CONTAINER_KINDS:
+        if item.kind in FORMATS and FORMATS[item.kind].container:
             close_batch()
             tasks.append(ExtractTask(len(tasks), (item,)))
             continue

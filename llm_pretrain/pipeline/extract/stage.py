@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -22,9 +22,9 @@ from llm_pretrain.pipeline.documents import (
 from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract.config import ExtractConfig
-from llm_pretrain.pipeline.extract.files import read_jsonl, read_parquet, read_single
-from llm_pretrain.pipeline.extract.inputs import ExtractTask, InputFile, discover, plan_tasks
-from llm_pretrain.pipeline.extract.warc import read_warc
+from llm_pretrain.pipeline.extract.formats import FORMATS
+from llm_pretrain.pipeline.extract.input_file import InputFile
+from llm_pretrain.pipeline.extract.inputs import ExtractTask, discover, plan_tasks
 from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
@@ -41,14 +41,6 @@ from llm_pretrain.pipeline.watchdog import Watch, dead_worker, watching
 Outcome = Document | Rejected | Skipped
 # Files the stage writes into its output, for telling whether an input glob would read them.
 WRITES = ("part-00000.parquet", f"{REJECTED_DIR}/part-00000.parquet", README)
-READERS: dict[str, Callable[[InputFile, ExtractConfig], Iterator[Outcome]]] = {
-    "warc": read_warc,
-    "jsonl": read_jsonl,
-    "parquet": read_parquet,
-    "html": read_single,
-    "pdf": read_single,
-    "text": read_single,
-}
 
 
 @dataclass
@@ -130,7 +122,7 @@ def _file_outcomes(
         yield input_error_rejection(file, 0, "extract_error:unreadable", file.problem)
         return
     done = 0
-    reader = READERS[file.kind](file, config)
+    reader = FORMATS[file.kind].read(file, config)
     try:
         while not (stop := watch and watch.reading(number, done)):
             outcome = next(reader, None)

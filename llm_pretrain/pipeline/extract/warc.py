@@ -11,7 +11,7 @@ from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, documen
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.decode import charset_from_header
-from llm_pretrain.pipeline.extract.inputs import InputFile
+from llm_pretrain.pipeline.extract.input_file import InputFile
 from llm_pretrain.pipeline.extract.warc_records import (
     TruncatedInput,
     WarcRecords,

@@ -29,6 +29,7 @@ from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.dataset import read_manifest, shard_paths
 from llm_pretrain.pipeline.filters.classifier import fasttext_line, label_probability
 from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
+from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.storage import atomic_write_json, commit_file, temporary_path
 
 
@@ -158,7 +159,7 @@ def train_classifier(
     positive: list[Path], negative: list[Path], output: Path, config: TrainClassifierConfig
 ) -> dict[str, Any]:
     """Train, evaluate on the held-out share, save the model atomically, return the report."""
-    refuse_foreign_output(output)
+    refuse_output(output, [*positive, *negative])
     lines = examples(positive, config.positive_label, config)
     n_positive = len(lines)
     lines += examples(negative, config.negative_label, config)
@@ -231,10 +232,15 @@ def _same_prediction(one: tuple, other: tuple) -> bool:
     return one[0] == other[0] and bool(np.allclose(one[1], other[1]))
 
 
-def refuse_foreign_output(output: Path) -> None:
-    """A model file (and its OUTPUT.json report) may replace only an earlier model of this
-    command: one whose report is there and is one of ours."""
+def refuse_output(output: Path, examples: list[Path]) -> None:
+    """The model file and its OUTPUT.json report may be neither, nor lie inside, an examples
+    file or folder, and may replace only an earlier model of this command: one whose report is
+    there and is one of ours."""
     report = output.with_name(output.name + ".json")
+    for path in (output, report):
+        problem = overlap_problem(path, examples, "--output", "examples")
+        if problem:
+            raise TrainingError(problem)
     for path in (output, report):
         if path.exists() and not _our_report(report):
             raise TrainingError(
@@ -251,3 +257,17 @@ def _our_report(report: Path) -> bool:
 
 if __name__ == "__main__":
     _fit(*sys.argv[1:4])
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The command's summary of a trained classifier: examples, and how it does held out."""
+    held_out, counts, labels = report["held_out"], report["examples"], report["labels"]
+    return (
+        f"train-classifier -> {report['model']}\n"
+        f"  examples   {labels['positive']} {counts['positive']:,}, "
+        f"{labels['negative']} {counts['negative']:,} (trained on {counts['train']:,})\n"
+        f"  held out   {held_out['test_examples']:,} examples: "
+        f"precision {held_out['precision']:.3f}, recall {held_out['recall']:.3f}, "
+        f"F1 {held_out['f1']:.3f}, accuracy {held_out['accuracy']:.3f} "
+        f"({labels['positive']} at p >= 0.5)"
+    )

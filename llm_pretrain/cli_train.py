@@ -1,0 +1,355 @@
+"""`llm-train`: pretrain, eval, plot, export, sample. Each command parses its options, calls
+its component under llm_pretrain/train, and prints the component's formatted result; errors
+become one line in `StopsCleanly` (cli_options.py), the one error boundary of both programs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from llm_pretrain import __version__
+from llm_pretrain.cli_options import (
+    FiniteRange,
+    LocalPath,
+    StopsCleanly,
+    config_yaml,
+    output_options,
+    safe_console,
+    setup_logging,
+)
+from llm_pretrain.errors import UserError
+from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
+from llm_pretrain.signals import exit_code
+
+
+def checkpoint_option(
+    help_text: str = "A checkpoint folder, or a run folder (its latest checkpoint).",
+) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--checkpoint",
+        required=True,
+        type=LocalPath(exists=True, file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+@click.group(cls=StopsCleanly)
+@click.version_option(__version__, prog_name="llm-pretrain")
+def train() -> None:
+    """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""
+    safe_console()
+
+
+@train.command()
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=LocalPath(exists=True, dir_okay=False, path_type=Path),
+    help="Training recipe (configs/train/*.yaml); defaults apply to what it leaves out.",
+)
+@click.option(
+    "--data",
+    "-d",
+    "data_dir",
+    type=LocalPath(file_okay=False, path_type=Path),
+    help="Folder written by llm-data tokenize (overrides the recipe's `data`).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=LocalPath(file_okay=False, path_type=Path),
+    help="Run folder for checkpoints, metrics.jsonl and config.yaml (overrides `out`).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Require a checkpoint in --out to continue from (resuming is automatic when one is "
+    "there; this makes its absence an error).",
+)
+@click.option(
+    "--init-from",
+    type=LocalPath(exists=True, file_okay=False, path_type=Path),
+    help="Continued pretraining: start from this LlamaForCausalLM folder (llm-train export's, "
+    "or a compatible one). Its architecture and weights replace the recipe's model; the data "
+    "must be tokenized with its tokenizer (llm-data tokenize --tokenizer HF_DIR).",
+)
+@click.option(
+    "--stop-after-steps",
+    type=click.IntRange(min=1),
+    help="Stop after this step with a checkpoint (for time-limited jobs); the same command "
+    "later continues to max_steps.",
+)
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Print the effective recipe (defaults, --config, KEY=VALUE) as YAML with each key's "
+    "description, and exit.",
+)
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@output_options
+def pretrain(
+    config_path: Path | None,
+    data_dir: Path | None,
+    out: Path | None,
+    resume: bool,
+    init_from: Path | None,
+    stop_after_steps: int | None,
+    print_config: bool,
+    overrides: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Train the recipe's model on token shards, as one process or under torchrun.
+
+    KEY=VALUE pairs override the recipe: optimizer.lr=1e-3 max_steps=500 model.n_layers=2.
+    Started again with the same --out, a run continues from its latest complete checkpoint:
+    model, optimizer, schedule, data position and random state, also with another number of
+    processes. Several processes: torchrun --nproc-per-node N -m llm_pretrain.train pretrain ...
+
+    \b
+    Examples:
+      llm-train pretrain -c configs/train/tiny.yaml --data corpus/tokens --out runs/r1
+      llm-train pretrain --data corpus/tokens --out runs/r1 max_steps=500 optimizer.lr=1e-3
+      torchrun --nproc-per-node 8 -m llm_pretrain.train pretrain \\
+          -c configs/train/125M.yaml -d corpus/tokens -o runs/r1
+    """
+    from llm_pretrain.config import ConfigError
+    from llm_pretrain.train.config import load_train_config
+    from llm_pretrain.train.summary import format_train_summary
+    from llm_pretrain.train.trainer import Stopped, foreign_run_problem
+    from llm_pretrain.train.trainer import pretrain as run_pretrain
+
+    setup_logging(quiet, verbose)
+    try:
+        config = load_train_config(config_path, overrides)
+        if print_config:
+            click.echo(config_yaml(config), nl=False)
+            return
+        data_dir = data_dir or (Path(config.data) if config.data else None)
+        out = out or (Path(config.out) if config.out else None)
+        if data_dir is None or out is None:
+            raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
+        sources = [data_dir, *([init_from] if init_from else [])]
+        problem = overlap_problem(out, sources, "--out", "input folder")
+        problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
+        if problem:
+            raise UserError(problem)
+        result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
+    except Stopped as exc:  # SIGINT or SIGTERM, after a checkpoint of the step it stopped at
+        if int(os.environ.get("RANK", "0")) == 0:
+            click.echo(str(exc), err=True)
+        raise SystemExit(exit_code(exc.signum)) from None
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(format_train_summary(result.to_json()), nl=False)
+
+
+@train.command(name="eval")
+@checkpoint_option()
+@click.option(
+    "--data",
+    "-d",
+    "data_dir",
+    required=True,
+    type=LocalPath(exists=True, file_okay=False, path_type=Path),
+    help="Folder written by llm-data tokenize with the checkpoint's tokenizer.",
+)
+@click.option("--split", type=click.Choice(["val", "train"]), default="val", show_default=True)
+@click.option("--max-rows", type=click.IntRange(min=1), help="Rows used; default: all.")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), default=8, show_default=True, help="Rows per pass."
+)
+@output_options
+def eval_(
+    checkpoint: Path,
+    data_dir: Path,
+    split: str,
+    max_rows: int | None,
+    batch_rows: int,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Loss and perplexity of a checkpoint on a split of a token dataset.
+
+    \b
+    Examples:
+      llm-train eval --checkpoint runs/r1 --data corpus/tokens
+    """
+    from llm_pretrain.train.eval_run import evaluate_checkpoint
+
+    setup_logging(quiet, verbose)
+    result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    baseline = result["unigram_loss"]
+    click.echo(
+        f"eval  {result['checkpoint']} (step {result['step']}) on {result['data']} "
+        f"[{result['split']}]\n"
+        f"  loss          {result['loss']:.4f} over {result['tokens']:,} target tokens\n"
+        f"  perplexity    {result['ppl']:,.2f}\n"
+        + (f"  unigram       {baseline:.4f}\n" if baseline is not None else "")
+    )
+
+
+@train.command()
+@click.argument("run_dir", type=LocalPath(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=LocalPath(dir_okay=False, path_type=Path),
+    help="PNG to write; default: RUN_DIR/loss.png.",
+)
+@output_options
+def plot(run_dir: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
+    """Write the loss curves of a run (train, validation, learning rate) as a PNG.
+
+    \b
+    Examples:
+      llm-train plot runs/r1
+      llm-train plot runs/r1 -o r1.png
+    """
+    from llm_pretrain.train.plot import plot_run
+
+    setup_logging(quiet, verbose)
+    path = plot_run(run_dir, output)
+    click.echo(json.dumps({"output": str(path)}) if as_json else path)
+
+
+@train.command(name="export")
+@checkpoint_option()
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=LocalPath(file_okay=False, path_type=Path),
+    help="Hugging Face folder to write. An earlier export there is replaced once the new one "
+    "is complete; a folder with other files only with --overwrite.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out even if it holds files llm-train export did not write.",
+)
+@click.option("--dtype", type=click.Choice(["bf16", "fp32"]), default="bf16", show_default=True)
+@click.option(
+    "--max-shard-gb",
+    type=FiniteRange(min=0.001),
+    default=5.0,
+    show_default=True,
+    help="Split model.safetensors into files of at most this size (with an index file).",
+)
+@output_options
+def export_(
+    checkpoint: Path,
+    out: Path,
+    overwrite: bool,
+    dtype: str,
+    max_shard_gb: float,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Write a checkpoint as a LlamaForCausalLM folder: safetensors, config, tokenizer.
+
+    Load it with transformers.AutoModelForCausalLM.from_pretrained(OUT) and
+    AutoTokenizer.from_pretrained(OUT). Runs on a CPU, in one process, for a checkpoint written
+    by any number of processes.
+
+    \b
+    Examples:
+      llm-train export --checkpoint runs/r1 --out hf/r1
+      llm-train export --checkpoint runs/r1/checkpoints/step-000400 --out hf/r1 --dtype fp32
+    """
+    from llm_pretrain.train.export import export
+    from llm_pretrain.train.summary import format_export_summary
+
+    setup_logging(quiet, verbose)
+    result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9), overwrite)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    click.echo(format_export_summary(result), nl=False)
+
+
+@train.command()
+@checkpoint_option("A checkpoint, a run folder (its latest checkpoint) or an exported folder.")
+@click.option("--prompt", "prompts", multiple=True, help="Text to continue (repeatable).")
+@click.option(
+    "--prompts-file",
+    type=LocalPath(exists=True, dir_okay=False, path_type=Path),
+    help="A file of prompts, one per line.",
+)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--temperature",
+    type=FiniteRange(min=0),
+    default=0.8,
+    show_default=True,
+    help="0 is greedy decoding.",
+)
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample among the k likeliest tokens.")
+@click.option("--top-p", type=FiniteRange(min=0, max=1, min_open=True), help="Nucleus sampling.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@output_options
+def sample(
+    checkpoint: Path,
+    prompts: tuple[str, ...],
+    prompts_file: Path | None,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int,
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Continue prompts with the model, streaming the text as it is generated.
+
+    Generation stops at <|endoftext|>, after --max-new-tokens, or at the model's max_seq_len.
+
+    \b
+    Examples:
+      llm-train sample --checkpoint runs/r1 --prompt "The history of"
+      llm-train sample --checkpoint hf/r1 --prompts-file prompts.txt --temperature 0 --json
+    """
+    from llm_pretrain.train.sample import END_OF_TEXT, generate, load_for_sampling, stream_text
+
+    setup_logging(quiet, verbose)
+    texts = list(prompts)
+    if prompts_file is not None:
+        try:
+            lines = prompts_file.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(f"{prompts_file} is not UTF-8 text ({exc.reason})") from None
+        texts += [line for line in lines if line.strip()]
+    if not texts:
+        raise click.UsageError("give --prompt TEXT or --prompts-file FILE")
+    model, tokenizer = load_for_sampling(checkpoint)
+    stop_id = tokenizer.token_to_id(END_OF_TEXT)
+    results = []
+    for text in texts:
+        prompt = tokenizer.encode(text).ids
+        tokens = generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, stop_id)
+        if as_json:
+            results.append({"prompt": text, "completion": "".join(stream_text(tokenizer, tokens))})
+            continue
+        click.echo(text, nl=False)
+        for piece in stream_text(tokenizer, tokens):
+            click.echo(piece, nl=False)
+        click.echo("\n")
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))

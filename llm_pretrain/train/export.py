@@ -10,9 +10,9 @@
                                              folder as one export may replace
 
 The sharded checkpoint is gathered in one process on the CPU (DCP reads any shard layout
-without a process group), so export needs no GPU and no torchrun. Our parameter names are
-already those of `LlamaForCausalLM`; a tied output matrix is written once, as
-`model.embed_tokens.weight`, as transformers expects with `tie_word_embeddings`. The output is
+without a process group), so export needs no GPU and no torchrun. Names and config fields
+are translated by `hf_mapping` (a tied output matrix is written once, as
+`model.embed_tokens.weight`, as transformers expects with `tie_word_embeddings`). The output is
 safetensors and JSON only: nothing in it is unpickled when loaded.
 """
 
@@ -38,8 +38,9 @@ from llm_pretrain.train.checkpoint import (
     single_process_quietly,
 )
 from llm_pretrain.train.checkpoint_check import intact_checkpoint
+from llm_pretrain.train.hf_mapping import to_hf_config, to_hf_weights
 from llm_pretrain.train.integrity import check_finite
-from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
+from llm_pretrain.train.model import Transformer, empty_model
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.safe_dcp import read_sharded
 
@@ -59,38 +60,6 @@ def load_model(checkpoint: Path) -> tuple[Transformer, dict[str, Any]]:
         read_sharded(state, checkpoint, no_dist=True)
     check_finite(state["model"], checkpoint)
     return model, {**read_state(checkpoint), "path": str(checkpoint)}
-
-
-def hf_config(config: ModelConfig, eot_id: int | None, dtype: str) -> dict[str, Any]:
-    if config.qk_norm:
-        raise TrainError("a model with qk_norm has no LlamaForCausalLM equivalent to export to")
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": config.vocab_size,
-        "hidden_size": config.dim,
-        "intermediate_size": config.hidden_dim,
-        "num_hidden_layers": config.n_layers,
-        "num_attention_heads": config.n_heads,
-        "num_key_value_heads": config.kv_heads,
-        "head_dim": config.head_dim,
-        "max_position_embeddings": config.max_seq_len,
-        "hidden_act": "silu",
-        "rms_norm_eps": config.norm_eps,
-        # transformers < 5 reads rope_theta, 5 reads rope_parameters.
-        "rope_theta": config.rope_theta,
-        "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
-        "rope_scaling": None,
-        "attention_bias": False,
-        "attention_dropout": 0.0,
-        "mlp_bias": False,
-        "tie_word_embeddings": config.tie_embeddings,
-        "initializer_range": config.init_std,
-        "bos_token_id": eot_id,
-        "eos_token_id": eot_id,
-        "torch_dtype": {"bf16": "bfloat16", "fp32": "float32"}[dtype],
-        "use_cache": True,
-    }
 
 
 def _shards(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
@@ -211,8 +180,7 @@ def export(
     source = Path(state["path"])
     weights = {
         name: tensor.detach().to(DTYPES[dtype]).contiguous()
-        for name, tensor in model.state_dict().items()
-        if not (model.config.tie_embeddings and name == "lm_head.weight")
+        for name, tensor in to_hf_weights(model.state_dict(), model.config).items()
     }
     tmp = temporary_path(out)
     tmp.mkdir()
@@ -256,7 +224,7 @@ def _write_folder(
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
         atomic_write_json(folder / "model.safetensors.index.json", index)
     eot = _eot_id(source)
-    atomic_write_json(folder / "config.json", hf_config(model.config, eot, dtype))
+    atomic_write_json(folder / "config.json", to_hf_config(model.config, eot, dtype))
     generation = {"bos_token_id": eot, "eos_token_id": eot}
     atomic_write_json(folder / "generation_config.json", generation)
     copied = [name for name in TOKENIZER_FILES if (source / name).is_file()]

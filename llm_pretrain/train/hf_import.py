@@ -20,33 +20,15 @@ from tokenizers import Tokenizer
 from llm_pretrain.storage import read_json
 from llm_pretrain.tokenizer.bpe import TOKENIZER_FILE
 from llm_pretrain.train.data import TokenData
+from llm_pretrain.train.hf_mapping import from_hf_config, from_hf_weights, unsupported
 from llm_pretrain.train.model import ModelConfig, Transformer, empty_model
 from llm_pretrain.train.runtime import TrainError
 
 CONFIG_FILE = "config.json"  # the model's
-# Buffers some transformers versions saved beside the weights; our model recomputes them.
-_IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
 
 
 def is_hf_folder(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file()
-
-
-def _unsupported(hf: dict[str, Any]) -> list[str]:
-    """The settings of `hf` that our model does not compute."""
-    problems = []
-    if hf.get("hidden_act", "silu") != "silu":
-        problems.append(f"hidden_act {hf['hidden_act']} (ours: silu)")
-    for key in ("attention_bias", "mlp_bias"):
-        if hf.get(key):
-            problems.append(f"{key} true (ours: no biases)")
-    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
-    if rope.get("rope_type", rope.get("type", "default")) != "default":
-        problems.append(f"rope type {rope.get('rope_type', rope.get('type'))} (ours: default)")
-    head_dim = hf.get("head_dim")
-    if head_dim is not None and head_dim * hf["num_attention_heads"] != hf["hidden_size"]:
-        problems.append(f"head_dim {head_dim} x heads != hidden_size {hf['hidden_size']}")
-    return problems
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
@@ -71,24 +53,11 @@ def read_hf_config(folder: Path) -> ModelConfig:
     hf = _read_config(folder)
     if hf.get("model_type") != "llama":
         raise TrainError(f"{folder}/{CONFIG_FILE} is not a llama model ({hf.get('model_type')})")
-    problems = _unsupported(hf)
+    problems = unsupported(hf)
     if problems:
         raise TrainError(f"{folder} is a llama our model cannot compute: {'; '.join(problems)}")
-    rope = hf.get("rope_parameters") or {}
     try:
-        return ModelConfig(
-            vocab_size=hf["vocab_size"],
-            dim=hf["hidden_size"],
-            n_layers=hf["num_hidden_layers"],
-            n_heads=hf["num_attention_heads"],
-            n_kv_heads=hf.get("num_key_value_heads"),
-            ffn_dim=hf["intermediate_size"],
-            max_seq_len=hf["max_position_embeddings"],
-            rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
-            norm_eps=float(hf["rms_norm_eps"]),
-            tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-            init_std=float(hf.get("initializer_range", 0.02)),
-        )
+        return from_hf_config(hf)
     except KeyError as exc:
         raise TrainError(f"{folder}/{CONFIG_FILE} has no {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
@@ -96,7 +65,7 @@ def read_hf_config(folder: Path) -> ModelConfig:
 
 
 def read_hf_weights(folder: Path, config: ModelConfig) -> dict[str, torch.Tensor]:
-    """Every parameter of the model in float32, by our (= transformers') names."""
+    """Every parameter of the model in float32, by our names (`hf_mapping`)."""
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise TrainError(f"{folder} has no .safetensors weights")
@@ -106,9 +75,7 @@ def read_hf_weights(folder: Path, config: ModelConfig) -> dict[str, torch.Tensor
             weights.update(load_file(str(path)))
         except (OSError, SafetensorError) as exc:
             raise TrainError(f"{path} is not a readable safetensors file: {exc}") from None
-    weights = {k: v.float() for k, v in weights.items() if not k.endswith(_IGNORED_SUFFIXES)}
-    if config.tie_embeddings and "model.embed_tokens.weight" in weights:
-        weights.setdefault("lm_head.weight", weights["model.embed_tokens.weight"])
+    weights = from_hf_weights({k: v.float() for k, v in weights.items()}, config)
     with torch.device("meta"):  # shapes only, no memory
         expected = Transformer(config).state_dict()
     missing = sorted(set(expected) - set(weights))

@@ -11,12 +11,10 @@ the world size to turn that mean back into the sum).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,22 +22,26 @@ from typing import Any
 import torch
 import yaml
 from torch.distributed.tensor import DTensor
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from llm_pretrain.signals import GracefulStop, graceful_stop
 from llm_pretrain.storage import atomic_write_bytes, atomic_write_json
+from llm_pretrain.train.cadence import (
+    Checkpointer,
+    ProgressLog,
+    RunClock,
+    StepSpan,
+    Validator,
+)
 from llm_pretrain.train.checkpoint import (
     MODEL_FILE,
     latest_checkpoint,
     load_checkpoint,
     read_state,
-    save_checkpoint,
 )
 from llm_pretrain.train.checkpoint_check import newest_intact
 from llm_pretrain.train.config import TrainConfig
 from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data, verify_token_data
-from llm_pretrain.train.evaluate import evaluate, perplexity, token_loss_sum, unigram_loss
+from llm_pretrain.train.evaluate import perplexity, token_loss_sum, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
 from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
 from llm_pretrain.train.integrity import check_finite
@@ -49,7 +51,7 @@ from llm_pretrain.train.optim import build_optimizer, set_learning_rate
 from llm_pretrain.train.parallel import build_model, set_gradient_sync
 from llm_pretrain.train.runtime import Runtime, TrainError, start_runtime, stop_runtime
 from llm_pretrain.train.schedule import learning_rate
-from llm_pretrain.train.summary import StepClock, format_start_line
+from llm_pretrain.train.summary import format_start_line
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +248,7 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------
 
     def _state(self, step: int, position: int, tokens: int, elapsed: float) -> dict[str, Any]:
+        """A checkpoint's train_state: where the run is, and what a resume must match."""
         config = self.config.model_copy(update={"model": self.plan.model})
         return {
             "step": step,
@@ -258,18 +261,9 @@ class Trainer:
             "init_from": self.init_from,
         }
 
-    def _save(self, step: int, batches: TokenBatches, tokens: int, elapsed: float) -> Path:
-        files = {MODEL_FILE: self.out / MODEL_FILE, **self.data.tokenizer_files()}
-        return save_checkpoint(
-            self.checkpoints,
-            step,
-            self.model,
-            self.optimizer,
-            self._state(step, batches.position, tokens, elapsed),
-            files,
-            self.runtime,
-            self.config.checkpoint.keep_last,
-        )
+    def _checkpoint_files(self) -> dict[str, Path]:
+        """The files a checkpoint carries, so that it can be resumed, sampled and exported."""
+        return {MODEL_FILE: self.out / MODEL_FILE, **self.data.tokenizer_files()}
 
     def _resume(self, resume: bool) -> dict[str, Any] | None:
         """Continue from the newest checkpoint that verifies; damaged newer ones are skipped
@@ -312,8 +306,10 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def _step(self, batches: TokenBatches, stop: GracefulStop) -> tuple[float, float, int, bool]:
-        """One optimizer step: (loss, grad norm, target tokens of all processes, whether any
+    def _gradients(
+        self, batches: TokenBatches, stop: GracefulStop
+    ) -> tuple[float, float, int, bool]:
+        """One step's gradients: (loss, grad norm, target tokens of all processes, whether any
         process was asked to stop: the flag rides on the loss's all-reduce, so all agree)."""
         micro = [batches.next_batch() for _ in range(self.plan.accumulation)]
         targets = int(self.runtime.sum(sum(b.target_tokens for b in micro)).item())
@@ -335,18 +331,90 @@ class Trainer:
         total, stopping = self.runtime.sum(torch.stack([loss_sum.double(), asked])).tolist()
         return total / max(1, targets), grad_norm, targets, stopping > 0
 
-    def _evaluate(self, step: int, metrics: MetricsLog) -> float | None:
-        if self.data.val is None:
-            return None
-        loss, _ = evaluate(
-            self.model,
-            self.data.val,
-            self.runtime,
+    def _update(
+        self, step: int, batches: TokenBatches, stop: GracefulStop
+    ) -> tuple[float, float, float, bool]:
+        """Train step `step` (0-based): (lr, loss, grad norm, stopping); Diverged if not finite."""
+        config = self.config
+        lr = learning_rate(step, config.max_steps, config.optimizer.lr, config.schedule)
+        set_learning_rate(self.optimizer, lr)
+        loss, grad_norm, _, stopping = self._gradients(batches, stop)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            raise Diverged(self._divergence_message(step + 1, loss, grad_norm))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return lr, loss, grad_norm, stopping
+
+    def _open(self, resume: bool) -> dict[str, Any] | None:
+        """Resume (the saved state, or None); write config.yaml, and model.json for checkpoints."""
+        if self.runtime.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.runtime.barrier()
+        saved = self._resume(resume)
+        if self.runtime.is_main:
+            resolved = self.config.model_copy(update={"model": self.plan.model}).model_dump()
+            atomic_write_bytes(self.out / "config.yaml", yaml.safe_dump(resolved).encode())
+            atomic_write_json(self.out / MODEL_FILE, self.plan.model.model_dump())
+        return saved
+
+    def _batches(self, saved: dict[str, Any] | None) -> TokenBatches:
+        """This process's batches, from where the resumed run left the shuffled order."""
+        return TokenBatches(
+            self.data.train,
             self.config.batch.micro_batch_rows,
-            self.config.eval.max_rows,
+            self.runtime.rank,
+            self.runtime.world,
+            self.config.seed,
+            saved["position"] if saved else 0,
         )
-        metrics.write({"step": step, "val_loss": loss, "val_ppl": perplexity(loss)})
-        return loss
+
+    def _begin(self, saved: dict[str, Any] | None, span: StepSpan) -> RunResult:
+        """Announce the call and start its result: where it resumes, and the unigram baseline."""
+        result = RunResult(
+            out=self.out,
+            steps=span.start,
+            start_step=span.start,
+            tokens=saved["tokens"] if saved else 0,
+            parameters=self._unsharded().parameter_count(),
+            checkpoint=Path(saved["checkpoint"]) if saved else None,  # the one resumed from
+            init_from=self.init_from,
+        )
+        self._announce(result.parameters, span.start, span.last)
+        if self.data.val is not None:
+            vocab = self.plan.model.vocab_size
+            result.unigram_loss = unigram_loss(self.data.train, self.data.val, vocab)
+        return result
+
+    def _parts(
+        self, span: StepSpan, metrics: MetricsLog, clock: RunClock
+    ) -> tuple[ProgressLog, Checkpointer]:
+        """The loop's progress report and checkpointer, each taking its cadence from the recipe."""
+        progress = ProgressLog(
+            self.config,
+            span,
+            metrics,
+            clock,
+            runtime=self.runtime,
+            tokens_per_step=self.plan.tokens_per_step,
+            utilisation=self._mfu,
+            show=self.show_progress,
+            draw=self.draw,
+        )
+        checkpointer = Checkpointer(
+            self.config,
+            span,
+            self.checkpoints,
+            model=self.model,
+            optimizer=self.optimizer,
+            runtime=self.runtime,
+            files=self._checkpoint_files,
+            state=self._state,
+        )
+        return progress, checkpointer
+
+    def _mfu(self, tokens_per_s: float) -> float | None:
+        """Model FLOP utilisation at `tokens_per_s`, for progress lines; None without a peak."""
+        return mfu(tokens_per_s, self.flops_per_token, self.peak, self.runtime.world)
 
     def run(
         self,
@@ -357,138 +425,50 @@ class Trainer:
         """Train to max_steps (or stop_after_steps); after a step in which `stop` was asked on
         any process (SIGINT, SIGTERM), write a checkpoint and raise Stopped."""
         stop = stop or GracefulStop()
-        config, runtime, plan = self.config, self.runtime, self.plan
-        if runtime.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-        runtime.barrier()
-        saved = self._resume(resume)
-        start = saved["step"] if saved else 0
-        tokens = saved["tokens"] if saved else 0
-        elapsed_before = saved["elapsed_s"] if saved else 0.0
-        if runtime.is_main:
-            resolved = config.model_copy(update={"model": plan.model}).model_dump()
-            atomic_write_bytes(self.out / "config.yaml", yaml.safe_dump(resolved).encode())
-            atomic_write_json(self.out / MODEL_FILE, plan.model.model_dump())  # for checkpoints
-        batches = TokenBatches(
-            self.data.train,
-            config.batch.micro_batch_rows,
-            runtime.rank,
-            runtime.world,
-            config.seed,
-            saved["position"] if saved else 0,
+        saved = self._open(resume)
+        span = StepSpan.build(self.config, saved["step"] if saved else 0, stop_after_steps)
+        batches = self._batches(saved)
+        result = self._begin(saved, span)
+        metrics = MetricsLog(
+            self.out, span.start, self.config.log.tensorboard, self.runtime.is_main
         )
-        result = RunResult(
-            out=self.out,
-            steps=start,
-            start_step=start,
-            tokens=tokens,
-            parameters=self._unsharded().parameter_count(),
-            checkpoint=Path(saved["checkpoint"]) if saved else None,  # the one resumed from
+        validator = Validator(
+            self.config, self.model, self.data.val, self.runtime, metrics, self.show_progress
         )
-        last_step = config.max_steps
-        if stop_after_steps is not None:
-            last_step = min(last_step, stop_after_steps)
-        self._announce(result.parameters, start, last_step)
-        if self.data.val is not None:
-            result.unigram_loss = unigram_loss(
-                self.data.train, self.data.val, plan.model.vocab_size
-            )
-        metrics = MetricsLog(self.out, start, config.log.tensorboard, runtime.is_main)
-        result.init_from = self.init_from
         if self.imported and saved is None:  # where continued pretraining starts from
-            result.init_val_loss = self._evaluate(0, metrics)
-            if result.init_val_loss is not None and self.show_progress:
-                log.info("imported %s: val loss %.4f", self.init_from, result.init_val_loss)
-        bar = tqdm(
-            total=config.max_steps,
-            initial=start,
-            disable=not self.draw,
-            desc="pretrain",
-            unit="step",
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-        # Log lines go through tqdm.write while the bar is drawn, so they do not break it.
-        cleanup = contextlib.ExitStack()
-        if self.draw:
-            cleanup.enter_context(logging_redirect_tqdm())
-        started = time.perf_counter()
-        clock = StepClock(start, last_step, started)
-        window_start, window_losses, window_tokens = started, [], 0
+            result.init_val_loss = validator.before_training(self.init_from)
+        clock = RunClock(saved["elapsed_s"] if saved else 0.0)
+        progress, checkpointer = self._parts(span, metrics, clock)
+        tokens = result.tokens
         try:
-            for step in range(start, last_step):
-                lr = learning_rate(step, config.max_steps, config.optimizer.lr, config.schedule)
-                set_learning_rate(self.optimizer, lr)
-                loss, grad_norm, targets, stopping = self._step(batches, stop)
-                if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                    raise Diverged(self._divergence_message(step + 1, loss, grad_norm))
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                done = step + 1
-                tokens += plan.tokens_per_step
-                window_losses.append(loss)
-                window_tokens += plan.tokens_per_step
+            for step in range(span.start, span.last):
+                lr, loss, grad_norm, stopping = self._update(step, batches, stop)
+                done, tokens = step + 1, tokens + self.plan.tokens_per_step
                 result.losses[done] = loss
-                bar.update(1)
-                clock.step_done(time.perf_counter())
-                if done % config.log.every_steps == 0 or done == last_step:
-                    now = time.perf_counter()
-                    speed = window_tokens / max(now - window_start, 1e-9)
-                    utilisation = mfu(speed, self.flops_per_token, self.peak, runtime.world)
-                    mean_loss = sum(window_losses) / len(window_losses)
-                    metrics.write(
-                        {
-                            "step": done,
-                            "loss": mean_loss,
-                            "lr": lr,
-                            "grad_norm": grad_norm,
-                            "tokens": tokens,
-                            "tokens_per_s": speed,
-                            "mfu": utilisation,
-                            "peak_mem_gib": runtime.peak_memory_gib(),
-                            "elapsed_s": elapsed_before + now - started,
-                        }
-                    )
-                    bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
-                    if self.show_progress:
-                        log.info(
-                            "step %d/%d: loss %.4f, lr %.3g, grad norm %.3f, %s tokens/s, %s",
-                            done,
-                            config.max_steps,
-                            mean_loss,
-                            lr,
-                            grad_norm,
-                            f"{speed:,.0f}",
-                            clock.describe(done, now),
-                        )
-                    result.train_loss, result.tokens_per_s, result.mfu = (
-                        mean_loss,
-                        speed,
-                        utilisation,
-                    )
-                    window_start, window_losses, window_tokens = time.perf_counter(), [], 0
-                final = done == config.max_steps
-                if done % config.eval.every_steps == 0 or final:
-                    result.val_loss = self._evaluate(done, metrics)
-                    if result.val_loss is not None and self.show_progress:
-                        log.info(
-                            "step %d: val loss %.4f (ppl %s)",
-                            done,
-                            result.val_loss,
-                            f"{perplexity(result.val_loss):,.2f}",
-                        )
-                if done % config.checkpoint.every_steps == 0 or done == last_step or stopping:
-                    elapsed = elapsed_before + time.perf_counter() - started
-                    result.checkpoint = self._save(done, batches, tokens, elapsed)
+                progress.step_done(loss)
+                if progress.due(done):
+                    progress.write(done, lr, grad_norm, tokens)
+                if validator.due(done):
+                    result.val_loss = validator.after(done)
+                if checkpointer.due(done, stopping):
+                    elapsed = clock.elapsed()
+                    result.checkpoint = checkpointer.save(done, batches.position, tokens, elapsed)
                 result.steps, result.tokens = done, tokens
-                if stopping and done < config.max_steps:  # SIGINT, SIGTERM: done and saved
+                if span.interrupted(done, stopping):  # SIGINT, SIGTERM: done and saved
                     raise Stopped(done, stop.signum or signal.SIGTERM)
         finally:
-            cleanup.close()
-            bar.close()
+            progress.close()
             metrics.close()
-        result.elapsed_s = elapsed_before + time.perf_counter() - started
-        if runtime.is_main and result.steps == config.max_steps > start:
+        return self._finish(result, progress, clock, span)
+
+    def _finish(
+        self, result: RunResult, progress: ProgressLog, clock: RunClock, span: StepSpan
+    ) -> RunResult:
+        """Complete the result; a finished run also writes it to summary.json, for later reading."""
+        result.train_loss, result.tokens_per_s = progress.train_loss, progress.tokens_per_s
+        result.mfu = progress.mfu
+        result.elapsed_s = clock.elapsed()
+        if self.runtime.is_main and span.completed(result.steps):
             atomic_write_json(self.out / SUMMARY_FILE, result.to_json())
         return result
 

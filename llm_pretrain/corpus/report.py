@@ -24,7 +24,14 @@ from llm_pretrain.corpus.versions import (
     batch_name,
 )
 from llm_pretrain.pipeline.dataset import MANIFEST, STATS, read_manifest, shard_paths
-from llm_pretrain.pipeline.runner import StageError, merge_stats
+from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.stats import (
+    ClusterStats,
+    DocumentStats,
+    ExtractStats,
+    FilterStats,
+    TokenizeStats,
+)
 from llm_pretrain.stages import DOCUMENT_STAGES
 from llm_pretrain.stages import STAGE_FOLDERS as ALL_STAGE_FOLDERS
 from llm_pretrain.storage import read_json
@@ -73,11 +80,13 @@ def find_parts(corpus: Path) -> tuple[str, list[Part], dict[str, Any] | None]:
 def collect_report(corpus: Path) -> dict[str, Any]:
     """Every number the report shows, as plain JSON."""
     layout, parts, token_manifest = find_parts(corpus)
-    stage_stats: dict[str, dict[str, Any]] = {stage: {} for stage in STAGE_FOLDERS}
+    extract, filters, dedup = ExtractStats(), FilterStats(), DocumentStats()
+    stage_stats: dict[str, DocumentStats] = {"extract": extract, "filter": filters, "dedup": dedup}
     manifests: dict[str, list[dict[str, Any]]] = {stage: [] for stage in STAGE_FOLDERS}
-    tokenize: dict[str, Any] = {}
+    clusters = ClusterStats()
+    tokenize: TokenizeStats | None = None
     kept_languages: Counter[str] = Counter()
-    largest_cluster = 0  # a maximum, not a sum: kept out of the merged stats
+    largest_cluster = 0  # a maximum, not a sum
     per_batch = []
     for part in parts:
         row: dict[str, Any] = {"batch": part.name, "inputs": part.inputs}
@@ -88,16 +97,17 @@ def collect_report(corpus: Path) -> dict[str, Any]:
                 continue
             manifests[stage].append(manifest)
             stats = read_json(folder / STATS) if (folder / STATS).is_file() else {}
-            merge_stats(stage_stats[stage], _additive(stats))
+            stage_stats[stage].add(type(stage_stats[stage]).from_json(stats))
             row[stage] = manifest["counts"]["documents"]
             if stage == "dedup":
                 kept_languages.update(_languages(folder))
+                clusters.add(ClusterStats.from_json(stats.get("dedup", {})))
                 largest = stats.get("dedup", {}).get("largest_cluster", 0)
                 largest_cluster = max(largest_cluster, largest)
         if part.tokens is not None and (part.tokens / STATS).is_file():
-            stats = read_json(part.tokens / STATS)
-            merge_stats(tokenize, _additive(stats))
-            row["tokens"] = stats.get("tokens", 0)
+            tokens = TokenizeStats.from_json(read_json(part.tokens / STATS))
+            tokenize = tokens if tokenize is None else tokenize.add(tokens)
+            row["tokens"] = tokens.tokens
         per_batch.append(row)
     return {
         "corpus": str(corpus),
@@ -108,37 +118,18 @@ def collect_report(corpus: Path) -> dict[str, Any]:
         "batches": per_batch,
         "funnel": _funnel(stage_stats, manifests, tokenize),
         "rejections": _rejections(stage_stats),
-        "skipped": stage_stats["extract"].get("skipped", {}),
-        "formats": stage_stats["extract"].get("formats", {}),
-        "input_errors": stage_stats["extract"].get("input_errors", [])[:INPUT_ERRORS_SHOWN],
-        "input_error_count": len(stage_stats["extract"].get("input_errors", [])),
-        "filter_steps": _filter_steps(stage_stats["filter"], manifests["filter"]),
+        "skipped": dict(extract.skipped),
+        "formats": dict(extract.formats),
+        "input_errors": extract.input_errors[:INPUT_ERRORS_SHOWN],
+        "input_error_count": len(extract.input_errors),
+        "filter_steps": _filter_steps(filters, manifests["filter"]),
         "languages": {
-            "detected": _detected_languages(stage_stats["filter"]),
+            "detected": _detected_languages(filters),
             "kept": dict(kept_languages.most_common()),
         },
-        "dedup": _dedup(stage_stats["dedup"], largest_cluster),
-        "tokens": _tokens(tokenize, token_manifest),
+        "dedup": _dedup(clusters, largest_cluster),
+        "tokens": _tokens(tokenize or TokenizeStats(), token_manifest),
     }
-
-
-def _additive(stats: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a stage's stats that add up across batches (not rates or timings)."""
-    skip = {"stage", "bytes_per_token", "encode_mb_per_cpu_second", "seconds", "dedup"}
-    out = {k: v for k, v in stats.items() if k not in skip and not k.endswith("_docs_per_s")}
-    dedup = stats.get("dedup")
-    if dedup:
-        keep = (
-            "cluster_sizes",
-            "clusters",
-            "exact_duplicates",
-            "near_duplicates",
-            "duplicates_of_index",
-            "candidate_pairs",
-            "verified_pairs",
-        )
-        out["dedup"] = {k: dedup[k] for k in keep if k in dedup}
-    return out
 
 
 def _languages(deduped: Path) -> Counter[str]:
@@ -154,41 +145,30 @@ def _languages(deduped: Path) -> Counter[str]:
 
 
 def _funnel(
-    stats: dict[str, dict[str, Any]],
+    stats: dict[str, DocumentStats],
     manifests: dict[str, list[dict[str, Any]]],
-    tokenize: dict[str, Any],
+    tokenize: TokenizeStats | None,
 ) -> list[dict[str, Any]]:
     """Documents and text bytes into and out of every stage, in order."""
     rows: list[dict[str, Any]] = []
     previous_docs, previous_bytes = None, None
     if manifests["extract"]:
         previous_docs = sum(len(m.get("inputs", [])) for m in manifests["extract"])
-        previous_bytes = stats["extract"].get("input_bytes")
+        previous_bytes = stats["extract"].input_bytes
         rows.append(_row("input files", previous_docs, previous_bytes, None, None, {}))
     for stage in STAGE_FOLDERS:
         if not manifests[stage]:
             continue
-        stage_stats = stats[stage]
-        docs = stage_stats.get("documents", {})
-        text_bytes = stage_stats.get("text_bytes", {})
-        kept, rejected = docs.get("kept", 0), docs.get("rejected", 0)
+        counts = stats[stage]
+        kept, rejected = counts.kept, counts.rejected_documents
         docs_in = kept + rejected if stage != "extract" else previous_docs
-        rows.append(
-            _row(
-                stage,
-                kept,
-                text_bytes.get("kept"),
-                docs_in,
-                previous_bytes,
-                {"documents": rejected, "bytes": sum(text_bytes.get("rejected", {}).values())},
-            )
-        )
-        previous_docs, previous_bytes = kept, text_bytes.get("kept")
-    if tokenize:
-        documents = tokenize.get("documents", 0)
-        row = _row("tokenize", documents, None, previous_docs, previous_bytes, {})
-        row["tokens"] = tokenize.get("tokens", 0)
-        row["empty_documents"] = tokenize.get("empty_documents", 0)
+        removed = {"documents": rejected, "bytes": sum(counts.rejected_text_bytes.values())}
+        rows.append(_row(stage, kept, counts.kept_text_bytes, docs_in, previous_bytes, removed))
+        previous_docs, previous_bytes = kept, counts.kept_text_bytes
+    if tokenize is not None:
+        row = _row("tokenize", tokenize.documents, None, previous_docs, previous_bytes, {})
+        row["tokens"] = tokenize.tokens
+        row["empty_documents"] = tokenize.empty_documents
         rows.append(row)
     return rows
 
@@ -221,78 +201,73 @@ def _row(
     }
 
 
-def _rejections(stats: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _rejections(stats: dict[str, DocumentStats]) -> list[dict[str, Any]]:
     """Every rejection reason of every stage with its documents and text bytes, most first."""
     rows = []
     for stage in STAGE_FOLDERS:
-        sizes = stats[stage].get("text_bytes", {}).get("rejected", {})
-        for reason, count in stats[stage].get("rejected", {}).items():
+        sizes = stats[stage].rejected_text_bytes
+        for reason, count in stats[stage].rejected.items():
             rows.append(
                 {"stage": stage, "reason": reason, "documents": count, "bytes": sizes.get(reason)}
             )
     return sorted(rows, key=lambda r: (-r["documents"], r["stage"], r["reason"]))
 
 
-def _filter_steps(stats: dict[str, Any], manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _filter_steps(stats: FilterStats, manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The filter's steps in the order they ran, each with documents in, out and per rule."""
     order = manifests[-1]["config"].get("steps", []) if manifests else []
-    steps = stats.get("steps", {})
+    steps = stats.steps
     names = [s for s in order if s in steps] + sorted(s for s in steps if s not in order)
-    sizes = stats.get("text_bytes", {}).get("rejected", {})
+    sizes = stats.rejected_text_bytes
     rows = []
     for name in names:
         step = steps[name]
         rules = [
             {"rule": rule, "documents": count, "bytes": sizes.get(f"{name}:{rule}")}
-            for rule, count in sorted(step.get("rules", {}).items(), key=lambda kv: -kv[1])
+            for rule, count in sorted(step.rules.items(), key=lambda kv: -kv[1])
         ]
         rows.append(
             {
                 "step": name,
-                "seen": step.get("seen", 0),
-                "rejected": step.get("rejected", 0),
-                "not_applicable": step.get("not_applicable", 0),
+                "seen": step.seen,
+                "rejected": step.rejected,
+                "not_applicable": step.not_applicable,
                 "rules": rules,
-                "counts": step.get("counts", {}),
+                "counts": dict(step.counts),
             }
         )
     return rows
 
 
-def _detected_languages(stats: dict[str, Any]) -> dict[str, int]:
+def _detected_languages(stats: FilterStats) -> dict[str, int]:
     """What the language step found in every document it saw, before anything was dropped."""
-    counts = stats.get("steps", {}).get("language", {}).get("counts", {})
+    language = stats.steps.get("language")
+    counts = language.counts if language is not None else Counter()
     found = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("detected:")}
     return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _dedup(stats: dict[str, Any], largest: int) -> dict[str, Any]:
-    dedup = stats.get("dedup", {})
-    sizes = dedup.get("cluster_sizes", {})
+def _dedup(clusters: ClusterStats, largest: int) -> dict[str, Any]:
+    sizes = clusters.cluster_sizes
     return {
-        "exact_duplicates": dedup.get("exact_duplicates", 0),
-        "near_duplicates": dedup.get("near_duplicates", 0),
-        "duplicates_of_earlier_batches": dedup.get("duplicates_of_index", 0),
-        "clusters": dedup.get("clusters", 0),
+        "exact_duplicates": clusters.exact_duplicates,
+        "near_duplicates": clusters.near_duplicates,
+        "duplicates_of_earlier_batches": clusters.duplicates_of_index,
+        "clusters": clusters.clusters,
         # power-of-two buckets: "2", "3-4", "5-8", ...
         "cluster_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0].split("-")[0]))),
         "largest_cluster": largest,
     }
 
 
-def _tokens(tokenize: dict[str, Any], manifest: dict[str, Any] | None) -> dict[str, Any]:
+def _tokens(tokenize: TokenizeStats, manifest: dict[str, Any] | None) -> dict[str, Any]:
     splits = (manifest or {}).get("splits", {})
-    text_bytes, tokens, documents = (
-        tokenize.get(k, 0) for k in ("text_bytes", "tokens", "documents")
-    )
     return {
-        "tokens": tokens,
-        "documents": documents,
-        "text_bytes": text_bytes,
+        "tokens": tokenize.tokens,
+        "documents": tokenize.documents,
+        "text_bytes": tokenize.text_bytes,
         # as the tokenize stage counts it: one end-of-text id per document is not text
-        "bytes_per_token": (
-            round(text_bytes / (tokens - documents), 4) if tokens > documents else None
-        ),
+        "bytes_per_token": tokenize.bytes_per_token,
         "splits": {
             name: {k: split.get(k) for k in ("documents", "tokens", "rows")}
             for name, split in splits.items()
@@ -300,7 +275,7 @@ def _tokens(tokenize: dict[str, Any], manifest: dict[str, Any] | None) -> dict[s
         "seq_len": (manifest or {}).get("seq_len"),
         "vocab_size": (manifest or {}).get("tokenizer", {}).get("vocab_size"),
         "tokens_per_document": dict(
-            sorted(tokenize.get("tokens_per_document", {}).items(), key=lambda kv: int(kv[0]))
+            sorted(tokenize.tokens_per_document.items(), key=lambda kv: int(kv[0]))
         ),
     }
 

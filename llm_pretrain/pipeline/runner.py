@@ -47,6 +47,7 @@ from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem
 from llm_pretrain.pipeline.progress import ProgressBar
+from llm_pretrain.pipeline.stats import DocumentStats
 from llm_pretrain.storage import (
     atomic_write_json,
     read_json,
@@ -146,7 +147,8 @@ def shard_task_failed(task: ShardTask, failure: TaskFailure) -> TaskResult:
 
 @dataclass
 class TaskResult:
-    """What one finished task leaves behind: its two shards and additive stats."""
+    """What one finished task leaves behind: its two shards and its stats (a `DocumentStats`
+    of its stage, as JSON)."""
 
     index: int
     shard: dict[str, Any]
@@ -261,6 +263,7 @@ class DocumentStage:
     inputs: list[dict[str, Any]]
     extra_stats: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[StageRun], dict[str, Any]] | None = None
+    stats_type: type[DocumentStats] = DocumentStats  # what its tasks count
     data_glob: str = SHARD_GLOB
     data_folders: tuple[str, ...] = ("", REJECTED_DIR)
 
@@ -275,10 +278,10 @@ class DocumentStage:
         done, ran = run.map(self.tasks, self.run_task, self.on_failure)
         results = [TaskResult.from_json(result) for result in done]
         extra_stats["task_seconds"] = round(time.monotonic() - tasks_started, 3)  # this attempt's
-        stats: dict[str, Any] = {}
+        total = self.stats_type()
         for result in results:
-            merge_stats(stats, result.stats)
-        merge_stats(stats, extra_stats)
+            total.add(self.stats_type.from_json(result.stats))
+        stats = merge_stats(total.to_json(), extra_stats)
         stats["tasks"] = len(results)
         shards = [result.shard for result in results]
         rejected = [result.rejected_shard for result in results]

@@ -7,6 +7,7 @@ from typing import Any
 
 from llm_pretrain.pipeline.documents import for_console
 from llm_pretrain.pipeline.runner import RunSummary
+from llm_pretrain.pipeline.stats import ExtractStats, FilterStats, StepCounts
 
 
 def _table(title: str, counts: dict[str, int]) -> list[str]:
@@ -19,7 +20,7 @@ def _table(title: str, counts: dict[str, int]) -> list[str]:
     return lines
 
 
-def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
+def _step_table(steps: dict[str, StepCounts], order: list[str]) -> list[str]:
     """Filter steps in pipeline order: documents seen, rejected, and skipped as not applicable."""
     if not steps:
         return []
@@ -28,11 +29,10 @@ def _step_table(steps: dict[str, dict[str, Any]], order: list[str]) -> list[str]
     lines = [f"  {'step':<{width}}  {'seen':>10}  {'rejected':>10}  {'n/a':>8}"]
     for name, step in steps.items():
         lines.append(
-            f"  {name:<{width}}  {step['seen']:>10,}  {step['rejected']:>10,}  "
-            f"{step['not_applicable']:>8,}"
+            f"  {name:<{width}}  {step.seen:>10,}  {step.rejected:>10,}  {step.not_applicable:>8,}"
         )
     for name, step in steps.items():  # the steps' own counters: masks, detected languages
-        counts = sorted(step.get("counts", {}).items(), key=lambda item: (-item[1], item[0]))
+        counts = sorted(step.counts.items(), key=lambda item: (-item[1], item[0]))
         if counts:
             shown = ", ".join(f"{key} {value:,}" for key, value in counts[:6])
             lines.append(f"  {name}: {shown}" + (", ..." if len(counts) > 6 else ""))
@@ -75,6 +75,9 @@ def _megabytes(n: int) -> str:
 
 def format_summary(summary: RunSummary, output: Path) -> str:
     manifest, stats = summary.manifest, summary.stats
+    # Every document stage's stats read as extract's and filter's: what a stage does not count
+    # reads as empty.
+    counted, steps = ExtractStats.from_json(stats), FilterStats.from_json(stats).steps
     counts = manifest["counts"]
     seen = counts["documents"] + counts["rejected"]
     wall = stats.get("wall_seconds") or 0.0
@@ -86,21 +89,21 @@ def format_summary(summary: RunSummary, output: Path) -> str:
             f"{manifest['stage']} -> {output}: {summary.tasks_run} of {stats['tasks']} tasks run "
             f"in {wall:,.1f} s{rate}"
         )
-    formats = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.get("formats", {}).items()))
+    formats = ", ".join(f"{k} {v:,}" for k, v in sorted(counted.formats.items()))
     lines = [
         head,
         f"  documents kept      {counts['documents']:>10,}" + (f"  ({formats})" if formats else ""),
         f"  documents rejected  {counts['rejected']:>10,}",
-        f"  records skipped     {sum(stats.get('skipped', {}).values()):>10,}",
-        f"  input errors        {len(stats.get('input_errors', [])):>10,}",
+        f"  records skipped     {sum(counted.skipped.values()):>10,}",
+        f"  input errors        {len(counted.input_errors):>10,}",
         f"  output shards       {len(manifest['shards']):>10,}  ({_megabytes(manifest['bytes'])})",
         "",
     ]
-    lines += _step_table(stats.get("steps", {}), manifest["config"].get("steps", []))
+    lines += _step_table(steps, manifest["config"].get("steps", []))
     lines += _dedup_lines(stats.get("dedup", {}), stats.get("task_seconds", 0.0))
-    lines += _table("rejected: reason", stats.get("rejected", {}))
-    lines += _table("skipped: reason", stats.get("skipped", {}))
-    for error in stats.get("input_errors", [])[:10]:
+    lines += _table("rejected: reason", dict(counted.rejected))
+    lines += _table("skipped: reason", dict(counted.skipped))
+    for error in counted.input_errors[:10]:
         path = for_console(error["path"], lines=False)  # a name may hold a newline
         lines.append(f"  input error: {path}: {error['error'].splitlines()[0]}")
     unsupported = [for_console(path, lines=False) for path in stats.get("unsupported_files", [])]

@@ -23,6 +23,7 @@ from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
 from llm_pretrain.pipeline.ray_executor import RayUnavailable, check_reachable
 from llm_pretrain.pipeline.runner import DocumentStage, StageError, run_stage
+from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.samples import build_sample
 from llm_pretrain.stages import run_dedup, run_extract, run_filter, run_tokenize
 from tests.corpus.test_refresh import SETTINGS, corpus_digest
@@ -159,6 +160,7 @@ def extract_spec(pages: Path, out: Path, config: PipelineConfig, task_fn) -> Doc
         on_failure=partial(stage.write_failed_task, output=out),
         config=config.extract.model_dump(),
         inputs=[f.to_json() for f in files],
+        stats_type=ExtractStats,
     )
 
 

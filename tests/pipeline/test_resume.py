@@ -14,6 +14,7 @@ from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract import stage
 from llm_pretrain.pipeline.extract.inputs import discover, plan_tasks
 from llm_pretrain.pipeline.runner import DocumentStage, StageError, run_stage
+from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.samples import article
 from llm_pretrain.stages import run_extract
 from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
@@ -97,6 +98,7 @@ def make_spec(pages: Path, out: Path, config, task_fn) -> DocumentStage:
         on_failure=partial(stage.write_failed_task, output=out),
         config=config.extract.model_dump(),
         inputs=[f.to_json() for f in files],
+        stats_type=ExtractStats,
     )
 
 

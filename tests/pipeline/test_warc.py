@@ -12,8 +12,9 @@ from warcio.warcwriter import WARCWriter
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, document_id
 from llm_pretrain.pipeline.extract.inputs import discover
-from llm_pretrain.pipeline.extract.stage import TaskCounts, _file_outcomes
+from llm_pretrain.pipeline.extract.stage import _file_outcomes
 from llm_pretrain.pipeline.extract.warc import read_warc
+from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.samples import article, warc_record_spans
 from llm_pretrain.stages import run_extract
 from tests.conftest import http_response, write_test_warc
@@ -21,7 +22,7 @@ from tests.conftest import http_response, write_test_warc
 
 def outcomes(path, config):
     [file], _ = discover([str(path)])
-    counts = TaskCounts()
+    counts = ExtractStats()
     return list(_file_outcomes(file, config.extract, counts)), counts
 
 

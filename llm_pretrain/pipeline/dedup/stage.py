@@ -57,6 +57,7 @@ from llm_pretrain.pipeline.runner import (
     run_stage,
     shard_task_failed,
 )
+from llm_pretrain.pipeline.stats import DocumentStats
 
 DUPLICATE_COUNT = "duplicate_count"
 SIMILARITY = "similarity"
@@ -309,8 +310,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     )
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
-    kinds: dict[str, int] = {}
-    kinds_bytes: dict[str, int] = {}
+    counts = DocumentStats(input_bytes=task.input_bytes)
     start = 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
@@ -333,19 +333,15 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
             sizes = pc.binary_length(dropped.column("text")).to_pylist()
             for reason, size in zip(dropped.column("reason").to_pylist(), sizes, strict=True):
                 kind = reason.split(":", 1)[0]
-                kinds[kind] = kinds.get(kind, 0) + 1
-                kinds_bytes[kind] = kinds_bytes.get(kind, 0) + size
+                counts.rejected[kind] += 1
+                counts.rejected_text_bytes[kind] += size
             progress.report(documents=len(batch))
         kept_info, rejected_info = shards.commit()
     progress.report(nbytes=task.input_bytes)
-    stats = {
-        "documents": {"kept": kept_info.rows, "rejected": rejected_info.rows},
-        "rejected": kinds,
-        "input_bytes": task.input_bytes,
-        "text_bytes": {"kept": kept.text_bytes, "rejected": kinds_bytes},
-        "cpu_seconds": round(time.process_time() - started, 3),
-    }
-    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
+    counts.kept = kept_info.rows
+    counts.kept_text_bytes = kept.text_bytes
+    counts.cpu_seconds = time.process_time() - started
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), counts.to_json())
 
 
 # --- The stage --------------------------------------------------------------------------------

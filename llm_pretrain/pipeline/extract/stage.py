@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -36,23 +36,12 @@ from llm_pretrain.pipeline.runner import (
     check_dataset_output,
     run_stage,
 )
+from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.pipeline.watchdog import Watch, dead_worker, watching
 
 Outcome = Document | Rejected | Skipped
 # Files the stage writes into its output, for telling whether an input glob would read them.
 WRITES = ("part-00000.parquet", f"{REJECTED_DIR}/part-00000.parquet", README)
-
-
-@dataclass
-class TaskCounts:
-    """Additive stats of one task, in the shape `_stats.json` sums them."""
-
-    kept: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-    formats: Counter = field(default_factory=Counter)
-    input_errors: list[dict] = field(default_factory=list)
-    rejected_bytes: Counter = field(default_factory=Counter)
 
 
 def input_error_rejection(file: InputFile, done: int, reason: str, error: str) -> Rejected:
@@ -78,7 +67,7 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
     started = time.process_time()
     shards = TaskShards(output, task.index, DOCUMENT_SCHEMA, REJECTED_SCHEMA, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
-    counts = TaskCounts()
+    counts = ExtractStats(input_bytes=task.input_bytes)
     limit = hard_limit_s(config)
     with shards:
         with watching(output / PROGRESS_DIR, task.index, limit, places_to_skip(task)) as watch:
@@ -89,29 +78,21 @@ def extract_task(task: ExtractTask, config: ExtractConfig, output: Path) -> Task
                     elif isinstance(outcome, Rejected):
                         counts.rejected[outcome.reason] += 1
                         size = rejected.add(outcome.to_row())
-                        counts.rejected_bytes[outcome.reason] += size
+                        counts.rejected_text_bytes[outcome.reason] += size
                     else:
                         counts.kept += 1
                         counts.formats[outcome.format] += 1
                         kept.add(outcome.to_row())
         kept_info, rejected_info = shards.commit()  # the watchdog is off: no document runs
-    stats = {
-        "documents": {"kept": counts.kept, "rejected": sum(counts.rejected.values())},
-        "rejected": dict(counts.rejected),
-        "skipped": dict(counts.skipped),
-        "formats": dict(counts.formats),
-        "input_errors": counts.input_errors,
-        "input_bytes": task.input_bytes,
-        "text_bytes": {"kept": kept.text_bytes, "rejected": dict(counts.rejected_bytes)},
-        "cpu_seconds": round(time.process_time() - started, 3),
-    }
-    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
+    counts.kept_text_bytes = kept.text_bytes
+    counts.cpu_seconds = time.process_time() - started
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), counts.to_json())
 
 
 def _file_outcomes(
     file: InputFile,
     config: ExtractConfig,
-    counts: TaskCounts,
+    counts: ExtractStats,
     watch: Watch | None = None,
     number: int = 0,
 ) -> Iterator[Outcome]:
@@ -189,13 +170,12 @@ def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> 
             shards.rejected.add(Rejected(doc, reason).to_row())
         kept_info, rejected_info = shards.commit()
     errors = [{"path": f.path, "error": failure.message, "records": 0} for f in task.files]
-    stats = {
-        "documents": {"kept": 0, "rejected": len(task.files)},
-        "rejected": {reason: len(task.files)},
-        "input_errors": errors,
-        "input_bytes": task.input_bytes,
-    }
-    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats)
+    stats = ExtractStats(
+        rejected=Counter({reason: len(task.files)}),
+        input_errors=errors,
+        input_bytes=task.input_bytes,
+    )
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), stats.to_json())
 
 
 def run_extract(
@@ -236,4 +216,5 @@ def extract_stage(
         config=config.model_dump(),
         inputs=[f.to_json() for f in files],
         extra_stats={"unsupported_files": unsupported or []},
+        stats_type=ExtractStats,
     )

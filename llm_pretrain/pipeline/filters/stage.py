@@ -35,6 +35,7 @@ from llm_pretrain.pipeline.runner import (
     run_stage,
     shard_task_failed,
 )
+from llm_pretrain.pipeline.stats import FilterStats, StepCounts
 
 WOULD_REJECT = "would_reject"
 
@@ -49,7 +50,8 @@ def output_schema(input_schema: pa.Schema, steps: list[Step], dry_run: bool) -> 
 
 
 class StepStats:
-    """Per step: documents seen, rejected per rule, skipped as not applicable, own counters."""
+    """Per step, while a task runs: documents seen, skipped as not applicable, rejected per
+    rule; `by_step` adds each step's own counters."""
 
     def __init__(self, steps: list[Step]) -> None:
         self.steps = steps
@@ -57,15 +59,14 @@ class StepStats:
         self.not_applicable: Counter[str] = Counter()
         self.rules: dict[str, Counter[str]] = {step.name: Counter() for step in steps}
 
-    def to_json(self) -> dict[str, Any]:
+    def by_step(self) -> dict[str, StepCounts]:
         return {
-            step.name: {
-                "seen": self.seen[step.name],
-                "not_applicable": self.not_applicable[step.name],
-                "rejected": sum(self.rules[step.name].values()),
-                "rules": dict(self.rules[step.name]),
-                "counts": dict(step.counts),
-            }
+            step.name: StepCounts(
+                seen=self.seen[step.name],
+                not_applicable=self.not_applicable[step.name],
+                rules=Counter(self.rules[step.name]),
+                counts=Counter(step.counts),
+            )
             for step in self.steps
         }
 
@@ -133,7 +134,7 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
     columns = [name for step in steps for name in step.columns]
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
-    stats, reasons_count, reasons_bytes, kept_count = StepStats(steps), Counter(), Counter(), 0
+    stats, counts = StepStats(steps), FilterStats(input_bytes=task.input_bytes)
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
             for row in upgrade_table(pa.Table.from_batches([batch])).to_pylist():
@@ -143,24 +144,19 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
                 if config.dry_run:
                     row[WOULD_REJECT] = reasons
                 if reasons and not config.dry_run:
-                    reasons_count[reasons[0]] += 1
+                    counts.rejected[reasons[0]] += 1
                     size = rejected.add({**row, "reason": reasons[0]})
-                    reasons_bytes[reasons[0]] += size
+                    counts.rejected_text_bytes[reasons[0]] += size
                 else:
-                    kept_count += 1
+                    counts.kept += 1
                     kept.add(row)
             progress.report(documents=batch.num_rows)
         kept_info, rejected_info = shards.commit()
     progress.report(nbytes=task.input_bytes)
-    result_stats = {
-        "documents": {"kept": kept_count, "rejected": sum(reasons_count.values())},
-        "rejected": dict(reasons_count),
-        "steps": stats.to_json(),
-        "input_bytes": task.input_bytes,
-        "text_bytes": {"kept": kept.text_bytes, "rejected": dict(reasons_bytes)},
-        "cpu_seconds": round(time.process_time() - started, 3),
-    }
-    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), result_stats)
+    counts.steps = stats.by_step()
+    counts.kept_text_bytes = kept.text_bytes
+    counts.cpu_seconds = time.process_time() - started
+    return TaskResult(task.index, kept_info.to_json(), rejected_info.to_json(), counts.to_json())
 
 
 def run_filter(
@@ -183,5 +179,6 @@ def run_filter(
         on_failure=shard_task_failed,
         config=config.model_dump(),
         inputs=[source.identity()],
+        stats_type=FilterStats,
     )
     return run_stage(stage, executor, show_progress, overwrite)

@@ -2,6 +2,11 @@
 
 SIGALRM interrupts Python code (trafilatura's tree walks, our loops); a call stuck inside C
 for longer is caught by the executor's per-task limit, which kills the worker.
+
+The libraries we call catch broad exceptions (trafilatura's fallbacks `except Exception`), and
+one that caught the timeout would carry on past the limit. So the timeout is not an Exception
+(a BaseException, as KeyboardInterrupt), and a block whose alarm went off raises it on leaving
+even if something caught it with a bare `except:`.
 """
 
 from __future__ import annotations
@@ -12,12 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class DocumentTimeout(Exception):
+class DocumentTimeout(BaseException):
     """Raised inside the guarded block when its time is up."""
-
-
-def _raise_timeout(signum: int, frame: object) -> None:
-    raise DocumentTimeout
 
 
 @contextmanager
@@ -26,10 +27,19 @@ def time_limit(seconds: float) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    fired = False
+
+    def expire(signum: int, frame: object) -> None:
+        nonlocal fired
+        fired = True
+        raise DocumentTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # the block ended normally: something swallowed the timeout
+        raise DocumentTimeout

@@ -25,7 +25,7 @@ import re
 import unicodedata
 from itertools import chain
 
-from llm_pretrain.pipeline.filters.c4 import (
+from llm_pretrain.pipeline.filters.spacy_english import (
     ABBREVIATIONS,
     NO_BREAK_WORDS,
     PREFIX_CHARS,

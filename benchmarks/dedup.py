@@ -1,14 +1,10 @@
 """Quality and speed of `llm-data dedup` next to a plain datasketch loop and datatrove's MinHash.
 
-A generated corpus with planted near-duplicates of known true Jaccard similarity:
-
-- base documents: synthetic prose (300-800 words) from a Zipf-distributed vocabulary of ~50,000
-  made-up pronounceable words, with punctuation, sentences and paragraphs; a few percent end
-  with one of three shared boilerplate footers, which must not make them duplicates;
-- planted copies of ~10% of the base documents: exact copies, whitespace/case-only changes,
-  and edited copies (word substitutions, insertions, deletions, a moved paragraph) aimed at
-  true Jaccard similarities spread over 0.5-1.0. Each copy's true Jaccard with its source is
-  computed exactly, on the sets of word 5-grams of the normalised texts (our normalisation).
+A generated corpus with planted near-duplicates of known true Jaccard similarity
+(`corpus_dedup.py`): synthetic prose of 300-800 words, a few percent with a shared boilerplate
+footer, which must not make them duplicates; and copies of ~10% of it, exact, whitespace/case
+only, or edited to true Jaccard similarities over 0.5-1.0 (word 5-grams of the normalised
+texts, our normalisation).
 
 A planted pair is a true duplicate when its true Jaccard is >= the threshold (0.8). Removing
 either member of such a pair counts once as a true positive (which one survives is a policy);
@@ -27,7 +23,6 @@ benchmarks/_work/dedup (gitignored); results as JSON in its results/. Nothing is
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import gzip
 import importlib.util
@@ -37,412 +32,43 @@ import json
 import math
 import os
 import pstats
-import random
-import resource
 import shutil
-import subprocess
 import sys
 import time
 import types
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus_dedup import NGRAM, corpus_files, corpus_is_current, prepare_corpus
+from harness import (
+    Column,
+    Table,
+    Timed,
+    best,
+    interleaved,
+    memory_cell,
+    peak_rss_mb,
+    report,
+    run_child,
+    target_goal,
+)
+
 WORK = Path(__file__).resolve().parent / "_work" / "dedup"
-CORPUS_VERSION = 2  # bump when the generator changes: a cached corpus is then rebuilt
 THRESHOLD = 0.8
-NGRAM = 5
 NUM_PERM = 128
 BANDS, ROWS = 21, 6  # ours at 0.8 and 128 permutations; datatrove gets the same (126 hashes)
-COPY_SHARE = 0.10  # planted copies per base document
-COPY_WINDOW = 2000  # a copy comes at most this many base documents after its source
-FOOTER_SHARE = 0.03  # base documents that end with a shared boilerplate footer
-MIN_WORDS, MAX_WORDS = 300, 800
-VOCABULARY = 50_000
 GOAL_RECALL, GOAL_PRECISION = 0.99, 0.999
 GOAL_VS_LOOP, GOAL_VS_DATATROVE, GOAL_SCALING = 1.5, 10.0, 1.7
 BANDS_REPORTED = [(0.5 + 0.05 * i, 0.55 + 0.05 * i) for i in range(10)]  # 0.50-0.55 ... 0.95-1.0
 RECALL_BANDS = [(0.8, 0.85), (0.85, 0.9), (0.9, 0.95), (0.95, 1.0)]
 
-FOOTERS = [
-    "This story was produced by the Northfield Press Service and is shared with member papers "
-    "under licence. All rights reserved. Reproduction without written permission is prohibited.",
-    "Sign up for our weekly newsletter to receive the latest stories in your inbox. You can "
-    "unsubscribe at any time by following the link at the bottom of every message.",
-    "Comments are moderated and may take up to a day to appear. Please keep the discussion "
-    "civil and on topic, and read our community guidelines before you post.",
-]
-
-
-# ---------------------------------------------------------------------------------------------
-# Corpus: synthetic prose, planted copies, exact true Jaccard similarities
-# ---------------------------------------------------------------------------------------------
-
-ONSETS = "b c d f g h j k l m n p r s t v w z br cr dr fl gr pl pr st tr sh ch th sk sl sp".split()
-NUCLEI = "a e i o u ai ea ou io ee oo au".split()
-CODAS = ["", "", "", "n", "r", "s", "l", "m", "t", "k", "nd", "st", "rn", "x"]
-PUNCTUATION = ",;:.?!"
-
-
-@dataclass
-class Vocabulary:
-    """Made-up words, most frequent first, and cumulative Zipf weights (for rng.choices)."""
-
-    words: list[str]
-    cum_weights: list[float]
-
-    def draw(self, rng: random.Random, count: int) -> list[str]:
-        return rng.choices(self.words, cum_weights=self.cum_weights, k=count)
-
-
-def make_vocabulary(rng: random.Random, size: int = VOCABULARY) -> Vocabulary:
-    """`size` distinct pronounceable words of 1-4 syllables; shorter words get the frequent
-    ranks (as in real languages); Zipf-Mandelbrot weights 1 / (rank + 2.7)^1.05."""
-    syllables = [o + n + c for o in ["", *ONSETS] for n in NUCLEI for c in CODAS]
-    found: dict[str, int] = {}
-    while len(found) < size:
-        count = rng.choices((1, 2, 3, 4), weights=(1, 8, 8, 3))[0]
-        word = "".join(rng.choice(syllables) for _ in range(count))
-        if len(word) > 1:
-            found.setdefault(word, count)
-    ranked = sorted(found, key=lambda w: (found[w], rng.random()))
-    weights, total = [], 0.0
-    for rank in range(len(ranked)):
-        total += 1.0 / (rank + 2.7) ** 1.05
-        weights.append(total)
-    return Vocabulary(ranked, weights)
-
-
-Paragraphs = list[list[str]]  # a document as paragraphs of tokens (words with punctuation)
-
-
-def base_document(rng: random.Random, vocabulary: Vocabulary) -> Paragraphs:
-    """300-800 words in sentences of 5-24 words (commas inside, a full stop, question or
-    exclamation mark at the end) and paragraphs of 3-7 sentences."""
-    total = rng.randint(MIN_WORDS, MAX_WORDS)
-    words = vocabulary.draw(rng, total)
-    paragraphs: Paragraphs = []
-    paragraph: list[str] = []
-    sentences_left = rng.randint(3, 7)
-    start = 0
-    while start < total:
-        size = min(rng.randint(5, 24), total - start)
-        sentence = words[start : start + size]
-        start += size
-        sentence[0] = sentence[0].capitalize()
-        for i in range(size - 1):
-            if rng.random() < 0.08:
-                sentence[i] += rng.choice(",,,;:")
-        sentence[-1] += rng.choices(".?!", weights=(85, 8, 7))[0]
-        paragraph.extend(sentence)
-        sentences_left -= 1
-        if not sentences_left:
-            paragraphs.append(paragraph)
-            paragraph, sentences_left = [], rng.randint(3, 7)
-    if paragraph:
-        paragraphs.append(paragraph)
-    return paragraphs
-
-
-def render(paragraphs: Paragraphs) -> str:
-    return "\n\n".join(" ".join(tokens) for tokens in paragraphs if tokens)
-
-
-def shingle_set(text: str) -> set[tuple[str, ...]]:
-    """Word 5-grams of the normalised text, as our MinHash takes them (a text of fewer than 5
-    words is one shingle)."""
-    from llm_pretrain.config import load_config
-    from llm_pretrain.pipeline.dedup.normalize import normalize
-
-    global _NORMALIZE
-    if _NORMALIZE is None:
-        _NORMALIZE = load_config(None).dedup.minhash.normalize
-    words = normalize(text, _NORMALIZE).split()
-    if len(words) < NGRAM:
-        return {tuple(words)} if words else set()
-    return set(zip(*(words[i:] for i in range(NGRAM)), strict=False))
-
-
-_NORMALIZE: Any = None
-
-
-def jaccard(left: set, right: set) -> float:
-    union = len(left | right)
-    return len(left & right) / union if union else 1.0
-
-
-# --- planted copies ---------------------------------------------------------------------------
-
-Edit = tuple[str, float, float, str]  # kind, two uniform numbers, a word
-
-
-def edit_plan(rng: random.Random, vocabulary: Vocabulary, words: int, paragraphs: int) -> list:
-    """A random sequence of edits (a moved paragraph first, sometimes, then substitutions,
-    insertions and deletions at random places); a prefix of it makes the copy."""
-    plan: list[Edit] = []
-    if paragraphs >= 2 and rng.random() < 0.6:
-        plan.append(("move", rng.random(), rng.random(), ""))
-    kinds = rng.choices(("sub", "ins", "del"), weights=(50, 25, 25), k=words // 2)
-    for kind, word in zip(kinds, vocabulary.draw(rng, len(kinds)), strict=True):
-        plan.append((kind, rng.random(), rng.random(), word))
-    return plan
-
-
-def _split_punctuation(token: str) -> tuple[str, str]:
-    stripped = token.rstrip(PUNCTUATION)
-    return stripped, token[len(stripped) :]
-
-
-def apply_edits(paragraphs: Paragraphs, plan: list[Edit]) -> Paragraphs:
-    result = [list(tokens) for tokens in paragraphs]
-    for kind, u, v, word in plan:
-        if kind == "move":
-            source = int(u * len(result))
-            target = int(v * (len(result) - 1))
-            target += target >= source
-            result.insert(target, result.pop(source))
-            continue
-        sizes = [len(tokens) for tokens in result]
-        position = int(u * sum(sizes))
-        index = 0
-        while position >= sizes[index]:
-            position -= sizes[index]
-            index += 1
-        tokens = result[index]
-        if kind == "sub":
-            old, mark = _split_punctuation(tokens[position])
-            tokens[position] = (word.capitalize() if old[:1].isupper() else word) + mark
-        elif kind == "ins":
-            tokens.insert(position, word + ("," if v > 0.85 else ""))
-        elif len(tokens) > 1:
-            del tokens[position]
-    return result
-
-
-def edited_copy(
-    paragraphs: Paragraphs, target: float, rng: random.Random, vocabulary: Vocabulary
-) -> tuple[str, float]:
-    """The copy whose true Jaccard with the source comes closest to `target`: the shortest
-    prefix of a random edit plan that brings it to or below the target, or the one before."""
-    source = shingle_set(render(paragraphs))
-    plan = edit_plan(rng, vocabulary, sum(map(len, paragraphs)), len(paragraphs))
-
-    def at(count: int) -> tuple[str, float]:
-        text = render(apply_edits(paragraphs, plan[:count]))
-        return text, jaccard(source, shingle_set(text))
-
-    low, high = 0, len(plan)  # at(low) is above the target; find the first at or below it
-    best = at(high)
-    if best[1] > target:
-        return best
-    while high - low > 1:
-        middle = (low + high) // 2
-        candidate = at(middle)
-        if candidate[1] <= target:
-            high, best = middle, candidate
-        else:
-            low = middle
-    before = at(low)
-    return before if abs(before[1] - target) < abs(best[1] - target) else best
-
-
-def whitespace_case_copy(paragraphs: Paragraphs, rng: random.Random) -> str:
-    """The same words and punctuation; only case and whitespace differ."""
-    parts = []
-    for tokens in paragraphs:
-        shout = rng.random() < 0.15
-        out = []
-        for token in tokens:
-            r = rng.random()
-            if shout or r < 0.08:
-                token = token.upper()
-            elif r < 0.2:
-                token = token.capitalize()
-            elif r < 0.3:
-                token = token.lower()
-            out.append(token)
-            out.append(rng.choice([" "] * 20 + ["  ", "\t", "\n", " \n "]))
-        parts.append("".join(out[:-1]))
-    ending = rng.choice(["", "\n", "  ", "\n\n"])
-    return rng.choice(["\n\n", "\n", "\n\n\n", "\n \n"]).join(parts) + ending
-
-
-@dataclass
-class Doc:
-    url: str
-    text: str
-    kind: str  # base | exact | whitespace-case | edited
-    source: str = ""  # the source's url, for a planted copy
-    jaccard: float = 1.0  # true Jaccard with the source, for a planted copy
-    target: float = 1.0  # what the edits aimed at
-    footer: int = -1  # which shared footer a base document ends with (-1: none)
-
-
-def build_corpus(docs: int, seed: int = 0) -> list[Doc]:
-    """`docs` documents in corpus order: base documents, each planted copy at a random place
-    among the next COPY_WINDOW base documents after its source (so that any prefix of the
-    corpus holds the source of each of its copies and most copies of its sources, and "first
-    seen survives" keeps the source)."""
-    rng = random.Random(seed)
-    vocabulary = make_vocabulary(rng)
-    copies = round(docs * COPY_SHARE / (1 + COPY_SHARE))
-    n_base = docs - copies
-    bases: list[Doc] = []
-    structures: list[Paragraphs] = []
-    for i in range(n_base):
-        paragraphs = base_document(rng, vocabulary)
-        footer = rng.randrange(len(FOOTERS)) if rng.random() < FOOTER_SHARE else -1
-        if footer >= 0:
-            paragraphs.append(FOOTERS[footer].split())
-        structures.append(paragraphs)
-        url = f"https://corpus.example/doc/{i:06d}"
-        bases.append(Doc(url, render(paragraphs), "base", footer=footer))
-    keyed: list[tuple[float, Doc]] = [(float(i), doc) for i, doc in enumerate(bases)]
-    for k, i in enumerate(sorted(rng.sample(range(n_base), copies))):
-        source, paragraphs = bases[i], structures[i]
-        roll = rng.random()
-        if roll < 0.06:
-            copy = Doc("", source.text, "exact")
-        elif roll < 0.12:
-            copy = Doc("", whitespace_case_copy(paragraphs, rng), "whitespace-case")
-        else:
-            target = rng.uniform(0.5, 1.0)
-            text, _ = edited_copy(paragraphs, target, rng, vocabulary)
-            copy = Doc("", text, "edited", target=round(target, 4))
-        copy.url = f"https://corpus.example/doc/{i:06d}/copy-{k}"
-        copy.source = source.url
-        copy.jaccard = jaccard(shingle_set(source.text), shingle_set(copy.text))
-        copy.footer = source.footer
-        keyed.append((rng.uniform(i + 0.5, min(i + COPY_WINDOW, n_base)), copy))
-    keyed.sort(key=lambda item: item[0])
-    return [doc for _, doc in keyed]
-
-
-def background_similarity(corpus: list[Doc], rng: random.Random, pairs: int = 1500) -> dict:
-    """True Jaccard of random unrelated base documents, and of documents sharing a footer."""
-    bases = [doc for doc in corpus if doc.kind == "base"]
-    planted = {(doc.source, doc.url) for doc in corpus if doc.source}
-    cache: dict[str, set] = {}
-
-    def sim(a: Doc, b: Doc) -> float:
-        for doc in (a, b):
-            if doc.url not in cache:
-                cache[doc.url] = shingle_set(doc.text)
-        return jaccard(cache[a.url], cache[b.url])
-
-    unrelated = []
-    for _ in range(pairs):
-        a, b = rng.sample(bases, 2)
-        if (a.url, b.url) not in planted and (b.url, a.url) not in planted:
-            unrelated.append(sim(a, b))
-    footed: dict[int, list[Doc]] = {}
-    for doc in bases:
-        if doc.footer >= 0:
-            footed.setdefault(doc.footer, []).append(doc)
-    shared = []
-    for group in footed.values():
-        for _ in range(min(pairs // 3, len(group) * 2)):
-            if len(group) >= 2:
-                shared.append(sim(*rng.sample(group, 2)))
-    return {
-        "unrelated_pairs": len(unrelated),
-        "unrelated_mean": sum(unrelated) / max(len(unrelated), 1),
-        "unrelated_max": max(unrelated, default=0.0),
-        "footer_pairs": len(shared),
-        "footer_mean": sum(shared) / max(len(shared), 1),
-        "footer_max": max(shared, default=0.0),
-    }
-
-
-def write_corpus(corpus: list[Doc], folder: Path, files: int) -> None:
-    """The corpus as `files` JSONL files (contiguous slices, names in corpus order), rows
-    {"text", "url"}; and the ground truth (no texts) as truth.json next to the folder."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    per_file = math.ceil(len(corpus) / files)
-    for part in range(files):
-        with open(folder / f"part-{part:03d}.jsonl", "w", encoding="utf-8") as out:
-            for doc in corpus[part * per_file : (part + 1) * per_file]:
-                out.write(json.dumps({"text": doc.text, "url": doc.url}) + "\n")
-    truth = [{k: v for k, v in asdict(doc).items() if k != "text"} for doc in corpus]
-    (folder.parent / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
-
-
-def make_dataset(work: Path) -> int:
-    """Our input: `llm-data extract` of the JSONL, one shard per JSONL file (untimed)."""
-    from llm_pretrain.config import load_config
-    from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.stages import run_extract
-
-    config = load_config(None, {"executor.workers": 2, "extract.task_max_files": 1})
-    out = work / "dataset"
-    run_extract([str(work / "corpus")], out, config, show_progress=False, overwrite=True)
-    return len(read_table(out).select(["id"]))
-
-
-def corpus_key(args: argparse.Namespace) -> dict[str, int]:
-    return {"version": CORPUS_VERSION, "docs": args.docs, "seed": args.seed, "files": args.files}
-
-
-def corpus_is_current(args: argparse.Namespace) -> bool:
-    """Whether corpus, truth and dataset of the same docs, seed, files and generator exist."""
-    stamp = args.work / "corpus.json"
-    if args.fresh or not stamp.exists():
-        return False
-    facts = json.loads(stamp.read_text(encoding="utf-8"))
-    return (
-        facts.get("key") == corpus_key(args) and (args.work / "dataset" / "_manifest.json").exists()
-    )
-
-
-def prepare_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Child process (the parent stays small, so that the children's peak memory, which on
-    Linux starts from the parent's, is theirs): build the corpus, write the JSONL and the truth,
-    extract our dataset; facts about it into corpus.json."""
-    started = time.perf_counter()
-    corpus = build_corpus(args.docs, args.seed)
-    generated = time.perf_counter() - started
-    write_corpus(corpus, work / "corpus", args.files)
-    background = background_similarity(corpus, random.Random(args.seed + 1))
-    started = time.perf_counter()
-    rows = make_dataset(work)
-    facts = {
-        "key": corpus_key(args),
-        "documents": len(corpus),
-        "dataset_rows": rows,
-        "words": sum(len(doc.text.split()) for doc in corpus),
-        "characters": sum(len(doc.text) for doc in corpus),
-        "kinds": dict(Counter(doc.kind for doc in corpus)),
-        "footers": sum(doc.footer >= 0 and doc.kind == "base" for doc in corpus),
-        "background": background,
-        "seconds_generate": round(generated, 1),
-        "seconds_extract": round(time.perf_counter() - started, 1),
-    }
-    (work / "corpus.json").write_text(json.dumps(facts), encoding="utf-8")
-    return facts
-
 
 # ---------------------------------------------------------------------------------------------
 # The variants, each in a process of its own (`--variant NAME`)
 # ---------------------------------------------------------------------------------------------
-
-
-def peak_rss_mb() -> tuple[float, float]:
-    """Peak resident memory of this process (VmHWM: since its exec, where getrusage would
-    also count the parent's) and of its largest finished child (pool worker), in MB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                own = int(line.split()[1]) / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, child
-
-
-def corpus_files(work: Path) -> list[Path]:
-    return sorted((work / "corpus").glob("*.jsonl"))
 
 
 def ours(work: Path, workers: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -634,6 +260,7 @@ def datatrove(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def jsonl_ids(folder: Path) -> list[str]:
+    """The ids of the rows of a datatrove JSONL writer's files, in file order."""
     ids = []
     for path in sorted(folder.glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
@@ -649,23 +276,6 @@ VARIANTS: dict[str, tuple[str, Callable[[Path, argparse.Namespace], dict[str, An
 }
 
 
-def run_child(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one variant in a fresh interpreter (log in _work/dedup/logs/) and read its result."""
-    work: Path = args.work
-    result_path, log_path = work / "results" / f"{name}.json", work / "logs" / f"{name}.log"
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    result_path.unlink(missing_ok=True)
-    command = [sys.executable, __file__, "--variant", name, "--work", str(work)]
-    for option in ("docs", "peer_docs", "seed", "files"):
-        command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-    with open(log_path, "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"variant {name} failed (exit {done.returncode}), see {log_path}")
-    return json.loads(result_path.read_text(encoding="utf-8"))
-
-
 # ---------------------------------------------------------------------------------------------
 # Scoring: precision and recall against the planted pairs; what MinHash statistics predict
 # ---------------------------------------------------------------------------------------------
@@ -673,6 +283,8 @@ def run_child(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 @dataclass
 class Pair:
+    """A planted pair: source and copy urls, their true Jaccard, the kind of copy."""
+
     source: str
     copy: str
     jaccard: float
@@ -680,10 +292,12 @@ class Pair:
 
 
 def planted_pairs(truth: list[dict]) -> list[Pair]:
+    """The planted pairs of the ground truth."""
     return [Pair(r["source"], r["url"], r["jaccard"], r["kind"]) for r in truth if r["source"]]
 
 
 def in_band(value: float, band: tuple[float, float]) -> bool:
+    """Whether a Jaccard lies in [low, high); the last band takes 1.0 too."""
     low, high = band
     return low <= value < high or (high >= 1.0 and value == 1.0)
 
@@ -753,10 +367,12 @@ def evaluate(removed: list[str], evaluated: list[str], truth: list[dict]) -> dic
 
 
 def _share(flags: list[bool]) -> float | None:
+    """The share of true flags, None when there are none to count."""
     return sum(flags) / len(flags) if flags else None
 
 
 def candidate_probability(j: float, bands: int, rows: int) -> float:
+    """The chance that a pair of Jaccard j shares a band: 1 - (1 - j^r)^b."""
     return 1 - (1 - j**rows) ** bands
 
 
@@ -803,27 +419,17 @@ def modelled(kind: str, result: dict, truth: list[dict], evaluated: list[str]) -
 
 
 @dataclass
-class Row:
-    name: str
-    label: str
-    result: dict[str, Any]
-    times: list[float]
-    score: dict[str, Any]
+class Row(Timed):
+    """One variant over its rounds: the fastest round's result, the first round's score."""
 
-    @property
-    def seconds(self) -> float:
-        return min(self.times)
-
-    @property
-    def docs(self) -> int:
-        return self.result["docs"]
-
-    @property
-    def docs_per_s(self) -> float:
-        return self.docs / self.seconds if self.seconds else 0.0
+    name: str = ""
+    label: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    score: dict[str, Any] = field(default_factory=dict)
 
 
 def print_corpus(facts: dict, truth: list[dict]) -> None:
+    """What the corpus holds, planted copies and background similarity."""
     kinds, background = facts["kinds"], facts["background"]
     reused = " (reused)" if facts.get("reused") else ""
     print(
@@ -851,24 +457,33 @@ def print_corpus(facts: dict, truth: list[dict]) -> None:
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
+    """A figure, or "-" where there is none."""
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+TABLE = Table(
+    Column("variant", 30, left=True),
+    Column("docs", 7),
+    Column("seconds", 9, ".1f"),
+    Column("docs/s", 9, ".0f"),
+    Column("precision", 11, ".4f"),
+    Column("recall", 8, ".4f"),
+    Column("removed", 9),
+    Column("peak MB", 12),
+)
+
+
 def print_table(rows: list[Row]) -> None:
+    """Speed, quality and peak memory of every variant, one line each."""
     print()
-    header = (
-        f"{'variant':<30}{'docs':>7}{'seconds':>9}{'docs/s':>9}{'precision':>11}{'recall':>8}"
-        f"{'removed':>9}{'peak MB':>12}"
-    )
-    print(header)
-    print("-" * len(header))
+    TABLE.header()
     for row in rows:
-        rss = f"{row.result['rss_mb']:.0f}+{row.result['child_rss_mb']:.0f}"
-        print(
-            f"{row.label:<30}{row.docs:>7}{row.seconds:>9.1f}{row.docs_per_s:>9.0f}"
-            f"{row.score['precision']:>11.4f}{row.score['recall']:>8.4f}"
-            f"{row.score['removed']:>9}{rss:>12}"
-        )
+        rss = memory_cell(row.result["rss_mb"], row.result["child_rss_mb"])
+        score = row.score
+        TABLE.row(
+            row.label, row.docs, row.seconds, row.docs_per_s, score["precision"], score["recall"],
+            score["removed"], rss,
+        )  # fmt: skip
     print(TABLE_NOTES)
 
 
@@ -882,6 +497,7 @@ precision, recall: document level against the planted pairs, true duplicate at J
 
 
 def print_ours(rows: list[Row]) -> None:
+    """Our phases' figures from the stage's stats: where the time and the memory go."""
     for row in rows:
         if not row.name.startswith("ours"):
             continue
@@ -900,14 +516,18 @@ def print_ours(rows: list[Row]) -> None:
 
 
 def print_quality(rows: list[Row], models: dict[str, dict]) -> None:
+    """Share removed per true-Jaccard band next to the model's; each variant's scores."""
     print(
         "\nshare of planted pairs with a member removed, by true Jaccard band "
         "(>= 0.80: recall; below: false positives); (model): what MinHash statistics predict"
     )
     full = rows[0].score["documents"]
-    header = f"{'true J':<11}{'pairs':>7}" + "".join(f"{row.label:>22}" for row in rows)
-    print(header)
-    print("-" * len(header))
+    table = Table(
+        Column("true J", 11, left=True),
+        Column("pairs", 7),
+        *(Column(row.label, 22) for row in rows),
+    )
+    table.header()
     for band in rows[0].score["bands"]:
         cells = []
         for row in rows:
@@ -916,10 +536,7 @@ def print_quality(rows: list[Row], models: dict[str, dict]) -> None:
             model = models.get(row.name, {}).get(band)
             subset = f" n={counts['pairs']}" if row.score["documents"] != full else ""
             cells.append(f"{_fmt(share)} ({_fmt(model, 2)}){subset}")
-        print(
-            f"{band:<11}{rows[0].score['bands'][band]['pairs']:>7}"
-            + "".join(f"{cell:>22}" for cell in cells)
-        )
+        table.row(band, rows[0].score["bands"][band]["pairs"], *cells)
     if any(row.score["documents"] != full for row in rows):
         print("n=: planted pairs inside the variant's subset of the corpus")
     for row in rows:
@@ -939,24 +556,19 @@ def print_quality(rows: list[Row], models: dict[str, dict]) -> None:
         )
 
 
-def goal(text: str, value: float | None, target: float, unit: str = "x") -> dict[str, Any]:
-    met = value is not None and value >= target
-    shown = "-" if value is None else (f"{value:.2f}x" if unit == "x" else f"{value:.4f}")
-    print(
-        f"goal: {text}: {shown} (target >= {target:g}{unit if unit == 'x' else ''}) -> "
-        f"{'met' if met else 'NOT met'}"
-    )
-    return {"goal": text, "value": value, "target": target, "met": met}
-
-
 def print_goals(rows: dict[str, Row], peer_docs: int) -> list[dict]:
+    """The goals' lines and ratios; what they said, for summary.json."""
     print()
     goals = []
     one = rows.get("ours-1")
     if one:
-        goals.append(goal(f"ours recall at J >= {THRESHOLD}", one.score["recall"], GOAL_RECALL, ""))
         goals.append(
-            goal(f"ours precision at J >= {THRESHOLD}", one.score["precision"], GOAL_PRECISION, "")
+            target_goal(f"ours recall at J >= {THRESHOLD}", one.score["recall"], GOAL_RECALL, "")
+        )
+        goals.append(
+            target_goal(
+                f"ours precision at J >= {THRESHOLD}", one.score["precision"], GOAL_PRECISION, ""
+            )
         )
     loop, peer = rows.get("datasketch"), rows.get("datatrove")
     if one and loop:
@@ -966,7 +578,7 @@ def print_goals(rows: dict[str, Row], peer_docs: int) -> list[dict]:
             f"signature phase {signature_rate / loop.docs_per_s:.2f}x (1 worker each)"
         )
         goals.append(
-            goal(
+            target_goal(
                 "ours >= 1.5x the plain datasketch loop (end to end, 1 worker)",
                 one.docs_per_s / loop.docs_per_s,
                 GOAL_VS_LOOP,
@@ -976,7 +588,7 @@ def print_goals(rows: dict[str, Row], peer_docs: int) -> list[dict]:
         subset = f" (datatrove on the first {peer.docs} documents)" if peer.docs < one.docs else ""
         print(f"ratio ours/datatrove: {one.docs_per_s / peer.docs_per_s:.1f}x end to end{subset}")
         goals.append(
-            goal(
+            target_goal(
                 "ours >= 10x datatrove (end to end, 1 worker)",
                 one.docs_per_s / peer.docs_per_s,
                 GOAL_VS_DATATROVE,
@@ -989,7 +601,9 @@ def print_goals(rows: dict[str, Row], peer_docs: int) -> list[dict]:
             f"scaling 2 workers vs 1: signature phase {rate[1] / rate[0]:.2f}x, end to end "
             f"{two.docs_per_s / one.docs_per_s:.2f}x"
         )
-        goals.append(goal("2 workers vs 1 on the signature phase", rate[1] / rate[0], GOAL_SCALING))
+        goals.append(
+            target_goal("2 workers vs 1 on the signature phase", rate[1] / rate[0], GOAL_SCALING)
+        )
     return goals
 
 
@@ -1033,6 +647,7 @@ def profile_signatures(work: Path, sample: int = 3000) -> str:
 
 
 def parse_args() -> argparse.Namespace:
+    """The corpus's size and seed, rounds, and the peers to leave out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=50_000, help="documents in the corpus")
     parser.add_argument(
@@ -1052,20 +667,32 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def child_options(args: argparse.Namespace) -> list[str]:
+    """The options a variant's child needs: the corpus's size, seed and files."""
+    options = []
+    for option in ("docs", "peer_docs", "seed", "files"):
+        options += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    return options
+
+
 def main() -> None:
+    """Parent: the corpus (reused when current), rounds of the variants, scores, report;
+    child (--variant): the corpus's preparation or one variant."""
     args = parse_args()
     os.environ.setdefault("HF_ASSETS_CACHE", str(args.work / "assets"))
-    if args.variant:  # child process
-        run = prepare_corpus if args.variant == "prepare" else VARIANTS[args.variant][1]
-        result = run(args.work, args)
-        (args.work / "results" / f"{args.variant}.json").write_text(json.dumps(result))
+    if args.variant == "prepare":  # child processes
+        report(prepare_corpus(args.work, args.docs, args.seed, args.files), args.work, "prepare")
+        return
+    if args.variant:
+        report(VARIANTS[args.variant][1](args.work, args), args.work, args.variant)
         return
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
-    reused = corpus_is_current(args)
+    options = child_options(args)
+    reused = not args.fresh and corpus_is_current(args.work, args.docs, args.seed, args.files)
     if not reused:
         print("building the corpus and our dataset ...", file=sys.stderr, flush=True)
-        run_child("prepare", args)
+        run_child(__file__, "prepare", options, work=args.work)
     facts = json.loads((args.work / "corpus.json").read_text(encoding="utf-8"))
     facts["reused"] = reused
     truth = json.loads((args.work / "truth.json").read_text(encoding="utf-8"))
@@ -1073,26 +700,20 @@ def main() -> None:
     all_urls = [r["url"] for r in truth]
 
     names = [n for n in VARIANTS if not (args.skip_datatrove and n == "datatrove")]
+    results = interleaved(
+        names,
+        max(1, args.rounds),
+        lambda name: run_child(__file__, name, options, work=args.work),
+        "  round {round} {name}: {seconds:.1f} s",
+        once={"datatrove"},  # the slow one
+    )
     rows: dict[str, Row] = {}
-    for round_index in range(max(1, args.rounds)):
-        for name in names:
-            if name == "datatrove" and round_index:
-                continue  # once: it is the slow one
-            result = run_child(name, args)
-            print(
-                f"  round {round_index + 1} {name}: {result['seconds']:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-            if name in rows:  # the same decisions; the fastest round's numbers count
-                row = rows[name]
-                if result["seconds"] < row.seconds:
-                    row.result = result
-                row.times.append(result["seconds"])
-                continue
-            evaluated = result.get("evaluated") or all_urls
-            score = evaluate(result["removed"], evaluated, truth)
-            rows[name] = Row(name, VARIANTS[name][0], result, [result["seconds"]], score)
+    for name in names:  # the same decisions every round; the fastest round's numbers count
+        first = results[name][0]
+        score = evaluate(first["removed"], first.get("evaluated") or all_urls, truth)
+        times = [result["seconds"] for result in results[name]]
+        fastest = best(results[name])
+        rows[name] = Row(fastest["docs"], times, name, VARIANTS[name][0], fastest, score)
     peer = rows.get("datatrove")
     if peer:
         prefix = set(all_urls[: peer.docs])

@@ -1,10 +1,10 @@
 """Memory and time of dedup's global step (LSH buckets -> clusters): in one process, as the
 local executor runs it by default, vs split into bucket partitions run as tasks, as on Ray.
 
-The input is made-up signature files (`tests/pipeline/dedup/synthetic.py`: 128 permutations,
-30% of documents copies of an earlier one, exact or with up to a third of their rows changed),
-a share of them as the index of earlier batches and the rest as the batch. Each variant runs in
-a fresh interpreter, which prints its peak resident memory and that of its largest worker
+The input is made-up signature files (`corpus_shards.py`: 128 permutations, 30% of documents
+copies of an earlier one, exact or with up to a third of their rows changed), a share of them
+as the index of earlier batches and the rest as the batch. Each variant runs in a fresh
+interpreter, which prints its peak resident memory and that of its largest worker
 (task processes of the local pool, 2 workers); an interpreter that only imports the same
 modules gives the baseline subtracted for the bytes per document. Both variants must reach
 the same decisions (checked by digest). Nothing is asserted about speed or memory.
@@ -14,24 +14,14 @@ the same decisions (checked by digest). Nothing is asserted about speed or memor
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/tokenize.py would shadow the standard library's tokenize while this folder is
-# first on sys.path; the repository root goes first for the tests' synthetic corpus.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [os.path.dirname(_HERE)] + [
-    entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE
-]
-
 import argparse
 import hashlib
-import json
-import resource
 import shutil
-import subprocess
 import time
 from pathlib import Path
+
+from corpus_shards import signature_batch
+from harness import Column, Table, peak_rss_mb, report, run_child
 
 from llm_pretrain.pipeline.dedup.clusters import cluster
 from llm_pretrain.pipeline.dedup.config import DedupConfig
@@ -40,10 +30,18 @@ from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide
 from llm_pretrain.pipeline.dedup.stage import _load_batch
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.runner import StageRun
-from tests.pipeline.dedup.synthetic import synthetic_documents, write_signature_files
 
 WORK = Path(__file__).resolve().parent / "_work" / "dedup_global"
 FILES = 40  # signature files of the batch (input shards); the index has FILES // 4 parts
+TABLE = Table(
+    Column("variant", 24, left=True),
+    Column("seconds", 9, ".1f"),
+    Column("driver MB", 11, ".0f"),
+    Column("worker MB", 11, ".0f"),
+    Column("driver B/doc", 14, ".0f"),
+    Column("worker B/doc", 14, ".0f"),
+    rule=False,
+)
 
 
 def on_two_workers(step: GlobalStep) -> StageRun:
@@ -52,32 +50,16 @@ def on_two_workers(step: GlobalStep) -> StageRun:
     return StageRun("dedup", folder, folder, ExecutorConfig(workers=2), show_progress=False)
 
 
-def build(docs: int, index_share: float) -> None:
-    marker = WORK / f"built-{docs}-{index_share}"
-    if marker.exists():
-        return
-    shutil.rmtree(WORK, ignore_errors=True)
-    columns = synthetic_documents(docs, 128, seed=1)
-    cut = int(docs * index_share)
-    index = {name: values[:cut] for name, values in columns.items()}
-    batch = {name: values[cut:] for name, values in columns.items()}
-    write_signature_files(WORK / "index", index, files=max(1, FILES // 4))
-    write_signature_files(WORK / "batch", batch, files=FILES)
-    marker.touch()
-
-
 def peak_mb() -> dict[str, float]:
     """This process's peak (VmHWM: unlike ru_maxrss, not inherited from the parent that
     forked it) and its largest worker's (forked from this one: its pages count in both)."""
-    status = Path("/proc/self/status").read_text()
-    peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
-    return {
-        "driver_mb": peak_kb / 1024,
-        "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
+    driver, worker = peak_rss_mb()
+    return {"driver_mb": driver, "worker_mb": worker}
 
 
 def run_variant(variant: str, partitions: int) -> dict:
+    """Child side: the global step of one variant on the files `signature_batch` wrote, timed;
+    its decisions' digest, so that the parent can tell both variants decided alike."""
     config = DedupConfig()
     config.minhash.verify = "estimate"  # synthetic documents have no shingle sets
     index_files = sorted((WORK / "index").glob("part-*.parquet"))
@@ -102,13 +84,12 @@ def run_variant(variant: str, partitions: int) -> dict:
 
 
 def in_fresh_interpreter(variant: str, partitions: int, *options: str) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, "--partitions", str(partitions)]
-    command += options
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    """A variant in an interpreter of its own: its peak memory is then its own."""
+    return run_child(__file__, variant, ["--partitions", str(partitions), *options])
 
 
 def main() -> None:
+    """Build the input, run the baseline and both variants, check and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--index-share", type=float, default=0.5)
@@ -116,11 +97,11 @@ def main() -> None:
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant == "build":  # in its own interpreter too: the others' peaks stay theirs
-        build(args.docs, args.index_share)
-        print("{}")
+        signature_batch(WORK, args.docs, args.index_share, FILES)
+        report({})
         return
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.partitions)))
+        report(run_variant(args.variant, args.partitions))
         return
     started = time.perf_counter()
     sizes = ("--docs", str(args.docs), "--index-share", str(args.index_share))
@@ -136,17 +117,11 @@ def main() -> None:
         raise SystemExit("the two variants decided differently")
     print(f"same decisions: {one['stats']}")
     per_doc = 1024 * 1024 / args.docs
-    print(
-        f"{'variant':<24}{'seconds':>9}{'driver MB':>11}{'worker MB':>11}{'driver B/doc':>14}"
-        f"{'worker B/doc':>14}"
-    )
+    TABLE.header()
     for name, result in (("one process", one), (f"{args.partitions} partitions", parts)):
         driver = (result["driver_mb"] - base["driver_mb"]) * per_doc
         worker = (result["worker_mb"] - base["driver_mb"]) * per_doc if result["worker_mb"] else 0
-        print(
-            f"{name:<24}{result['seconds']:>9.1f}{result['driver_mb']:>11.0f}"
-            f"{result['worker_mb']:>11.0f}{driver:>14.0f}{worker:>14.0f}"
-        )
+        TABLE.row(name, result["seconds"], result["driver_mb"], result["worker_mb"], driver, worker)
     memory = (parts["driver_mb"] - base["driver_mb"]) / (one["driver_mb"] - base["driver_mb"])
     print(
         f"partitioned / one process: time {parts['seconds'] / one['seconds']:.2f}, "

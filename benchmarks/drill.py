@@ -22,18 +22,10 @@ new. Printed: the counts, the time and the peak memory of the command and of its
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/tokenize.py would shadow the standard library's tokenize while this folder is
-# first on sys.path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
-
 import argparse
 import gzip
 import json
-import resource
+import os
 import shutil
 import signal
 import time
@@ -41,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 from click.testing import CliRunner
+from harness import peak_rss_mb
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
@@ -67,6 +60,7 @@ def stuck_parser(html: str, url: str | None, config: object) -> object:
 
 
 def flip(path: Path, offset: int, count: int) -> None:
+    """Damage a file: invert `count` bytes from `offset`."""
     data = bytearray(path.read_bytes())
     for at in range(offset, offset + count):
         data[at] ^= 0xFF
@@ -143,13 +137,8 @@ def build_inbox(inbox: Path) -> tuple[set[str], Counter]:
     return good, expected
 
 
-def peak_mb() -> tuple[float, float]:
-    """Peak resident memory so far of this process and of its largest finished child."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
 def invoke(args: list[str]) -> tuple[str, float]:
+    """Run an `llm-data` command in this process; its output and seconds. Exits on failure."""
     started = time.perf_counter()
     result = CliRunner().invoke(data, args)
     seconds = time.perf_counter() - started
@@ -181,6 +170,7 @@ def check(kept: list[dict], rejected: list[dict], good: set[str], expected: Coun
 
 
 def main() -> None:
+    """Build the inbox, extract and refresh it, check and print what came out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=WORK)
     args = parser.parse_args()
@@ -195,7 +185,7 @@ def main() -> None:
     output, seconds = invoke(["extract", "-i", str(inbox), "-o", str(out), "-q", *settings])
     kept, rejected = read_table(out).to_pylist(), read_table(out, rejected=True).to_pylist()
     problems = check(kept, rejected, good, expected)
-    own, workers = peak_mb()
+    own, workers = peak_rss_mb(since_exec=False)
     print(f"extract: {len(kept):,} kept, {len(rejected):,} rejected in {seconds:.1f} s; "
           f"peak memory {own:,.0f} MB (command), {workers:,.0f} MB (largest worker)")  # fmt: skip
     for (name, reason), count in sorted(Counter(
@@ -216,7 +206,7 @@ def main() -> None:
     again, _ = invoke(refresh)
     if "nothing new" not in again:
         problems.append(f"a second refresh was not empty: {again.strip()}")
-    own, workers = peak_mb()
+    own, workers = peak_rss_mb(since_exec=False)
     print(f"refresh: {line.strip()}")
     print(f"  {len(batch['inputs'])} inputs recorded; second run: {again.strip()}")
     print(f"  peak memory so far {own:,.0f} MB (command), {workers:,.0f} MB (largest worker)")

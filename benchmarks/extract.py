@@ -14,209 +14,37 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import html
 import json
-import random
 import re
-import resource
 import shutil
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from llm_pretrain.samples import Article
+from corpus_crawl import build_input, pdf_pages
+from harness import (
+    Column,
+    Table,
+    Timed,
+    interleaved,
+    memory_cell,
+    peak_rss_mb,
+    ratio,
+    report,
+    run_child,
+    target_goal,
+)
 
 WORK = Path(__file__).resolve().parent / "_work"
-WARC_FILES = 4  # one WARC is one task of ours: 4 lets 2 workers split the crawl evenly
 HTML_GOALS = (
     ("ours 1 worker", "plain loop", 0.95, "per-core throughput of ours vs the plain loop"),
     ("ours 2 workers", "ours 1 worker", 1.8, "2 workers vs 1 worker"),
 )
 PDF_GOALS = (("ours 1 worker", "plain loop", 0.95, "per-core throughput, PDFs"),)
-
-
-# ---------------------------------------------------------------------------------------------
-# Input: heavy article pages in WARC.gz files, multi-page PDFs, and the ground truth
-# ---------------------------------------------------------------------------------------------
-
-_MENU_WORDS = [
-    "World",
-    "Politics",
-    "Business",
-    "Markets",
-    "Tech",
-    "Science",
-    "Health",
-    "Sport",
-    "Football",
-    "Tennis",
-    "Culture",
-    "Books",
-    "Film",
-    "Music",
-    "Travel",
-    "Food",
-    "Opinion",
-    "Weather",
-    "Video",
-    "Podcasts",
-    "Puzzles",
-    "Newsletters",
-    "Archive",
-    "Events",
-    "Jobs",
-]
-_COMMENTS = [
-    "Great piece, thanks for sharing this with us.",
-    "I completely disagree with the author here.",
-    "Does anyone know where the original report can be found?",
-    "First!",
-    "This is exactly what happened in my town last year.",
-    "Subscribed just to say well done.",
-    "Fake news as usual, nobody checks the sources anymore.",
-    "Brilliant photos, who took them?",
-]
-_SCRIPT = (
-    "(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':new Date().getTime(),"
-    "event:'gtm.js'});var f=d.getElementsByTagName(s)[0],j=d.createElement(s);j.async=true;"
-    "j.src='/gtm.js?id='+i;f.parentNode.insertBefore(j,f);})(window,document,'script',"
-    "'dataLayer','GTM-%d');\n"
-)
-
-
-def _mega_menu(rng: random.Random) -> str:
-    """A header navigation of 6-25 sections with 12-18 links each, descriptions included."""
-    sections = []
-    for section in rng.sample(_MENU_WORDS, rng.randint(6, 25)):
-        links = "".join(
-            f'<li class="menu-item"><a class="menu-link" href="/{section.lower()}/{k}" '
-            f'data-track="nav-{section.lower()}-{k}"><span>{section} {rng.choice(_MENU_WORDS)}'
-            f"</span><small>Latest {section.lower()} news and analysis</small></a></li>"
-            for k in range(rng.randint(12, 18))
-        )
-        sections.append(
-            f'<li class="menu-section"><button aria-expanded="false">{section}</button>'
-            f'<div class="mega-panel"><div class="mega-inner"><ul class="menu-list">{links}'
-            f"</ul></div></div></li>"
-        )
-    return f'<nav class="mega-menu" role="navigation"><ul>{"".join(sections)}</ul></nav>'
-
-
-def _head_extras(rng: random.Random, title: str, date: str) -> str:
-    """JSON-LD, tag-manager and ad scripts, a style block: what real pages carry in <head>."""
-    ld = {
-        "@context": "https://schema.org",
-        "@type": "NewsArticle",
-        "headline": title,
-        "datePublished": date,
-        "author": {"@type": "Person", "name": "Staff Writer"},
-        "publisher": {"@type": "Organization", "name": "Example News"},
-        "breadcrumb": [
-            {"@type": "ListItem", "position": k, "name": w}
-            for k, w in enumerate(rng.sample(_MENU_WORDS, 8))
-        ],
-    }
-    scripts = "".join(_SCRIPT % rng.randint(1000, 9999) for _ in range(rng.randint(10, 120)))
-    styles = "".join(
-        f".c{k}{{margin:{k % 7}px;padding:{k % 5}px;color:#{k * 99 % 4096:03x}}}"
-        for k in range(300)
-    )
-    return (
-        f'<script type="application/ld+json">{json.dumps(ld)}</script>\n'
-        f"<script>{scripts}</script>\n<style>{styles}</style>\n"
-    )
-
-
-def _comments(rng: random.Random) -> str:
-    items = "".join(
-        f'<li class="comment"><div class="comment-meta"><a href="/user/{k}">reader{k}</a> '
-        f'<time>{rng.randint(1, 59)} minutes ago</time></div><div class="comment-body"><p>'
-        f'{html.escape(rng.choice(_COMMENTS))}</p></div><div class="comment-actions">'
-        f"<button>Reply</button><button>Like ({rng.randint(0, 99)})</button></div></li>"
-        for k in range(rng.randint(5, 50))
-    )
-    return f'<section id="comments" class="comments"><h2>Comments</h2><ol>{items}</ol></section>'
-
-
-def _related(rng: random.Random, objects: list[str]) -> str:
-    cards = "".join(
-        f'<div class="card"><div class="card-media"><img src="/img/{k}.jpg" alt=""></div>'
-        f'<div class="card-body"><a href="/story/{rng.randint(1, 99999)}"><h4>'
-        f"{html.escape(rng.choice(objects).capitalize())}</h4></a><p>{rng.choice(_MENU_WORDS)}"
-        f" &middot; {rng.randint(2, 9)} min read</p></div></div>"
-        for k in range(rng.randint(10, 45))
-    )
-    return f'<section class="related"><h3>More from Example News</h3>{cards}</section>'
-
-
-def _sitemap_footer(rng: random.Random) -> str:
-    columns = "".join(
-        f'<div class="col"><h5>{word}</h5><ul>'
-        + "".join(f'<li><a href="/{word.lower()}/{k}">{word} {k}</a></li>' for k in range(12))
-        + "</ul></div>"
-        for word in rng.sample(_MENU_WORDS, 12)
-    )
-    return (
-        f'<div class="sitemap">{columns}</div><form class="newsletter"><input type="email">'
-        "<button>Sign up to our daily newsletter</button></form>"
-    )
-
-
-def _wrappers(depth: int) -> str:
-    return "".join(f'<div class="wrap-{k} layout-col">' for k in range(depth))
-
-
-def _splice(page: str, marker: str, replacement: str) -> str:
-    if marker not in page:
-        raise RuntimeError(f"llm_pretrain.samples.article() no longer contains {marker!r}")
-    return page.replace(marker, replacement, 1)
-
-
-def heavy_page(index: int, seed: int) -> Article:
-    """A sample article wrapped in real-world boilerplate: ~50-150 KB and a deep, wide DOM."""
-    from llm_pretrain import samples
-
-    item = samples.article(index, seed)
-    rng = random.Random(f"heavy-{seed}-{index}")
-    depth = rng.randint(8, 20)
-    page = _splice(item.html, "</head>", _head_extras(rng, item.title, item.date) + "</head>")
-    page = _splice(page, "</nav></header>", f"</nav>{_mega_menu(rng)}</header>")
-    page = _splice(page, "<main><article>", f"<main>{_wrappers(depth)}<article>")
-    page = _splice(page, "</article>", "</article>" + _comments(rng) + "</div>" * depth)
-    page = _splice(
-        page, '<aside class="sidebar">', '<aside class="sidebar">' + _related(rng, samples._OBJECTS)
-    )
-    page = _splice(page, "<footer>", "<footer>" + _sitemap_footer(rng))
-    return replace(item, html=page)
-
-
-def build_input(root: Path, pages: int, pdfs: int, seed: int = 0) -> dict[str, list[str]]:
-    """Write the WARCs and PDFs; return ground truth paragraphs by URL (pages) and by PDF path."""
-    from llm_pretrain import samples
-
-    shutil.rmtree(root, ignore_errors=True)
-    built = [heavy_page(i, seed) for i in range(pages)]
-    for part in range(WARC_FILES):
-        warc = root / "warc" / f"crawl-{part:02d}.warc.gz"
-        samples.write_warc(warc, built[part::WARC_FILES], extras=True)
-    truth = {p.url: p.paragraphs for p in built}
-    rng = random.Random(f"pdf-{seed}")
-    for index in range(pdfs):
-        paragraphs = [
-            samples.paragraph(rng, rng.randint(10, 20)) for _ in range(rng.randint(20, 60))
-        ]
-        path = root / "pdf" / f"report-{index:03d}.pdf"
-        samples.write_pdf(path, f"Report {index}", paragraphs)
-        truth[str(path)] = paragraphs
-    (root / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
-    return truth
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +56,8 @@ Texts = list[tuple[str, str]]  # (key, text); key = URL for pages, file path for
 
 
 class Variant(Protocol):
+    """A variant: `run` is timed, `texts` gathers its output afterwards, untimed."""
+
     def run(self, work: Path, out: Path) -> None: ...
 
     def texts(self, out: Path) -> Texts: ...
@@ -380,24 +210,18 @@ VARIANTS: dict[str, tuple[str, Callable[[], Variant]]] = {
 }
 
 
-def peak_rss_mib() -> tuple[float, float]:
-    """Peak resident memory of this process and of its largest finished child, in MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, child
-
-
-def run_variant(name: str, work: Path, result_path: Path) -> None:
-    """Child-process side: build the variant, time its run, save texts and numbers."""
+def run_variant(name: str, work: Path) -> dict[str, Any]:
+    """Child-process side: build the variant, time its run, gather its texts and numbers.
+    Peak memory as getrusage gives it, which counts the parent's peak too (as it always did)."""
     variant = VARIANTS[name][1]()
     out = work / "out" / name.replace("/", "-")
     started = time.perf_counter()
     variant.run(work / "input", out)
     seconds = time.perf_counter() - started
-    own, child = peak_rss_mib()
-    result = {"seconds": seconds, "rss_mib": own, "child_rss_mib": child}
+    own, child = peak_rss_mb(since_exec=False)
+    result: dict[str, Any] = {"seconds": seconds, "rss_mib": own, "child_rss_mib": child}
     result["texts"] = variant.texts(out)
-    result_path.write_text(json.dumps(result), encoding="utf-8")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,80 +251,68 @@ def mean_f1(texts: Texts, truth: dict[str, list[str]]) -> float:
 
 
 @dataclass
-class Row:
-    """One variant over all rounds: best time, highest memory."""
+class Row(Timed):
+    """One variant over all rounds: best time, highest memory; `docs` are its input documents
+    (the generated pages or PDFs): the docs/s numerator."""
 
-    label: str
-    docs: int  # input documents (the generated pages or PDFs): the docs/s numerator
-    docs_out: int  # documents the variant kept
-    f1: float
-    times: list[float]
-    rss_mib: float
-    child_rss_mib: float
-
-    @property
-    def seconds(self) -> float:
-        return min(self.times)
-
-    @property
-    def docs_per_s(self) -> float:
-        return self.docs / self.seconds if self.seconds else 0.0
-
-
-def measure_once(name: str, work: Path) -> dict:
-    """Run one variant in a fresh interpreter; its output goes to _work/logs/."""
-    slug = name.replace("/", "-")
-    result_path, log_path = work / "results" / f"{slug}.json", work / "logs" / f"{slug}.log"
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, __file__, "--variant", name, "--work", str(work)]
-    with open(log_path, "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"variant {name} failed (exit {done.returncode}), see {log_path}")
-    return json.loads(result_path.read_text(encoding="utf-8"))
+    label: str = ""
+    docs_out: int = 0  # documents the variant kept
+    f1: float = 0.0
+    rss_mib: float = 0.0
+    child_rss_mib: float = 0.0
 
 
 def measure(names: list[str], work: Path, truth: dict[str, list[str]], rounds: int) -> list[Row]:
-    """Rounds of all variants in turn, so that a slow spell of the machine hits all alike."""
-    rows: dict[str, Row] = {}
-    for round_index in range(rounds):
-        for name in names:
-            result = measure_once(name, work)
-            print(
-                f"  round {round_index + 1}/{rounds} {name}: {result['seconds']:.2f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-            row = rows.get(name)
-            if row is None:
-                is_html = name.startswith("html/")
-                expected = {k: v for k, v in truth.items() if k.startswith("http") == is_html}
-                f1 = mean_f1(result["texts"], expected)
-                label, kept = VARIANTS[name][0], len(result["texts"])
-                row = rows[name] = Row(label, len(expected), kept, f1, [], 0, 0)
-            row.times.append(result["seconds"])
-            row.rss_mib = max(row.rss_mib, result["rss_mib"])
-            row.child_rss_mib = max(row.child_rss_mib, result["child_rss_mib"])
-    return [rows[name] for name in names]
+    """Rounds of all variants in turn, so that a slow spell of the machine hits all alike. A
+    variant's texts are scored on its first round and dropped, so that the parent stays small:
+    the children's peak memory, as getrusage gives it, starts from the parent's."""
+    scores: dict[str, tuple[int, int, float]] = {}  # name -> documents, kept, F1
+
+    def run(name: str) -> dict[str, Any]:
+        result = run_child(__file__, name, work=work)
+        texts = result.pop("texts")
+        if name not in scores:
+            is_html = name.startswith("html/")
+            expected = {k: v for k, v in truth.items() if k.startswith("http") == is_html}
+            scores[name] = (len(expected), len(texts), mean_f1(texts, expected))
+        return result
+
+    progress = "  round {round}/{rounds} {name}: {seconds:.2f} s"
+    results = interleaved(names, rounds, run, progress)
+    rows = []
+    for name in names:
+        times = [result["seconds"] for result in results[name]]
+        own = max(result["rss_mib"] for result in results[name])
+        child = max(result["child_rss_mib"] for result in results[name])
+        rows.append(Row(scores[name][0], times, VARIANTS[name][0], *scores[name][1:], own, child))
+    return rows
+
+
+TABLE = Table(
+    Column("variant", 26, left=True),
+    Column("docs", 5),
+    Column("out", 5),
+    Column("best s", 8, ".2f"),
+    Column("worst s", 9, ".2f"),
+    Column("docs/s", 8, ".1f"),
+    Column("vs plain", 10),
+    Column("F1", 7, ".3f"),
+    Column("peak RSS MiB", 14),
+)
 
 
 def print_table(title: str, rows: list[Row]) -> None:
+    """One table of a kind of input; "vs plain": docs/s against the first row's."""
     base = rows[0].docs_per_s
     print(f"\n{title}")
-    header = (
-        f"{'variant':<26}{'docs':>5}{'out':>5}{'best s':>8}{'worst s':>9}{'docs/s':>8}"
-        f"{'vs plain':>10}{'F1':>7}{'peak RSS MiB':>14}"
-    )
-    print(header)
-    print("-" * len(header))
+    TABLE.header()
     for row in rows:
-        ratio = row.docs_per_s / base if base else 0.0
-        rss = f"{row.rss_mib:.0f}+{row.child_rss_mib:.0f}"
-        print(
-            f"{row.label:<26}{row.docs:>5}{row.docs_out:>5}{row.seconds:>8.2f}{max(row.times):>9.2f}"
-            f"{row.docs_per_s:>8.1f}{ratio:>9.2f}x{row.f1:>7.3f}{rss:>14}"
-        )
+        versus = f"{ratio(row.docs_per_s, base):.2f}x"
+        rss = memory_cell(row.rss_mib, row.child_rss_mib)
+        TABLE.row(
+            row.label, row.docs, row.docs_out, row.seconds, row.worst, row.docs_per_s, versus,
+            row.f1, rss,
+        )  # fmt: skip
 
 
 NOTES = """
@@ -511,26 +323,15 @@ reading the output back. Ratios below ~5% are within this machine's run-to-run n
 
 
 def print_goals(rows: list[Row], goals: tuple[tuple[str, str, float, str], ...]) -> None:
+    """Each goal (label, versus, target, text) whose two variants ran: docs/s ratio vs target."""
     by_label = {row.label: row for row in rows}
     for label, versus, target, text in goals:
         if label in by_label and versus in by_label and by_label[versus].docs_per_s:
-            ratio = by_label[label].docs_per_s / by_label[versus].docs_per_s
-            verdict = "met" if ratio >= target else "NOT met"
-            print(f"goal: {text}: {ratio:.2f}x (target >= {target}x) -> {verdict}")
-
-
-def pdf_pages(folder: Path) -> int:
-    """Pages over all PDFs of the folder."""
-    import pymupdf
-
-    total = 0
-    for path in folder.glob("*.pdf"):
-        with pymupdf.open(path) as doc:
-            total += doc.page_count
-    return total
+            target_goal(text, by_label[label].docs_per_s / by_label[versus].docs_per_s, target)
 
 
 def parse_args() -> argparse.Namespace:
+    """The sizes of the input, the rounds, and whether to leave the peer out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=300, help="HTML pages in the crawl")
     parser.add_argument("--pdfs", type=int, default=200, help="multi-page PDFs")
@@ -542,10 +343,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Parent: build the input, measure, print; child (--variant): one variant."""
     args = parse_args()
     if args.variant:  # child process
-        result = args.work / "results" / f"{args.variant.replace('/', '-')}.json"
-        run_variant(args.variant, args.work, result)
+        report(run_variant(args.variant, args.work), args.work, args.variant)
         return
     started = time.perf_counter()
     truth = build_input(args.work / "input", args.pages, args.pdfs)

@@ -8,10 +8,11 @@ GopherRepetitionFilter, GopherQualityFilter, C4QualityFilter and FineWebQualityF
   `filter(doc)`), and the share of documents on which both keep or both drop.
 
 A rule set whose step is not registered in our STEP_CLASSES (with its config section) is
-reported as "not available" and left out of both chains. The documents are real text found on
-this machine (man pages, package descriptions, stdlib docstrings, /usr/share/doc, licences,
-translations), plus generated text and perturbed copies that make the rules fire; nothing is
-downloaded. Everything goes to benchmarks/_work/filter (gitignored). Nothing is asserted.
+reported as "not available" and left out of both chains. The documents (`corpus_filter.py`)
+are real text found on this machine (man pages, package descriptions, stdlib docstrings,
+/usr/share/doc, licences, translations), plus generated text and perturbed copies that make the
+rules fire; nothing is downloaded. Everything goes to benchmarks/_work/filter (gitignored).
+Nothing is asserted.
 
     .venv-bench/bin/python benchmarks/filter.py [--docs 5000] [--rounds 3] [--skip-datatrove]
 """
@@ -19,547 +20,25 @@ downloaded. Everything goes to benchmarks/_work/filter (gitignored). Nothing is 
 from __future__ import annotations
 
 import argparse
-import email.parser
 import gzip
-import hashlib
 import json
 import os
-import random
 import re
 import shutil
-import struct
-import subprocess
-import sys
-import sysconfig
 import time
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from corpus_filter import Corpus, build_corpus, write_corpus
+from harness import Column, Table, Timed, extract_jsonl, goal, interleaved, report, run_child
+
 WORK = Path(__file__).resolve().parent / "_work" / "filter"
-MIN_CHARS, MAX_CHARS = 2000, 6000
 GOAL_SPEEDUP = 5.0
 GOAL_AGREEMENT = 0.99
-NON_ENGLISH = ("fr", "de", "es", "it", "pt_BR", "nl", "sv", "pl", "ru", "uk", "ja", "zh_CN", "ko")
-
-
-# ---------------------------------------------------------------------------------------------
-# Corpus: real text from this machine, cut into documents of 2-6 KB
-# ---------------------------------------------------------------------------------------------
-
-
-def read_text(path: Path) -> str:
-    """A text file, gunzipped if need be; undecodable bytes replaced."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError):
-            return ""
-    return raw.decode("utf-8", errors="replace")
-
-
-def cut(text: str, rng: random.Random, limit: int = 3) -> list[str]:
-    """At most `limit` pieces of 2-6 KB cut at line ends (an overlong line at a space)."""
-    pieces: list[str] = []
-    lines: list[str] = []
-    size, target = 0, rng.randint(MIN_CHARS, MAX_CHARS)
-    for line in text.split("\n"):
-        while len(line) > MAX_CHARS:  # one huge paragraph: cut it at a space
-            at = line.rfind(" ", 0, MAX_CHARS // 2) + 1 or MAX_CHARS // 2
-            lines.append(line[:at])
-            line = line[at:]
-        lines.append(line)
-        size += len(line) + 1
-        if size >= target:
-            piece = "\n".join(lines).strip()
-            if MIN_CHARS <= len(piece) <= MAX_CHARS:
-                pieces.append(piece)
-            if len(pieces) >= limit:
-                break
-            lines, size, target = [], 0, rng.randint(MIN_CHARS, MAX_CHARS)
-    return pieces
-
-
-# --- man pages: a small roff reader ----------------------------------------------------------
-
-_GLYPHS = {
-    "em": "—", "en": "–", "bu": "•", "lq": "“", "rq": "”", "oq": "‘", "cq": "’", "aq": "'",
-    "dq": '"', "co": "©", "rg": "®", "tm": "™", "hy": "-", "mi": "-", "pl": "+", "mu": "×",
-    "de": "°", "ga": "`", "ha": "^", "ti": "~", "rs": "\\", "ba": "|", "<=": "≤", ">=": "≥",
-    "->": "→", "<-": "←", "Fo": "«", "Fc": "»", "fo": "‹", "fc": "›",
-}  # fmt: skip
-_ROFF_ESCAPE = re.compile(
-    r"\\(?:f(?:\[[^\]]*\]|\(..|.)"  # font changes
-    r"|s(?:\[[^\]]*\]|\(..|[+-]?\d+)"  # size changes
-    r"|[hvwlLoxXbDNRSZ]'[^']*'"  # motions and drawing
-    r"|n(?:\[[^\]]*\]|\(..|.)"  # number registers
-    r"|\*?\[([^\]]*)\]|\*?\((..)|\*(.)"  # glyphs and strings
-    r"|(.))"  # one escaped character
-)
-_ROFF_ARGS = re.compile(r'"([^"]*)"|(\S+)')
-_FONT_MACROS = {"B", "I", "SM", "SB"}
-_ALTERNATING_MACROS = {"BR", "BI", "IB", "IR", "RB", "RI"}
-_BREAK_MACROS = {"PP", "LP", "P", "sp", "br", "TP", "HP", "RS", "RE", "in", "ti", "IP", "SY"}
-
-
-# groff's accented letters: "\(:a" is a with a diaeresis, "\(oa" a with a ring.
-_ACCENTS = {":": "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303",
-            ",": "\u0327", "o": "\u030a", "v": "\u030c"}  # fmt: skip
-
-
-def glyph(name: str) -> str:
-    """A named groff glyph ("em", "u00E9", ":a"), or nothing when we do not know it."""
-    if name in _GLYPHS:
-        return _GLYPHS[name]
-    if len(name) == 2 and name[0] in _ACCENTS and name[1].isalpha():
-        return unicodedata.normalize("NFC", name[1] + _ACCENTS[name[0]])
-    if re.fullmatch(r"u[0-9A-F]{4,5}", name):
-        return chr(int(name[1:], 16))
-    return ""
-
-
-def _roff_escape(match: re.Match[str]) -> str:
-    bracketed, paren, single, other = match.groups()
-    name = bracketed or paren
-    if name is not None:
-        return glyph(name)
-    if single is not None:
-        return ""
-    if other is None:
-        return ""
-    return {"-": "-", "e": "\\", " ": " ", "~": " ", "'": "'", "`": "`", ".": "."}.get(other, "")
-
-
-def roff_inline(text: str) -> str:
-    return _ROFF_ESCAPE.sub(_roff_escape, text).replace("  ", " ")
-
-
-def roff_args(rest: str) -> list[str]:
-    return [quoted or bare for quoted, bare in _ROFF_ARGS.findall(rest)]
-
-
-def roff_to_text(source: str) -> str:
-    """The readable text of a man page: headings, paragraphs on one line each, literal blocks
-    line by line; macros that only lay out the page are dropped."""
-    out: list[str] = []
-    paragraph: list[str] = []
-    literal = False
-
-    def flush() -> None:
-        if paragraph:
-            out.append(" ".join(paragraph))
-            paragraph.clear()
-
-    for line in source.split("\n"):
-        if line.startswith(('.\\"', "'\\\"", '.\\"')) or line in (".", "'"):
-            continue
-        if line.startswith((".", "'")):
-            name, _, rest = line[1:].strip().partition(" ")
-            args = [roff_inline(arg) for arg in roff_args(rest)]
-            if name in ("SH", "SS"):
-                flush()
-                out.append(" ".join(args))
-            elif name in ("nf", "EX"):
-                flush()
-                literal = True
-            elif name in ("fi", "EE"):
-                literal = False
-            elif name in _FONT_MACROS:
-                paragraph.append(" ".join(args))
-            elif name in _ALTERNATING_MACROS:
-                paragraph.append("".join(args))
-            elif name in _BREAK_MACROS:
-                flush()
-                if name == "IP" and args and args[0].strip():
-                    paragraph.append(args[0])
-            continue
-        text = roff_inline(line).strip()
-        if literal:
-            flush()
-            if text:
-                out.append(text)
-        elif text:
-            paragraph.append(text)
-        else:
-            flush()
-    flush()
-    return "\n".join(out)
-
-
-def man_pages(language: str | None) -> list[Path]:
-    """Man pages in English (the main sections) or in one translation. Google Cloud SDK's
-    16,000 `gcloud` pages, where installed, are thinned to one in 40 so as not to drown the rest."""
-    root = Path("/usr/share/man") if language is None else Path("/usr/share/man") / language
-    paths = sorted(root.glob("man[1-8]/*")) if root.is_dir() else []
-    gcloud = [path for path in paths if path.name.startswith("gcloud")]
-    return [path for path in paths if not path.name.startswith("gcloud")] + gcloud[::40]
-
-
-# --- the other sources -----------------------------------------------------------------------
-
-
-def site_packages() -> list[Path]:
-    """This environment's site-packages, its base interpreter's and the dev environment's."""
-    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
-    dirs = {Path(sysconfig.get_paths()["purelib"]), Path(sysconfig.get_paths(vars=base)["purelib"])}
-    dirs.update(Path(__file__).resolve().parents[1].glob(".venv/lib/python*/site-packages"))
-    return sorted(d for d in dirs if d.is_dir())
-
-
-def package_descriptions() -> Iterator[tuple[Path, str]]:
-    """The long description (README) in each installed distribution's METADATA."""
-    for folder in site_packages():
-        for path in sorted(folder.glob("*.dist-info/METADATA")):
-            message = email.parser.Parser().parsestr(read_text(path))
-            body = message.get_payload()
-            yield path, body if isinstance(body, str) else ""
-
-
-def licence_files() -> list[Path]:
-    paths = sorted(Path("/usr/share/common-licenses").glob("*"))
-    paths += sorted(Path("/usr/share/doc").glob("*/copyright"))
-    for folder in site_packages():
-        paths += sorted(folder.glob("*.dist-info/LICEN[CS]E*"))
-        paths += sorted(folder.glob("*.dist-info/licenses/**/*"))
-    return [path for path in paths if path.is_file()]
-
-
-def doc_files() -> list[Path]:
-    """READMEs, NEWS, changelogs and other notes under /usr/share/doc (licences apart)."""
-    names = ("README*", "NEWS*", "changelog*", "*.txt", "*.md", "*.rst", "*.txt.gz", "*.md.gz")
-    root = Path("/usr/share/doc")
-    found = {path for pattern in names for path in root.glob(f"**/{pattern}")}
-    return sorted(path for path in found if path.is_file() and "copyright" not in path.name)
-
-
-def stdlib_docs(path: Path) -> str:
-    """What `pydoc` would print of a stdlib module, from its source (nothing is imported): the
-    module docstring, then each class, function and method with its signature and docstring."""
-    import ast
-
-    try:
-        tree = ast.parse(read_text(path))
-    except (SyntaxError, ValueError):
-        return ""
-    parts = [ast.get_docstring(tree) or ""]
-
-    def visit(nodes: Iterable[ast.stmt], prefix: str) -> None:
-        for node in nodes:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                doc = ast.get_docstring(node)
-                if isinstance(node, ast.ClassDef):
-                    signature = f"class {prefix}{node.name}"
-                    visit(node.body, f"{prefix}{node.name}.")
-                else:
-                    signature = f"{prefix}{node.name}({ast.unparse(node.args)})"
-                if doc:
-                    parts.append(f"{signature}\n{doc}")
-
-    visit(tree.body, "")
-    return "\n\n".join(part for part in parts if part)
-
-
-def stdlib_modules() -> list[Path]:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    skip = ("test", "tests", "site-packages", "idle_test", "lib2to3")
-    return sorted(p for p in root.glob("**/*.py") if not set(p.relative_to(root).parts) & set(skip))
-
-
-def mo_messages(path: Path) -> list[str]:
-    """The translated strings of a compiled gettext catalog (.mo), header entry left out."""
-    data = path.read_bytes()
-    if len(data) < 28:
-        return []
-    order = "<" if struct.unpack("<I", data[:4])[0] == 0x950412DE else ">"
-    count, _, table = struct.unpack(f"{order}III", data[8:20])
-    messages = []
-    for index in range(count):
-        length, offset = struct.unpack(
-            f"{order}II", data[table + 8 * index : table + 8 * index + 8]
-        )
-        text = data[offset : offset + length].decode("utf-8", errors="replace").split("\0")[0]
-        if text and not text.startswith("Project-Id-Version"):
-            messages.append(text.strip())
-    return messages
-
-
-def locale_catalogs(language: str) -> list[Path]:
-    return sorted(Path("/usr/share/locale", language, "LC_MESSAGES").glob("*.mo"))
-
-
-# --- generated text and perturbed copies -----------------------------------------------------
-
-
-def generated_text(rng: random.Random) -> str:
-    """llm_pretrain.samples' grammar: fluent English with a tiny vocabulary (repetitive)."""
-    from llm_pretrain import samples
-
-    separator = rng.choice(["\n", "\n\n"])
-    paragraphs = [samples.paragraph(rng, rng.randint(2, 7)) for _ in range(rng.randint(3, 10))]
-    return separator.join(paragraphs)
-
-
-def _lines_changed(text: str, rng: random.Random, change: Callable[[str], str]) -> str:
-    share = rng.random()
-    return "\n".join(change(line) if rng.random() < share else line for line in text.split("\n"))
-
-
-def _repeat_lines(text: str, rng: random.Random) -> str:
-    lines = text.split("\n")
-    for _ in range(rng.randint(1, max(1, len(lines) // 2))):
-        lines.insert(rng.randrange(len(lines) + 1), rng.choice(lines))
-    return "\n".join(lines)
-
-
-def _repeat_paragraphs(text: str, rng: random.Random) -> str:
-    paragraphs = text.split("\n\n") if "\n\n" in text else text.split("\n")
-    joiner = "\n\n" if "\n\n" in text else "\n"
-    for _ in range(rng.randint(1, 4)):
-        paragraphs.insert(rng.randrange(len(paragraphs) + 1), rng.choice(paragraphs))
-    return joiner.join(paragraphs)
-
-
-def _repeat_phrase(text: str, rng: random.Random) -> str:
-    words = text.split(" ")
-    size = rng.randint(2, 12)
-    start = rng.randrange(max(1, len(words) - size))
-    phrase = words[start : start + size]
-    for _ in range(rng.randint(1, 15)):
-        at = rng.randrange(len(words) + 1)
-        words[at:at] = phrase
-    return " ".join(words)
-
-
-def _bullets(text: str, rng: random.Random) -> str:
-    mark = rng.choice(["• ", "- ", "* ", "  - "])
-    return _lines_changed(text, rng, lambda line: mark + line)
-
-
-def _ellipses(text: str, rng: random.Random) -> str:
-    mark = rng.choice(["...", "…", " ..."])
-    return _lines_changed(text, rng, lambda line: line.rstrip(".") + mark)
-
-
-def _symbols(text: str, rng: random.Random) -> str:
-    """Hashtags, numbers, prices and emoticons in place of words."""
-    share = rng.random() * 0.4
-    kinds = [
-        lambda w: "#" + w,
-        lambda w: str(rng.randint(0, 99999)),
-        lambda w: f"{rng.randint(1, 99)}.{rng.randint(0, 99)}%",
-        lambda w: f"${rng.randint(1, 999)}",
-        lambda w: rng.choice([":)", "->", "|", "&", "=", "§"]),
-    ]
-    kind = rng.choice(kinds)
-    return " ".join(kind(w) if w and rng.random() < share else w for w in text.split(" "))
-
-
-def _navigation(text: str, rng: random.Random) -> str:
-    """Short menu and footer lines, without terminal punctuation."""
-    menu = ["Home", "About us", "Contact", "Blog", "Products", "Sign in", "Share", "Next page"]
-    lines = text.split("\n")
-    for _ in range(rng.randint(3, 40)):
-        lines.insert(rng.randrange(len(lines) + 1), rng.choice(menu))
-    return "\n".join(lines)
-
-
-def _web_boilerplate(text: str, rng: random.Random) -> str:
-    """The lines C4's rules look for: cookies, JavaScript, policies, lorem ipsum, code."""
-    extras = [
-        "This website uses cookies to improve your experience.",
-        "Please enable JavaScript in your browser to view this page.",
-        "By using this site you agree to our Terms of Use and Privacy Policy.",
-        "Lorem ipsum dolor sit amet, consectetur adipiscing elit.",
-        "function init() { return window.location.href; }",
-        "See the notes [1] and the discussion [citation needed].",
-        "Read more...",
-    ]
-    lines = text.split("\n")
-    for _ in range(rng.randint(1, 3)):
-        lines.insert(rng.randrange(len(lines) + 1), rng.choice(extras))
-    return "\n".join(lines)
-
-
-def _word_list(text: str, rng: random.Random) -> str:
-    """Part of the text one word per line, as in a tag cloud or a table column."""
-    words = text.split()
-    start = rng.randrange(max(1, len(words) - 20))
-    end = start + rng.randint(20, 200)
-    return (
-        " ".join(words[:start]) + "\n" + "\n".join(words[start:end]) + "\n" + " ".join(words[end:])
-    )
-
-
-def _contractions(text: str, rng: random.Random) -> str:
-    """Informal English: contractions, hyphenated compounds, 's (word splitting differs)."""
-    pairs = [
-        ("do not", "don't"), ("is not", "isn't"), ("it is", "it's"), ("cannot", "can't"),
-        ("you are", "you're"), ("we will", "we'll"), ("that is", "that's"), ("I am", "I'm"),
-        ("does not", "doesn't"), ("will not", "won't"), ("they have", "they've"),
-    ]  # fmt: skip
-    swaps = {f" {plain} ": f" {short} " for plain, short in pairs}
-    for plain, short in swaps.items():
-        text = text.replace(plain, short)
-    words = text.split(" ")
-    share = rng.random() * 0.3
-    for i in range(len(words) - 1):
-        if words[i].isalpha() and words[i + 1].isalpha() and rng.random() < share:
-            words[i] = f"{words[i]}-{words[i + 1]}"
-            words[i + 1] = ""
-    return " ".join(w for w in words if w)
-
-
-def _truncate(text: str, rng: random.Random) -> str:
-    return " ".join(text.split()[: rng.randint(20, 120)])
-
-
-def _upper(text: str, rng: random.Random) -> str:
-    return text.upper()
-
-
-PERTURBATIONS: dict[str, Callable[[str, random.Random], str]] = {
-    "repeated lines": _repeat_lines,
-    "repeated paragraphs": _repeat_paragraphs,
-    "repeated phrase": _repeat_phrase,
-    "bullets": _bullets,
-    "ellipses": _ellipses,
-    "symbols/numbers": _symbols,
-    "navigation lines": _navigation,
-    "web boilerplate": _web_boilerplate,
-    "word list": _word_list,
-    "contractions/hyphens": _contractions,
-    "truncated": _truncate,
-    "upper case": _upper,
-}
-
-
-# --- assembling the corpus -------------------------------------------------------------------
-
-
-@dataclass
-class Source:
-    """One part of the corpus: a share of the documents and how to get texts for it."""
-
-    kind: str
-    share: float
-    texts: Callable[[random.Random], Iterator[str]]
-
-
-def _files_as_texts(
-    paths: list[Path], read: Callable[[Path], str]
-) -> Callable[[random.Random], Iterator[str]]:
-    """Texts of the files in a seeded random order (so that a share samples all of them)."""
-
-    def texts(rng: random.Random) -> Iterator[str]:
-        order = list(paths)
-        rng.shuffle(order)
-        for path in order:
-            try:
-                yield read(path)
-            except OSError:
-                continue
-
-    return texts
-
-
-def _non_english_man(rng: random.Random) -> Iterator[str]:
-    paths = [path for language in NON_ENGLISH for path in man_pages(language)]
-    yield from _files_as_texts(paths, lambda p: roff_to_text(read_text(p)))(rng)
-
-
-def _non_english_catalogs(rng: random.Random) -> Iterator[str]:
-    paths = [path for language in NON_ENGLISH for path in locale_catalogs(language)]
-    yield from _files_as_texts(paths, lambda p: "\n".join(mo_messages(p)))(rng)
-
-
-def _descriptions(rng: random.Random) -> Iterator[str]:
-    items = [text for _, text in package_descriptions()]
-    rng.shuffle(items)
-    yield from items
-
-
-def _generated(rng: random.Random) -> Iterator[str]:
-    while True:
-        yield generated_text(rng)
-
-
-def sources() -> list[Source]:
-    """The parts of the corpus, the scarce ones first: a part that runs short hands its
-    shortfall on to the next. Perturbed copies fill what is left after the last."""
-    man = _files_as_texts(man_pages(None), lambda p: roff_to_text(read_text(p)))
-    return [
-        Source("en: package descriptions", 0.05, _descriptions),
-        Source("en: stdlib docstrings", 0.05, _files_as_texts(stdlib_modules(), stdlib_docs)),
-        Source("en: licences", 0.06, _files_as_texts(licence_files(), read_text)),
-        Source("en: /usr/share/doc", 0.10, _files_as_texts(doc_files(), read_text)),
-        Source("other: man pages", 0.06, _non_english_man),
-        Source("other: gettext catalogs", 0.04, _non_english_catalogs),
-        Source("en: man pages", 0.30, man),
-        Source("generated (llm_pretrain.samples)", 0.08, _generated),
-    ]
-
-
-@dataclass
-class Corpus:
-    texts: list[str] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    def add(self, text: str, kind: str) -> bool:
-        digest = hashlib.sha1(text.encode()).hexdigest()
-        if digest in self.seen or len(text.strip()) < 100:
-            return False
-        self.seen.add(digest)
-        self.texts.append(text)
-        self.kinds.append(kind)
-        return True
-
-
-def build_corpus(docs: int, seed: int = 0) -> Corpus:
-    """`docs` documents: each source's share of real or generated text, cut into 2-6 KB
-    pieces (at most 3 per file), then perturbed copies of random English ones."""
-    rng = random.Random(seed)
-    corpus = Corpus()
-    shortfall = 0
-    for source in sources():
-        wanted, added = round(docs * source.share) + shortfall, 0
-        for text in source.texts(rng):
-            for piece in cut(text, rng):
-                added += corpus.add(piece, source.kind)
-                if added >= wanted:
-                    break
-            if added >= wanted:
-                break
-        shortfall = wanted - added
-    english = [t for t, k in zip(corpus.texts, corpus.kinds, strict=True) if k.startswith("en")]
-    names = sorted(PERTURBATIONS)
-    while len(corpus.texts) < docs and english:
-        name = rng.choice(names)
-        corpus.add(PERTURBATIONS[name](rng.choice(english), rng), f"perturbed: {name}")
-    return corpus
-
-
-def write_corpus(corpus: Corpus, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as out:
-        for text, kind in zip(corpus.texts, corpus.kinds, strict=True):
-            out.write(json.dumps({"text": text, "kind": kind}) + "\n")
-
-
-def print_make_up(corpus: Corpus) -> None:
-    sizes: dict[str, list[int]] = {}
-    for text, kind in zip(corpus.texts, corpus.kinds, strict=True):
-        sizes.setdefault(kind, []).append(len(text))
-    total = sum(map(len, corpus.texts))
-    print(f"corpus: {len(corpus.texts)} documents, {total / 2**20:.1f} M characters")
-    for kind in sorted(sizes, key=lambda k: (k.startswith("perturbed"), k)):
-        chars = sizes[kind]
-        print(f"  {kind:<38}{len(chars):>6}  mean {sum(chars) / len(chars) / 1000:.1f} K chars")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -569,6 +48,8 @@ def print_make_up(corpus: Corpus) -> None:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """One of our filter steps and the datatrove filter it is compared with."""
+
     step: str  # our step name in STEP_CLASSES
     peer: str  # datatrove filter class name
     # datatrove's reason -> our rule name, where they differ (for "same rule" counts)
@@ -603,7 +84,7 @@ RULE_SETS = [
 def available_steps() -> dict[str, str]:
     """Rule set -> "" when our step can run, else why not (checked at run time: the C4 and
     FineWeb steps arrive later)."""
-    from llm_pretrain.config import FilterConfig
+    from llm_pretrain.pipeline.filters.config import FilterConfig
     from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
 
     status = {}
@@ -813,18 +294,9 @@ VARIANTS: dict[str, Callable[[Path, list[str]], dict[str, Any]]] = {
 }
 
 
-def run_child(name: str, work: Path, steps: list[str]) -> dict[str, Any]:
-    """Run one variant in a fresh interpreter (log in _work/filter/logs/) and read its result."""
-    result_path, log_path = work / "results" / f"{name}.json", work / "logs" / f"{name}.log"
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, __file__, "--variant", name, "--work", str(work)]
-    command += ["--steps", ",".join(steps)]
-    with open(log_path, "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"variant {name} failed (exit {done.returncode}), see {log_path}")
-    return json.loads(result_path.read_text(encoding="utf-8"))
+def run_variant(name: str, work: Path, steps: list[str]) -> dict[str, Any]:
+    """One variant in a fresh interpreter (log in _work/filter/logs/); its result."""
+    return run_child(__file__, name, ["--steps", ",".join(steps)], work)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -835,18 +307,27 @@ def run_child(name: str, work: Path, steps: list[str]) -> dict[str, Any]:
 def make_dataset(work: Path, corpus_path: Path) -> int:
     """`llm-data extract` of the JSONL into our dataset, and its documents as docs.jsonl (the
     input of every variant, so that both sides see exactly the same texts)."""
-    from llm_pretrain.config import load_config
     from llm_pretrain.pipeline.dataset import read_table
-    from llm_pretrain.stages import run_extract
 
-    config = load_config(None, {"executor.workers": 1})
-    run_extract([str(corpus_path)], work / "dataset", config, show_progress=False, overwrite=True)
+    extract_jsonl(corpus_path, work / "dataset", {"executor.workers": 1})
     rows = read_table(work / "dataset").select(["id", "text", "metadata"]).to_pylist()
     with open(work / "docs.jsonl", "w", encoding="utf-8") as out:
         for row in rows:
             kind = json.loads(row["metadata"] or "{}").get("kind", "?")
             out.write(json.dumps({"id": row["id"], "text": row["text"], "kind": kind}) + "\n")
     return len(rows)
+
+
+def print_make_up(corpus: Corpus) -> None:
+    """The corpus's parts: documents and mean size of each."""
+    sizes: dict[str, list[int]] = {}
+    for text, kind in zip(corpus.texts, corpus.kinds, strict=True):
+        sizes.setdefault(kind, []).append(len(text))
+    total = sum(map(len, corpus.texts))
+    print(f"corpus: {len(corpus.texts)} documents, {total / 2**20:.1f} M characters")
+    for kind in sorted(sizes, key=lambda k: (k.startswith("perturbed"), k)):
+        chars = sizes[kind]
+        print(f"  {kind:<38}{len(chars):>6}  mean {sum(chars) / len(chars) / 1000:.1f} K chars")
 
 
 @dataclass
@@ -905,6 +386,7 @@ class Agreement:
 def compare(
     rule_set: RuleSet, ours: dict[str, Any], theirs: dict[str, Any], docs: list[dict[str, Any]]
 ) -> Agreement:
+    """One rule set's decisions on both sides, and how often both drop for the same rule."""
     mine, peer = ours[rule_set.step]["decisions"], theirs[rule_set.step]["decisions"]
     probe = theirs[rule_set.step].get("probe")
     agreement = Agreement(rule_set.step, mine, peer, [row["kind"] for row in docs], probe)
@@ -933,26 +415,39 @@ def save_disagreements(path: Path, agreements: list[Agreement], docs: list[dict]
 
 
 @dataclass
-class Timing:
-    label: str
-    docs: int
-    times: list[float] = field(default_factory=list)
+class Timing(Timed):
+    """A chain's times over its rounds."""
 
-    @property
-    def docs_per_s(self) -> float:
-        return self.docs / min(self.times) if self.times else 0.0
+    label: str = ""
+
+
+THROUGHPUT = Table(
+    Column("variant", 58, left=True),
+    Column("docs", 6),
+    Column("best s", 8, ".2f"),
+    Column("worst s", 9, ".2f"),
+    Column("docs/s", 9, ".1f"),
+)
+AGREEMENT = Table(
+    Column("rule set", 19, left=True),
+    Column("datatrove filter", 24, left=True),
+    Column("docs", 6),
+    Column("agree", 9, ".2%"),
+    Column("spaCy words", 13),
+    Column("ours drop", 11),
+    Column("dt drop", 9),
+    Column("same rule", 11),
+    Column("ours/s", 8, ".0f"),
+    Column("dt/s", 7, ".0f"),
+)
 
 
 def print_throughput(rows: list[Timing], steps: list[str]) -> None:
+    """The chains' best and worst times and docs/s, and their ratio."""
     print(f"\nthroughput: chain {' -> '.join(steps)}; one process, one core each; best time")
-    header = f"{'variant':<58}{'docs':>6}{'best s':>8}{'worst s':>9}{'docs/s':>9}"
-    print(header)
-    print("-" * len(header))
+    THROUGHPUT.header()
     for row in rows:
-        print(
-            f"{row.label:<58}{row.docs:>6}{min(row.times):>8.2f}{max(row.times):>9.2f}"
-            f"{row.docs_per_s:>9.1f}"
-        )
+        THROUGHPUT.row(row.label, row.docs, row.seconds, row.worst, row.docs_per_s)
     if len(rows) == 2 and rows[1].docs_per_s:
         print(f"ratio ours / datatrove: {rows[0].docs_per_s / rows[1].docs_per_s:.1f}x")
 
@@ -971,29 +466,25 @@ def print_chain_agreement(ours: dict[str, Any], theirs: dict[str, Any], docs: li
 def print_agreements(
     agreements: list[Agreement], unavailable: dict[str, str], ours: dict, theirs: dict
 ) -> None:
+    """Per rule set: agreement, drops on each side, same first rule, speed; then the
+    disagreements of each."""
     print("\ndecisions: each rule set alone on every document (keep/drop agreement)")
-    header = (
-        f"{'rule set':<19}{'datatrove filter':<24}{'docs':>6}{'agree':>9}{'spaCy words':>13}"
-        f"{'ours drop':>11}{'dt drop':>9}{'same rule':>11}{'ours/s':>8}{'dt/s':>7}"
-    )
-    print(header)
-    print("-" * len(header))
+    AGREEMENT.header()
     by_step = {agreement.step: agreement for agreement in agreements}
     for rule_set in RULE_SETS:
         if unavailable.get(rule_set.step):
             reason = unavailable[rule_set.step]
-            print(f"{rule_set.step:<19}{rule_set.peer:<24}  not available ({reason})")
+            print(AGREEMENT.line(rule_set.step, rule_set.peer) + f"  not available ({reason})")
             continue
         a = by_step[rule_set.step]
         both = sum(1 for x, y in zip(a.ours, a.theirs, strict=True) if x and y)
         probe = f"{a.probe_rate:.2%}" if a.probe_rate is not None else "-"
         same = f"{a.same_rule / both:.0%}" if both else "-"
-        print(
-            f"{a.step:<19}{rule_set.peer:<24}{a.docs:>6}{a.rate:>9.2%}{probe:>13}"
-            f"{sum(x is not None for x in a.ours):>11}{sum(y is not None for y in a.theirs):>9}"
-            f"{same:>11}{a.docs / ours[a.step]['seconds']:>8.0f}"
-            f"{a.docs / theirs[a.step]['seconds']:>7.0f}"
-        )
+        AGREEMENT.row(
+            a.step, rule_set.peer, a.docs, a.rate, probe, sum(x is not None for x in a.ours),
+            sum(y is not None for y in a.theirs), same, a.docs / ours[a.step]["seconds"],
+            a.docs / theirs[a.step]["seconds"],
+        )  # fmt: skip
     print(AGREEMENT_NOTES)
     for a in agreements:
         print_disagreements(a)
@@ -1091,37 +582,36 @@ def explain(a: Agreement) -> tuple[Counter[str], int]:
 
 
 def print_goals(timings: list[Timing], agreements: list[Agreement]) -> None:
+    """Throughput against datatrove's, and each rule set's agreement, against the goals."""
     print()
     if len(timings) == 2 and timings[1].docs_per_s:
         ratio = timings[0].docs_per_s / timings[1].docs_per_s
-        verdict = "met" if ratio >= GOAL_SPEEDUP else "NOT met"
-        print(f"goal: throughput >= {GOAL_SPEEDUP:g}x datatrove's: {ratio:.1f}x -> {verdict}")
+        goal(f"throughput >= {GOAL_SPEEDUP:g}x datatrove's: {ratio:.1f}x", ratio >= GOAL_SPEEDUP)
     for a in agreements:
-        verdict = "met" if a.rate >= GOAL_AGREEMENT else "NOT met"
-        print(
-            f"goal: {a.step} same decisions on >= {GOAL_AGREEMENT:.0%}: {a.rate:.2%} -> {verdict}"
-        )
+        text = f"{a.step} same decisions on >= {GOAL_AGREEMENT:.0%}: {a.rate:.2%}"
+        goal(text, a.rate >= GOAL_AGREEMENT)
 
 
-def measure_chain(work: Path, steps: list[str], docs: int, rounds: int, peer: bool) -> tuple:
-    """Rounds of ours then datatrove, interleaved so that a slow spell hits both alike."""
-    timings = [Timing("ours: run_filter, 1 worker (Parquet in, kept+rejected out)", docs)]
-    if peer:
-        timings.append(Timing("datatrove: LocalPipelineExecutor 1 task/1 worker (JSONL)", docs))
-    results: dict[str, dict[str, Any]] = {}
-    for round_index in range(rounds):
-        for name, timing in zip(("chain-ours", "chain-datatrove"), timings, strict=False):
-            results[name] = run_child(name, work, steps)
-            timing.times.append(results[name]["seconds"])
-            print(
-                f"  round {round_index + 1}/{rounds} {name}: {results[name]['seconds']:.2f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-    return timings, results
+CHAINS = {
+    "chain-ours": "ours: run_filter, 1 worker (Parquet in, kept+rejected out)",
+    "chain-datatrove": "datatrove: LocalPipelineExecutor 1 task/1 worker (JSONL)",
+}
+
+
+def measure_chain(
+    work: Path, steps: list[str], docs: int, rounds: int, peer: bool
+) -> tuple[list[Timing], dict[str, dict[str, Any]]]:
+    """Rounds of ours then datatrove, interleaved so that a slow spell hits both alike; the
+    timings and each chain's last result."""
+    names = [name for name in CHAINS if peer or name == "chain-ours"]
+    progress = "  round {round}/{rounds} {name}: {seconds:.2f} s"
+    runs = interleaved(names, rounds, lambda name: run_variant(name, work, steps), progress)
+    timings = [Timing(docs, [run["seconds"] for run in runs[name]], CHAINS[name]) for name in names]
+    return timings, {name: runs[name][-1] for name in names}
 
 
 def parse_args() -> argparse.Namespace:
+    """The corpus's size, rounds, and whether to leave the peer out."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=5000, help="documents in the corpus")
     parser.add_argument("--rounds", type=int, default=3, help="chain runs per side; best counts")
@@ -1133,11 +623,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Parent: corpus, dataset, decisions, chains, report; child (--variant): one variant."""
     args = parse_args()
     os.environ.setdefault("HF_ASSETS_CACHE", str(args.work / "assets"))
     if args.variant:  # child process
         result = VARIANTS[args.variant](args.work, args.steps.split(","))
-        (args.work / "results" / f"{args.variant}.json").write_text(json.dumps(result))
+        report(result, args.work, args.variant)
         return
     started = time.perf_counter()
     shutil.rmtree(args.work / "out", ignore_errors=True)
@@ -1153,7 +644,7 @@ def main() -> None:
     names = ["decisions-ours"] + (["decisions-datatrove"] if peer else [])
     with ThreadPoolExecutor(len(names)) as pool:  # untimed: both at once on 2 cores
         decided = dict(
-            zip(names, pool.map(lambda n: run_child(n, args.work, steps), names), strict=True)
+            zip(names, pool.map(lambda n: run_variant(n, args.work, steps), names), strict=True)
         )
     timings, chains = measure_chain(args.work, steps, n_docs, args.rounds, peer)
 

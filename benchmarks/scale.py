@@ -13,38 +13,33 @@ datasets; the benchmark checks it. Nothing is asserted about speed.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/tokenize.py would shadow the standard library's tokenize while this folder is
-# first on sys.path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
-
 import argparse
 import hashlib
 import shutil
-import statistics
 import time
 from pathlib import Path
+from typing import Any
+
+from corpus_crawl import sample_pages
+from harness import Column, Table, interleaved, median
 
 from llm_pretrain.config import PipelineConfig, load_config
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
-from llm_pretrain.samples import article
 from llm_pretrain.stages import run_dedup, run_extract, run_filter
 
 WORK = Path(__file__).resolve().parent / "_work" / "scale"
 STAGES = ("extract", "filter", "dedup")
-
-
-def build_pages(folder: Path, count: int) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    size = 0
-    for index in range(count):
-        page = folder / f"page-{index:05d}.html"
-        page.write_text(article(index, seed=11).html, encoding="utf-8")
-        size += page.stat().st_size
-    return size
+TABLE = Table(
+    Column("stage", 8, left=True),
+    Column("tasks", 5, "d"),
+    Column("local s", 8, ".2f"),
+    Column("ray s", 7, ".2f"),
+    Column("ray/local", 9, ".2f"),
+    Column("s/task", 7, ".3f"),
+    Column("MB/task for <5%", 16, ".2f"),
+    rule=False,
+    sep=" ",
+)
 
 
 def run_stages(pages: Path, out: Path, config: PipelineConfig) -> dict[str, tuple[float, int]]:
@@ -63,7 +58,18 @@ def run_stages(pages: Path, out: Path, config: PipelineConfig) -> dict[str, tupl
     return timings
 
 
+def on_executor(kind: str, pages: Path, config: PipelineConfig) -> dict[str, Any]:
+    """The three stages on one executor, 2 workers, into the same folder for both kinds (paths
+    are part of the output); seconds and tasks of each stage, and the datasets' digest."""
+    config.executor = ExecutorConfig(kind=kind, workers=2)
+    out = WORK / "out"
+    stages = run_stages(pages, out, config)
+    seconds = sum(stage_seconds for stage_seconds, _ in stages.values())
+    return {"seconds": seconds, "stages": stages, "digest": shard_digest(out)}
+
+
 def shard_digest(out: Path) -> str:
+    """One digest of all the Parquet shards the stages wrote, progress files left out."""
     digest = hashlib.sha256()
     for path in sorted(out.rglob("*.parquet")):
         if "_progress" not in path.parts:
@@ -72,6 +78,8 @@ def shard_digest(out: Path) -> str:
 
 
 def main() -> None:
+    """Both executors in interleaved rounds (so that both see the same machine load); the
+    median seconds of each stage side by side."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=600)
     parser.add_argument("--files-per-task", type=int, default=25)
@@ -81,42 +89,29 @@ def main() -> None:
 
     pages = WORK / "pages"
     shutil.rmtree(WORK, ignore_errors=True)
-    input_bytes = build_pages(pages, args.pages)
+    input_bytes = sample_pages(pages, args.pages)
     config = load_config(None, {"extract.task_max_files": args.files_per_task})
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - started
 
-    results: dict[str, dict[str, list[float]]] = {"local": {}, "ray": {}}
-    tasks: dict[str, int] = {}
-    digests = {}
-    for _ in range(args.rounds):
-        for kind in ("local", "ray"):  # interleaved, so both see the same machine load
-            config.executor = ExecutorConfig(kind=kind, workers=2)
-            out = WORK / "out"  # the same folder for both: paths are part of the output
-            for stage, (seconds, count) in run_stages(pages, out, config).items():
-                results[kind].setdefault(stage, []).append(seconds)
-                tasks[stage] = count
-            digests[kind] = shard_digest(out)
+    runs = interleaved(("local", "ray"), args.rounds, lambda kind: on_executor(kind, pages, config))
     ray.shutdown()
+    tasks = {stage: count for stage, (_, count) in runs["ray"][-1]["stages"].items()}
 
-    same = "yes" if digests["local"] == digests["ray"] else "NO"
+    same = "yes" if runs["local"][-1]["digest"] == runs["ray"][-1]["digest"] else "NO"
     print(f"{args.pages} pages, {input_bytes / 1e6:.1f} MB, {args.files_per_task} per extract task")
     print(f"ray start-up (once per run): {startup:.1f} s; same datasets: {same}\n")
-    print(f"{'stage':8} {'tasks':>5} {'local s':>8} {'ray s':>7} {'ray/local':>9} "
-          f"{'s/task':>7} {'MB/task for <5%':>16}")  # fmt: skip
+    TABLE.header()
     mb_per_task = input_bytes / 1e6 / tasks["extract"]
     for stage in STAGES:
-        local = statistics.median(results["local"][stage])
-        remote = statistics.median(results["ray"][stage])
+        local = median(run["stages"][stage][0] for run in runs["local"])
+        remote = median(run["stages"][stage][0] for run in runs["ray"])
         overhead = max(0.0, (remote - local) / tasks[stage])
         # local seconds per MB of a task's input, on one of the 2 workers
         per_mb = local * 2 / (mb_per_task * tasks[stage])
         threshold = overhead / (0.05 * per_mb) if per_mb else float("nan")
-        print(
-            f"{stage:8} {tasks[stage]:5d} {local:8.2f} {remote:7.2f} {remote / local:9.2f} "
-            f"{overhead:7.3f} {threshold:16.2f}"
-        )
+        TABLE.row(stage, tasks[stage], local, remote, remote / local, overhead, threshold)
 
 
 if __name__ == "__main__":

@@ -25,23 +25,18 @@ Nothing is asserted.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/tokenize.py would shadow the standard library's tokenize (which inspect imports)
-# while this file's folder is first on sys.path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
-
 import argparse
-import json
 import shutil
-import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from corpus_shards import random_token_data
+from harness import best, goal, interleaved, median, report, run_child
+
+if TYPE_CHECKING:
+    from llm_pretrain.train.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work" / "train"
@@ -49,6 +44,7 @@ VARIANTS = ["ours", "plain"]
 
 
 def model_overrides(args: argparse.Namespace) -> list[str]:
+    """The model's settings: a configs/model recipe's (--model) or --dim, --layers, --heads."""
     if args.model:
         return [f"model.max_seq_len={max(args.seq_len, 2048)}"]
     return [
@@ -59,7 +55,8 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def train_config(args: argparse.Namespace, out: Path):
+def train_config(args: argparse.Namespace, out: Path) -> TrainConfig:
+    """The training config both variants take their model, seed, optimizer and batch from."""
     from llm_pretrain.train.config import load_train_config
 
     recipe = WORK / "recipe.yaml"
@@ -83,39 +80,13 @@ def train_config(args: argparse.Namespace, out: Path):
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Data: random ids in the format of `llm-data tokenize` (the speed does not depend on them)
-# ---------------------------------------------------------------------------------------------
-
-
 def prepare(args: argparse.Namespace) -> Path:
-    from llm_pretrain.storage import atomic_write_json
-    from llm_pretrain.tokenizer.shards import write_shard
-
+    """Random ids in the format of `llm-data tokenize` (the speed does not depend on them),
+    enough rows for every step; kept for the same vocabulary and sequence length."""
     data = WORK / f"data-v{args.vocab}-s{args.seq_len}"
-    if (data / "_manifest.json").exists():
-        return data
-    shutil.rmtree(data, ignore_errors=True)
-    rng = np.random.default_rng(0)
-    splits = {}
-    for split, count in [("train", args.micro_rows * args.accumulation * args.steps), ("val", 8)]:
-        (data / split).mkdir(parents=True)
-        dtype = np.uint16 if args.vocab <= 65536 else np.uint32
-        rows = rng.integers(0, args.vocab, (count, args.seq_len + 1)).astype(dtype)
-        lengths = np.full(count, args.seq_len + 1, np.int32)
-        info = write_shard(data / split / "shard-00000.arrow", rows, lengths)
-        info["file"] = f"{split}/{info['file']}"
-        splits[split] = {"rows": count, "tokens": int(lengths.sum()), "shards": [info]}
-    manifest = {
-        "stage": "tokenize",
-        "fingerprint": f"benchmark-{args.vocab}-{args.seq_len}",
-        "seq_len": args.seq_len,
-        "row_len": args.seq_len + 1,
-        "tokenizer": {"vocab_size": args.vocab, "sha256": "random-ids", "file": "none"},
-        "splits": splits,
-    }
-    atomic_write_json(data / "_manifest.json", manifest)
-    return data
+    return random_token_data(
+        data, args.vocab, args.seq_len, args.micro_rows * args.accumulation * args.steps
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +95,7 @@ def prepare(args: argparse.Namespace) -> Path:
 
 
 def run_ours(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    """`pretrain()`; the timed span from the `elapsed_s` of its metrics lines."""
     from llm_pretrain.train.metrics import read_metrics
     from llm_pretrain.train.trainer import pretrain
 
@@ -142,6 +114,7 @@ def run_ours(args: argparse.Namespace, data: Path) -> dict[str, Any]:
 
 
 def run_plain(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    """The plain PyTorch loop over the same batches; the same span timed with perf_counter."""
     import torch
     import torch.nn.functional as F
 
@@ -189,20 +162,13 @@ def run_plain(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     }
 
 
-def run_child(name: str, argv: list[str]) -> dict[str, Any]:
-    command = [sys.executable, __file__, *argv, "--variant", name]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"variant {name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 
 
 def device_peak(args: argparse.Namespace) -> tuple[str, float | None]:
+    """The device's name and its peak FLOP/s (None on CPU: no MFU)."""
     import torch
 
     from llm_pretrain.train.flops import peak_flops
@@ -213,7 +179,8 @@ def device_peak(args: argparse.Namespace) -> tuple[str, float | None]:
     return name, peak_flops(name)
 
 
-def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
+def print_report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
+    """Steps and tokens per second of both, their ratio, MFU on a GPU, and the goals."""
     from llm_pretrain.train.config import load_train_config
     from llm_pretrain.train.flops import flops_per_token
     from llm_pretrain.train.model import Transformer
@@ -221,11 +188,8 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
     tokens_per_step = args.micro_rows * args.accumulation * args.seq_len
     # Steps per second from the median step time of all rounds: robust to the spikes of other
     # work on a shared machine, which a total over the span is not.
-    median = {
-        name: float(np.median([t for r in results[name] for t in r["step_seconds"]]))
-        for name in VARIANTS
-    }
-    best = {name: min(results[name], key=lambda r: r["seconds"]) for name in VARIANTS}
+    step = {name: median(t for r in results[name] for t in r["step_seconds"]) for name in VARIANTS}
+    fastest = {name: best(results[name]) for name in VARIANTS}
     config = load_train_config(None, model_overrides(args)).model
     if args.model:
         config = train_config(args, WORK / "report").model
@@ -242,24 +206,24 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
         f"tokens per step, {device}{', compiled' if args.compile else ''}; steps "
         f"{args.warmup + 1}-{args.steps} timed, median step of {args.rounds} rounds"
     )
-    plain_rate = 1 / median["plain"]
+    plain_rate = 1 / step["plain"]
     for name in VARIANTS:
-        rate = 1 / median[name]
+        rate = 1 / step[name]
         tokens = rate * tokens_per_step
         mfu = f"  MFU {tokens * per_token / peak:6.1%}" if peak else ""
         print(
             f"  {name:<6} {rate:7.2f} steps/s  {tokens:12,.0f} tokens/s  "
-            f"ratio {rate / plain_rate:5.3f}{mfu}  (last loss {best[name]['final_loss']:.3f})"
+            f"ratio {rate / plain_rate:5.3f}{mfu}  (last loss {fastest[name]['final_loss']:.3f})"
         )
-    ratio = median["plain"] / median["ours"]
-    print(f"  goal: ours >= 0.95x plain steps/s: {'met' if ratio >= 0.95 else 'NOT met'}")
+    ratio = step["plain"] / step["ours"]
+    goal("ours >= 0.95x plain steps/s", ratio >= 0.95, indent="  ", sep=": ")
     if args.device == "cuda" and peak:
-        ours_mfu = tokens_per_step / median["ours"] * per_token / peak
-        verdict = "met" if ours_mfu >= 0.45 else "NOT met"
-        print(f"  goal: MFU >= 45% (H100): {verdict}")
+        ours_mfu = tokens_per_step / step["ours"] * per_token / peak
+        goal("MFU >= 45% (H100)", ours_mfu >= 0.45, indent="  ", sep=": ")
 
 
 def main() -> None:
+    """Parent: rounds of both variants in children, then the report; child: one variant."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a configs/model name (125M, 350M, ...) instead of --dim")
     parser.add_argument("--dim", type=int, default=256)
@@ -280,16 +244,17 @@ def main() -> None:
     data = prepare(args)
     if args.variant:
         run = run_ours if args.variant == "ours" else run_plain
-        print(json.dumps(run(args, data)))
+        report(run(args, data))
         return
     argv = sys.argv[1:]
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
-    for round_ in range(args.rounds):
-        for name in VARIANTS:
-            results[name].append(run_child(name, argv))
-            seconds = results[name][-1]["seconds"]
-            print(f"round {round_ + 1}: {name:<6} {seconds:7.2f} s", flush=True)
-    report(args, results)
+    results = interleaved(
+        VARIANTS,
+        args.rounds,
+        lambda name: run_child(__file__, name, argv),
+        "round {round}: {name:<6} {seconds:7.2f} s",
+        stream=sys.stdout,
+    )
+    print_report(args, results)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,13 @@ OUTPUT_LOCK = ".lock"  # held by the run writing the folder (see pipeline/lock.p
 
 
 class Task(Protocol):
+    """One unit of a phase: its place in the phase (names its done-marker), the bytes it reads
+    (the progress bar), and what it reads in words (error messages)."""
+
     index: int
     input_bytes: int
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ class ShardTask:
     def open(self) -> pq.ParquetFile:
         """The input shard, verified against its manifest (`DamagedShard` if it is not it)."""
         return open_shard(self.shard, self.input_bytes, self.sha256, self.rows)
+
+    def describe(self) -> str:
+        return self.shard
 
 
 @dataclass(frozen=True)
@@ -518,19 +526,19 @@ def run_resumable(
                         damaged.append((task.index, outcome.message))
                         continue
                     if isinstance(outcome, TaskFailure) and outcome.kind == "error":
-                        message = f"task {task.index} ({_describe(task)}): {outcome.message}"
+                        message = f"task {task.index} ({task.describe()}): {outcome.message}"
                         errors.append((task.index, message))
                         continue
                     if isinstance(outcome, TaskFailure):
                         outcome = on_failure(task, outcome)
                     if isinstance(outcome, Retry):
                         log.debug("task %d (%s): its worker died; retrying", task.index,
-                                  _describe(task))  # fmt: skip
+                                  task.describe())  # fmt: skip
                         retries.append(outcome.task)
                         continue
                     result = outcome.to_json()
                     log.debug("task %d (%s) finished after %.1f s: %s documents", task.index,
-                              _describe(task), bar.elapsed, f"{_documents(result):,}")  # fmt: skip
+                              task.describe(), bar.elapsed, f"{_documents(result):,}")  # fmt: skip
                     atomic_write_json(_marker(marker_dir, task.index), result)
                     done[task.index] = result
                     if pool.distributed:  # remote workers cannot reach the counters
@@ -545,14 +553,6 @@ def run_resumable(
             f"finished tasks are kept, run the same command again to retry the rest"
         )
     return done, ran
-
-
-def _describe(task: Any) -> str:
-    """What a task reads, for an error message: its shard, or its input files."""
-    if hasattr(task, "shard"):
-        return str(task.shard)
-    files = [getattr(f, "path", str(f)) for f in getattr(task, "files", [])]
-    return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
 
 
 def _documents(result: dict[str, Any]) -> int:

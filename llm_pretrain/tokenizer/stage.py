@@ -83,6 +83,9 @@ class PackTask:
     rows: int
     input_bytes: int
 
+    def describe(self) -> str:
+        return f"packing {shard_file(self.split, self.shard)}"
+
 
 @dataclass
 class PackResult:

@@ -27,6 +27,9 @@ class Square:
     value: int
     input_bytes: int = 1
 
+    def describe(self) -> str:
+        return f"square of {self.value}"
+
 
 @dataclass(frozen=True)
 class Result:

@@ -82,15 +82,22 @@ class ChunkTask:
     first_row: int  # the source's row of the chunk's first row
     input_bytes: int
 
-    @property
-    def files(self) -> list[str]:
-        return [self.source.path]
+    def describe(self) -> str:
+        groups = self.row_groups
+        return (
+            f"{self.source.path}, row groups {groups[0]}-{groups[-1]}"
+            if groups
+            else self.source.path
+        )
 
 
 @dataclass(frozen=True)
 class PartitionTask:
     index: int
     input_bytes: int
+
+    def describe(self) -> str:
+        return f"partition {self.index}"
 
 
 @dataclass(frozen=True)

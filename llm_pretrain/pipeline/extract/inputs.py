@@ -86,6 +86,12 @@ class ExtractTask:
     def input_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
+    def describe(self) -> str:
+        """The task's files, the first three named."""
+        names = [file.path for file in self.files]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        return ", ".join(names[:3]) + more
+
 
 def plan_tasks(files: list[InputFile], max_files: int, max_bytes: int) -> list[ExtractTask]:
     """Containers (WARC, JSONL, Parquet) alone; small files batched in order up to the limits."""

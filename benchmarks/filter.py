@@ -122,7 +122,7 @@ def our_decisions(work: Path, steps: list[str]) -> dict[str, Any]:
     """Every step alone on every document, through the stage's `run_steps` (as `--dry-run`
     would, but with a fresh document per step, so that no step sees another's changes)."""
     from llm_pretrain.config import load_config
-    from llm_pretrain.pipeline.filters.base import FilterDoc
+    from llm_pretrain.pipeline.documents import Document
     from llm_pretrain.pipeline.filters.registry import STEP_CLASSES
     from llm_pretrain.pipeline.filters.stage import StepStats, run_steps
 
@@ -135,7 +135,7 @@ def our_decisions(work: Path, steps: list[str]) -> dict[str, Any]:
         decisions = []
         started = time.perf_counter()
         for row in docs:
-            doc = FilterDoc(id=row["id"], text=row["text"])
+            doc = Document(id=row["id"], text=row["text"], source="benchmark", format="text")
             reasons = run_steps(doc, [step], stats, True, config.document_timeout_s)
             decisions.append(reasons[0].split(":", 1)[1] if reasons else None)
         result[name] = {"decisions": decisions, "seconds": time.perf_counter() - started}

@@ -69,6 +69,9 @@ def document_id(*parts: str) -> str:
 
 @dataclass(slots=True)
 class Document:
+    """One document, as extract makes it and as the filter steps read and change it (text,
+    language, metadata, and the annotation columns a step adds)."""
+
     id: str
     text: str
     source: str
@@ -78,6 +81,7 @@ class Document:
     language: str | None = None
     language_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)  # filter steps' own columns
 
     def to_row(self) -> dict[str, Any]:
         """The Arrow row; every string made valid UTF-8 (see `representable`). The date's text

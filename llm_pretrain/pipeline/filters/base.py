@@ -1,7 +1,8 @@
 """What every filter step is: one class, one config section, one decision per document.
 
-A step sees a mutable `FilterDoc`. It returns the name of the rule that rejects the document,
-or None to keep it; it may also rewrite `doc.text` (PII masking) or set annotation columns.
+A step sees a mutable `Document` (pipeline/documents.py). It returns the name of the rule that
+rejects the document, or None to keep it; it may also rewrite `doc.text` (PII masking) or set
+annotation columns (`doc.annotations`).
 The stage turns a returned rule into the reason `<step name>:<rule>` and counts it.
 """
 
@@ -9,29 +10,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 
 from llm_pretrain.configbase import Section
+from llm_pretrain.pipeline.documents import Document
 
 # Scripts written without spaces between words: word-based rules (Gopher, C4, FineWeb) do not
 # apply to them as published, so those steps skip documents identified as these languages.
 NON_WHITESPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "dz", "yue", "wuu"})
-
-
-@dataclass(slots=True)
-class FilterDoc:
-    """The view of one document that steps read and change."""
-
-    id: str
-    text: str
-    url: str | None = None
-    language: str | None = None
-    language_score: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    annotations: dict[str, Any] = field(default_factory=dict)
 
 
 class StepConfig(Section):
@@ -54,9 +42,9 @@ class Step(ABC):
         # counted by the stage.
         self.counts: Counter[str] = Counter()
 
-    def applies_to(self, doc: FilterDoc) -> bool:
+    def applies_to(self, doc: Document) -> bool:
         return not (self.needs_whitespace_words and doc.language in NON_WHITESPACE_LANGUAGES)
 
     @abstractmethod
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         """Return the name of the failed rule to reject `doc`, or None to keep it."""

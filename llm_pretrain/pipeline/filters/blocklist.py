@@ -44,7 +44,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UsageError
-from llm_pretrain.pipeline.filters.base import NON_WHITESPACE_LANGUAGES, FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import NON_WHITESPACE_LANGUAGES, Step, StepConfig
 
 ENGLISH = "en"
 MATCHES_COLUMN = "blocklist_matches"
@@ -265,7 +266,7 @@ class WordBlocklist(Step):
             pattern = self.patterns.get(base)
         return pattern
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         config = self.config
         language = doc.language or config.default_language
         if language is None:
@@ -392,7 +393,7 @@ class UrlBlocklist(Step):
         # Token mode matches in url_text(url): a word starts the string or follows a space.
         return re.compile(f"(?<![^ ])(?:{alternation})" if match == "token" else alternation)
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         if not doc.url:
             self.counts["no_url"] += 1
             return None

@@ -45,7 +45,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.filters.spacy_english import PREFIX_CHARS, SUFFIX_CHARS, period_is_split
 
 # Line endings C4 accepts as finished sentences; "..." is excluded separately.
@@ -237,7 +238,7 @@ class C4Quality(Step):
         super().__init__(config)
         self.cfg = config
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         cfg = self.cfg
         split_paragraph = cfg.split_paragraph
         parts = doc.text.splitlines() if split_paragraph else split_sentences(doc.text)

@@ -15,7 +15,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UsageError, must_exist
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.filters.language import LABEL_PREFIX, load_model
 
 _SPACE = re.compile(r"\s+")
@@ -81,7 +82,7 @@ class FastTextClassifier(Step):
         except ValueError as exc:
             raise ClassifierError(f"cannot load {config.model_path}: {exc}") from None
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         config = self.config
         score = label_probability(self.model, doc.text, config.label, config.max_chars)
         doc.annotations[self.score_column] = score

@@ -25,7 +25,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.filters.english_words import english_words
 
 # Characters that end a line for `line_punct_ratio`, the set datatrove's TERMINAL_PUNCTUATION
@@ -103,7 +104,7 @@ class FineWebQuality(Step):
         super().__init__(config)
         self.cfg = config
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         cfg = self.cfg
         text = doc.text
         lines = [line for line in text.split("\n") if line and not line.isspace()]

@@ -59,7 +59,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.filters.english_words import english_words
 from llm_pretrain.pipeline.filters.text import lines, paragraphs
 
@@ -216,7 +217,7 @@ class GopherQuality(Step):
         super().__init__(config)
         self.cfg = config
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         return gopher_quality_rule(doc.text, self.cfg)
 
 
@@ -414,5 +415,5 @@ class GopherRepetition(Step):
         super().__init__(config)
         self.cfg = config
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         return gopher_repetition_rule(doc.text, self.cfg)

@@ -17,7 +17,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UserError
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 
 LABEL_PREFIX = "__label__"
 
@@ -79,7 +80,7 @@ class LanguageId(Step):
         self.model = load_model(config.model_path or str(packaged_model_path()))
         self.keep = set(config.languages) if config.languages is not None else None
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         doc.language, doc.language_score = identify(self.model, doc.text)
         self.counts[f"detected:{doc.language}"] += 1
         if self.keep is not None and doc.language not in self.keep:

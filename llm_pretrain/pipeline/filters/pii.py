@@ -64,7 +64,8 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 
 # --- e-mail ---------------------------------------------------------------------------------
 # Matched around each `@`: the local part in the 64 characters before it (RFC 5321 section
@@ -224,7 +225,7 @@ class PiiMasking(Step):
         ]
         self._passes = [(kind, mask) for enabled, kind, mask in passes if enabled]
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         text = doc.text
         found: dict[str, int] = {}
         for kind, mask in self._passes:

@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards
-from llm_pretrain.pipeline.documents import metadata_json, upgrade_schema, upgrade_table
+from llm_pretrain.pipeline.documents import Document, metadata_json, upgrade_schema, upgrade_table
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step
+from llm_pretrain.pipeline.filters.base import Step
 from llm_pretrain.pipeline.filters.config import FilterConfig
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
@@ -72,7 +72,7 @@ class StepStats:
 
 
 def run_steps(
-    doc: FilterDoc, steps: list[Step], stats: StepStats, dry_run: bool, timeout_s: float
+    doc: Document, steps: list[Step], stats: StepStats, dry_run: bool, timeout_s: float
 ) -> list[str]:
     """Apply the steps to one document; return the rejection reasons (at most one unless dry).
 
@@ -101,10 +101,13 @@ def run_steps(
     return reasons
 
 
-def _to_doc(row: dict[str, Any]) -> FilterDoc:
-    return FilterDoc(
+def _to_doc(row: dict[str, Any]) -> Document:
+    """The document of a row; its date stays in the row (the steps do not read it)."""
+    return Document(
         id=row["id"],
         text=row["text"],
+        source=row.get("source") or "",
+        format=row.get("format") or "",
         url=row.get("url"),
         language=row.get("language"),
         language_score=row.get("language_score"),
@@ -112,7 +115,7 @@ def _to_doc(row: dict[str, Any]) -> FilterDoc:
     )
 
 
-def _update_row(row: dict[str, Any], doc: FilterDoc, columns: list[str]) -> dict[str, Any]:
+def _update_row(row: dict[str, Any], doc: Document, columns: list[str]) -> dict[str, Any]:
     row.update(
         text=doc.text,
         language=doc.language,

@@ -2,7 +2,6 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.blocklist import (
     MATCHES_COLUMN,
     BlocklistError,
@@ -13,6 +12,7 @@ from llm_pretrain.pipeline.filters.blocklist import (
     packaged_english_list,
     read_list,
 )
+from tests.pipeline.filters.documents import doc_of
 
 # Neutral stand-ins for bad words: the tests are about matching, not about the words.
 WORDS = "# fruit we do not want\ndurian\nrotten egg\n\ncat\nÜber\n"
@@ -31,7 +31,7 @@ def word_step(word_list, **config) -> WordBlocklist:
 
 
 def doc(text: str, language: str | None = "en", id: str = "d", url: str | None = None):
-    return FilterDoc(id=id, text=text, language=language, url=url)
+    return doc_of(id=id, text=text, language=language, url=url)
 
 
 def matches(step: WordBlocklist, text: str, language: str | None = "en") -> int | None:

@@ -4,7 +4,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
+from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.filters.c4 import (
     C4Quality,
     C4QualityConfig,
@@ -12,6 +12,7 @@ from llm_pretrain.pipeline.filters.c4 import (
     split_sentences,
 )
 from llm_pretrain.samples import paragraph
+from tests.pipeline.filters.documents import doc_of
 
 # Five sentences of ten words, one per line: exactly C4's minimum.
 PROSE = [
@@ -23,9 +24,9 @@ PROSE = [
 ]
 
 
-def run(text: str, **config) -> tuple[str | None, FilterDoc, C4Quality]:
+def run(text: str, **config) -> tuple[str | None, Document, C4Quality]:
     step = C4Quality(C4QualityConfig(**config))
-    doc = FilterDoc(id="d", text=text)
+    doc = doc_of(id="d", text=text)
     return step.apply(doc), doc, step
 
 
@@ -39,8 +40,8 @@ def test_step_protocol():
     assert C4Quality.name == "c4_quality" and C4Quality.config_class is C4QualityConfig
     step = C4Quality(C4QualityConfig())
     assert step.needs_whitespace_words
-    assert not step.applies_to(FilterDoc(id="d", text="", language="ja"))
-    assert step.applies_to(FilterDoc(id="d", text="", language="en"))
+    assert not step.applies_to(doc_of(id="d", text="", language="ja"))
+    assert step.applies_to(doc_of(id="d", text="", language="en"))
 
 
 def test_english_prose_passes_unchanged():

@@ -6,7 +6,6 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.classifier import (
     ClassifierError,
     QualityClassifier,
@@ -19,6 +18,7 @@ from llm_pretrain.pipeline.filters.training import (
 )
 from llm_pretrain.samples import paragraph
 from llm_pretrain.stages import run_extract, run_filter
+from tests.pipeline.filters.documents import doc_of
 
 SMALL = TrainClassifierConfig(bucket=20_000, dim=50)  # a small model keeps the tests quick
 
@@ -65,7 +65,7 @@ def test_training_is_deterministic(labelled, model, tmp_path):
 def test_step_scores_and_rejects(model):
     step = QualityClassifier(QualityClassifierConfig(model_path=str(model[0])))
     rng = random.Random(99)
-    good, bad = FilterDoc(id="g", text=paragraph(rng)), FilterDoc(id="b", text=spam(rng))
+    good, bad = doc_of(id="g", text=paragraph(rng)), doc_of(id="b", text=spam(rng))
     assert step.apply(good) is None and good.annotations["quality_score"] > 0.5
     assert step.apply(bad) == "low_quality" and bad.annotations["quality_score"] < 0.5
 

@@ -7,10 +7,12 @@ from click.testing import CliRunner
 
 from llm_pretrain.cli import data
 from llm_pretrain.pipeline.dataset import read_table
-from llm_pretrain.pipeline.filters.base import FilterDoc, Step, StepConfig
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.filters.stage import StepStats, run_steps
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.stages import run_extract, run_filter
+from tests.pipeline.filters.documents import doc_of
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN, RUSSIAN
 
 
@@ -69,7 +71,7 @@ class Exploding(Step):
     name = "exploding"
     config_class = StepConfig
 
-    def apply(self, doc: FilterDoc) -> str | None:
+    def apply(self, doc: Document) -> str | None:
         if "slow" in doc.text:
             time.sleep(5)
         raise ValueError("bad regex")
@@ -78,11 +80,11 @@ class Exploding(Step):
 def test_a_failing_or_slow_step_rejects_the_document_only():
     step = Exploding(StepConfig())
     stats = StepStats([step])
-    doc = FilterDoc(id="x", text="text")
+    doc = doc_of(id="x", text="text")
     assert run_steps(doc, [step], stats, dry_run=False, timeout_s=5) == ["exploding:error"]
     assert "bad regex" in doc.metadata["filter_error"]
     started = time.monotonic()
-    slow = FilterDoc(id="y", text="slow")
+    slow = doc_of(id="y", text="slow")
     assert run_steps(slow, [step], stats, dry_run=False, timeout_s=0.1) == ["exploding:timeout"]
     assert time.monotonic() - started < 3
 

@@ -3,7 +3,6 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.english_words import english_words
 from llm_pretrain.pipeline.filters.fineweb import (
     TERMINAL_PUNCTUATION,
@@ -11,6 +10,7 @@ from llm_pretrain.pipeline.filters.fineweb import (
     FineWebQualityConfig,
 )
 from llm_pretrain.samples import paragraph
+from tests.pipeline.filters.documents import doc_of
 
 ONLY = dict.fromkeys(
     ("line_punct_thr", "short_line_thr", "char_duplicates_ratio", "new_line_ratio")
@@ -18,7 +18,7 @@ ONLY = dict.fromkeys(
 
 
 def apply(text: str, **config) -> str | None:
-    return FineWebQuality(FineWebQualityConfig(**config)).apply(FilterDoc(id="d", text=text))
+    return FineWebQuality(FineWebQualityConfig(**config)).apply(doc_of(id="d", text=text))
 
 
 def only(rule: str, **config) -> dict:
@@ -38,7 +38,7 @@ def test_step_protocol():
     assert FineWebQuality.config_class is FineWebQualityConfig
     step = FineWebQuality(FineWebQualityConfig())
     assert step.needs_whitespace_words
-    assert not step.applies_to(FilterDoc(id="d", text="", language="zh"))
+    assert not step.applies_to(doc_of(id="d", text="", language="zh"))
 
 
 def test_english_prose_passes():

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 from pydantic import ValidationError
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.english_words import english_words
 from llm_pretrain.pipeline.filters.gopher import (
     GopherQuality,
@@ -20,6 +19,7 @@ from llm_pretrain.pipeline.filters.gopher import (
     gopher_repetition_rule,
     top_ngram_chars,
 )
+from tests.pipeline.filters.documents import doc_of
 
 QUALITY = GopherQualityConfig()
 REPETITION = GopherRepetitionConfig()
@@ -68,7 +68,7 @@ month, and anyone who has an opinion is welcome to attend and to speak."""
 
 
 def test_ordinary_english_passes_both_steps():
-    doc = FilterDoc(id="a", text=ENGLISH, language="en")
+    doc = doc_of(id="a", text=ENGLISH, language="en")
     assert GopherQuality(QUALITY).apply(doc) is None
     assert GopherRepetition(REPETITION).apply(doc) is None
 
@@ -80,8 +80,8 @@ def test_step_protocol():
     assert GopherRepetition.config_class is GopherRepetitionConfig
     for step in (GopherQuality(QUALITY), GopherRepetition(REPETITION)):
         assert step.needs_whitespace_words
-        assert not step.applies_to(FilterDoc(id="z", text="河流管理局", language="zh"))
-        assert step.applies_to(FilterDoc(id="e", text=ENGLISH, language="en"))
+        assert not step.applies_to(doc_of(id="z", text="河流管理局", language="zh"))
+        assert step.applies_to(doc_of(id="e", text=ENGLISH, language="en"))
 
 
 @pytest.mark.parametrize("config_class", [GopherQualityConfig, GopherRepetitionConfig])

@@ -1,7 +1,7 @@
 import pytest
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.language import LanguageConfig, LanguageId
+from tests.pipeline.filters.documents import doc_of
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN, RUSSIAN
 
 
@@ -10,7 +10,7 @@ from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN, RUSSIAN
 )
 def test_identifies_and_annotates(text, code):
     step = LanguageId(LanguageConfig(languages=None))
-    doc = FilterDoc(id="x", text=text)
+    doc = doc_of(id="x", text=text)
     assert step.apply(doc) is None
     assert doc.language == code
     assert 0.65 <= doc.language_score <= 1.0
@@ -19,13 +19,13 @@ def test_identifies_and_annotates(text, code):
 
 def test_keeps_only_configured_languages():
     step = LanguageId(LanguageConfig(languages=["en", "ru"]))
-    assert step.apply(FilterDoc(id="a", text=ENGLISH)) is None
-    assert step.apply(FilterDoc(id="b", text=RUSSIAN)) is None
-    assert step.apply(FilterDoc(id="c", text=GERMAN)) == "other_language"
+    assert step.apply(doc_of(id="a", text=ENGLISH)) is None
+    assert step.apply(doc_of(id="b", text=RUSSIAN)) is None
+    assert step.apply(doc_of(id="c", text=GERMAN)) == "other_language"
 
 
 def test_low_score_is_rejected():
     step = LanguageId(LanguageConfig(languages=None, min_score=0.99999))
-    mixed = FilterDoc(id="m", text=ENGLISH[:60] + " " + GERMAN[:60])
+    mixed = doc_of(id="m", text=ENGLISH[:60] + " " + GERMAN[:60])
     assert step.apply(mixed) == "low_score"
     assert mixed.language_score < 0.99999

@@ -3,13 +3,13 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from llm_pretrain.pipeline.filters.base import FilterDoc
 from llm_pretrain.pipeline.filters.pii import PiiMasking, PiiMaskingConfig
+from tests.pipeline.filters.documents import doc_of
 from tests.pipeline.filters.samples import ENGLISH
 
 
 def mask(text: str, **config) -> str:
-    doc = FilterDoc(id="x", text=text)
+    doc = doc_of(id="x", text=text)
     assert PiiMasking(PiiMaskingConfig(**config)).apply(doc) is None
     return doc.text
 
@@ -123,7 +123,7 @@ def test_mask_bare_digit_runs_setting(text, expected):
 
 def test_bare_digit_runs_count_as_phones():
     step = PiiMasking(PiiMaskingConfig(mask_bare_digit_runs=True))
-    doc = FilterDoc(id="x", text="2831823829 and (283).182.3829")
+    doc = doc_of(id="x", text="2831823829 and (283).182.3829")
     step.apply(doc)
     assert doc.metadata["pii"] == {"phone": 2}
     assert "bare" in PiiMaskingConfig.model_fields["mask_bare_digit_runs"].description
@@ -229,7 +229,7 @@ def test_leaves_ipv6_lookalikes(text):
     ],
 )
 def test_leaves_ordinary_text(text):
-    doc = FilterDoc(id="x", text=text)
+    doc = doc_of(id="x", text=text)
     step = PiiMasking(PiiMaskingConfig())
     assert step.apply(doc) is None
     assert doc.text == text
@@ -239,12 +239,12 @@ def test_leaves_ordinary_text(text):
 
 def test_counts_in_stats_and_metadata():
     step = PiiMasking(PiiMaskingConfig())
-    first = FilterDoc(
+    first = doc_of(
         id="a",
         text="Mail a@example.com or b@example.org, call +44 20 7946 0958 from 203.0.113.9",
     )
-    second = FilterDoc(id="b", text="Host 2001:db8::1 and 198.51.100.7, 198.51.100.8.")
-    plain = FilterDoc(id="c", text=ENGLISH, metadata={"other": 1})
+    second = doc_of(id="b", text="Host 2001:db8::1 and 198.51.100.7, 198.51.100.8.")
+    plain = doc_of(id="c", text=ENGLISH, metadata={"other": 1})
     for doc in (first, second, plain):
         assert step.apply(doc) is None
     assert first.text == "Mail <EMAIL> or <EMAIL>, call <PHONE> from <IPV4>"
@@ -270,7 +270,7 @@ def test_disabled_types_are_untouched():
 
 
 def test_embedded_ipv4_is_one_ipv6_address():
-    doc = FilterDoc(id="x", text="mapped ::ffff:203.0.113.9 here")
+    doc = doc_of(id="x", text="mapped ::ffff:203.0.113.9 here")
     PiiMasking(PiiMaskingConfig()).apply(doc)
     assert doc.text == "mapped <IPV6> here"
     assert doc.metadata["pii"] == {"ipv6": 1}
@@ -317,5 +317,5 @@ def test_config_is_strict():
 )
 def test_pathological_inputs_stay_linear(text):
     start = time.perf_counter()
-    PiiMasking(PiiMaskingConfig()).apply(FilterDoc(id="x", text=text))
+    PiiMasking(PiiMaskingConfig()).apply(doc_of(id="x", text=text))
     assert time.perf_counter() - start < 0.5

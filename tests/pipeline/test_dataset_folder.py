@@ -17,7 +17,7 @@ from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.stages import run_dedup, run_extract, run_filter
 from llm_pretrain.storage import file_sha256
 from tests.pipeline.dedup.corpus import original
-from tests.pipeline.extract_helpers import shard_checksums
+from tests.pipeline.helpers import shard_checksums
 
 # name -> (text, date as the input writes it). Each cluster's oldest document is not its first,
 # and its date would not sort first as text.

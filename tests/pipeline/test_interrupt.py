@@ -13,7 +13,7 @@ import time
 import pytest
 
 from llm_pretrain.samples import article
-from tests.pipeline.extract_helpers import shard_checksums
+from tests.pipeline.helpers import shard_checksums
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -17,7 +17,7 @@ from llm_pretrain.pipeline.runner import DocumentStage, StageError, run_stage
 from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.samples import article
 from llm_pretrain.stages import run_extract
-from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
+from tests.pipeline.helpers import assert_kill_and_rerun_is_identical, shard_checksums
 
 
 def pool(workers: int, timeout_s: float) -> ExecutorConfig:

@@ -27,7 +27,7 @@ from llm_pretrain.tokenizer.patterns import resolve_pattern
 from llm_pretrain.tokenizer.sampling import picked, text_key, validation_salt
 from llm_pretrain.tokenizer.shards import open_split
 from llm_pretrain.tokenizer.training import REPORT_FILE
-from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical
+from tests.pipeline.helpers import assert_kill_and_rerun_is_identical
 
 FILES, DOCUMENTS_PER_FILE = 8, 30
 

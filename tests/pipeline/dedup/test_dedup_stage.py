@@ -24,7 +24,7 @@ from tests.pipeline.dedup.corpus import (
     words_changed,
     write_jsonl,
 )
-from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical, shard_checksums
+from tests.pipeline.helpers import assert_kill_and_rerun_is_identical, shard_checksums
 
 PLANTED = {
     "copy0": ("doc00", "exact_duplicate_of"),

@@ -6,8 +6,8 @@ import random
 from llm_pretrain.pipeline.dataset import read_table
 from llm_pretrain.samples import sentence
 from llm_pretrain.stages import run_extract, run_filter
-from tests.pipeline.extract_helpers import assert_kill_and_rerun_is_identical
 from tests.pipeline.filters.samples import CHINESE, ENGLISH, GERMAN
+from tests.pipeline.helpers import assert_kill_and_rerun_is_identical
 
 
 def prose(seed: int, lines: int = 8) -> list[str]:

@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,6 +21,7 @@ from llm_pretrain.cli_options import (
     output_options,
     safe_console,
     setup_logging,
+    start,
 )
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
@@ -175,9 +177,7 @@ def eval_(
     split: str,
     max_rows: int | None,
     batch_rows: int,
-    quiet: bool,
-    verbose: bool,
-    as_json: bool,
+    **options: Any,
 ) -> None:
     """Loss and perplexity of a checkpoint on a split of a token dataset.
 
@@ -185,23 +185,13 @@ def eval_(
     Examples:
       llm-train eval --checkpoint runs/r1 --data corpus/tokens
     """
-    from llm_pretrain.train.eval_run import evaluate_checkpoint
+    from llm_pretrain.train.eval_run import evaluate_checkpoint, format_eval
 
-    setup_logging(quiet, verbose)
+    run = start(options, config=False)
     result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True))
-        return
-    baseline = result["unigram_loss"]
-    click.echo(
-        f"eval  {result['checkpoint']} (step {result['step']}) on {result['data']} "
-        f"[{result['split']}]\n"
-        f"  loss          {result['loss']:.4f} over {result['tokens']:,} target tokens\n"
-        f"  perplexity    {result['ppl']:,.2f}\n"
-        + (f"  unigram       {baseline:.4f}\n" if baseline is not None else "")
-    )
+    run.echo(result, format_eval(result))
 
 
 @train.command()
@@ -213,7 +203,7 @@ def eval_(
     help="PNG to write; default: RUN_DIR/loss.png.",
 )
 @output_options
-def plot(run_dir: Path, output: Path | None, quiet: bool, verbose: bool, as_json: bool) -> None:
+def plot(run_dir: Path, output: Path | None, **options: Any) -> None:
     """Write the loss curves of a run (train, validation, learning rate) as a PNG.
 
     \b
@@ -223,9 +213,9 @@ def plot(run_dir: Path, output: Path | None, quiet: bool, verbose: bool, as_json
     """
     from llm_pretrain.train.plot import plot_run
 
-    setup_logging(quiet, verbose)
+    run = start(options, config=False)
     path = plot_run(run_dir, output)
-    click.echo(json.dumps({"output": str(path)}) if as_json else path)
+    click.echo(json.dumps({"output": str(path)}) if run.as_json else path)
 
 
 @train.command(name="export")
@@ -258,9 +248,7 @@ def export_(
     overwrite: bool,
     dtype: str,
     max_shard_gb: float,
-    quiet: bool,
-    verbose: bool,
-    as_json: bool,
+    **options: Any,
 ) -> None:
     """Write a checkpoint as a LlamaForCausalLM folder: safetensors, config, tokenizer.
 
@@ -276,9 +264,9 @@ def export_(
     from llm_pretrain.train.export import export
     from llm_pretrain.train.summary import format_export_summary
 
-    setup_logging(quiet, verbose)
+    run = start(options, config=False)
     result = export(checkpoint, out, dtype, int(max_shard_gb * 1e9), overwrite)
-    if as_json:
+    if run.as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
     click.echo(format_export_summary(result), nl=False)
@@ -313,9 +301,7 @@ def sample(
     top_k: int | None,
     top_p: float | None,
     seed: int,
-    quiet: bool,
-    verbose: bool,
-    as_json: bool,
+    **options: Any,
 ) -> None:
     """Continue prompts with the model, streaming the text as it is generated.
 
@@ -328,7 +314,7 @@ def sample(
     """
     from llm_pretrain.train.sample import END_OF_TEXT, generate, load_for_sampling, stream_text
 
-    setup_logging(quiet, verbose)
+    run = start(options, config=False)
     texts = list(prompts)
     if prompts_file is not None:
         try:
@@ -344,12 +330,12 @@ def sample(
     for text in texts:
         prompt = tokenizer.encode(text).ids
         tokens = generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, stop_id)
-        if as_json:
+        if run.as_json:
             results.append({"prompt": text, "completion": "".join(stream_text(tokenizer, tokens))})
             continue
         click.echo(text, nl=False)
         for piece in stream_text(tokenizer, tokens):
             click.echo(piece, nl=False)
         click.echo("\n")
-    if as_json:
+    if run.as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))

@@ -67,3 +67,15 @@ def evaluate_checkpoint(
         "tokens": tokens,
         "unigram_loss": baseline if split == "val" else None,
     }
+
+
+def format_eval(result: dict[str, Any]) -> str:
+    """The command's summary: loss, perplexity and the unigram baseline of a checkpoint."""
+    baseline = result["unigram_loss"]
+    return (
+        f"eval  {result['checkpoint']} (step {result['step']}) on {result['data']} "
+        f"[{result['split']}]\n"
+        f"  loss          {result['loss']:.4f} over {result['tokens']:,} target tokens\n"
+        f"  perplexity    {result['ppl']:,.2f}\n"
+        + (f"  unigram       {baseline:.4f}\n" if baseline is not None else "")
+    )

@@ -89,6 +89,15 @@ class BpeTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.encoding.decode(ids)
 
+    def token_bytes(self) -> np.ndarray:
+        """The UTF-8 bytes of text each id stands for (0 for special tokens, which are not
+        text): a byte-level BPE token's bytes are known exactly, so the bytes behind any run
+        of ids, even one that cuts a character in two, are the sum of theirs."""
+        lengths = np.zeros(self.vocab_size, np.int64)
+        for token, rank in self.ranks.items():
+            lengths[rank] = len(token)
+        return lengths
+
     def fingerprint(self) -> str:
         """sha256 of the saved `tokenizer.json`: names this tokenizer in manifests."""
         return hashlib.sha256(self._tokenizer_json).hexdigest()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -29,7 +30,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from llm_pretrain.tokenizer.shards import PackedReader
 from llm_pretrain.train.checkpoint import save_checkpoint
 from llm_pretrain.train.config import TrainConfig
-from llm_pretrain.train.evaluate import evaluate, perplexity
+from llm_pretrain.train.evaluate import Evaluation, evaluate, perplexity
 from llm_pretrain.train.metrics import MetricsLog
 from llm_pretrain.train.runtime import Runtime
 from llm_pretrain.train.summary import StepClock
@@ -179,48 +180,58 @@ class ProgressLog:
 
 
 class Validator:
-    """The validation loss as a metrics line (and a log line when shown), so that a run shows
-    whether it generalises; nothing without validation rows."""
+    """The validation loss and bits per byte as a metrics line (and a log line when shown), so
+    that a run shows whether it generalises; nothing without validation rows."""
 
     def __init__(
         self,
         config: TrainConfig,
         model: torch.nn.Module,
         val: PackedReader | None,
+        token_bytes: np.ndarray | None,
         runtime: Runtime,
         metrics: MetricsLog,
         show: bool,
     ) -> None:
         self.cadence = Every(config.eval.every_steps, (config.max_steps,))
         self.batch_rows, self.max_rows = config.batch.micro_batch_rows, config.eval.max_rows
-        self.model, self.val, self.runtime = model, val, runtime
+        self.model, self.val, self.token_bytes, self.runtime = model, val, token_bytes, runtime
         self.metrics, self.show = metrics, show
 
     def due(self, step: int) -> bool:
         """Whether `step` is evaluated: every eval.every_steps steps and the run's last."""
         return self.cadence.due(step)
 
-    def loss(self, step: int) -> float | None:
-        """The validation loss after `step`, written to the metrics; None without val rows."""
+    def evaluation(self, step: int) -> Evaluation | None:
+        """The validation loss and bits per byte after `step`, written to the metrics; None
+        without val rows."""
         if self.val is None:
             return None
-        loss, _ = evaluate(self.model, self.val, self.runtime, self.batch_rows, self.max_rows)
-        self.metrics.write({"step": step, "val_loss": loss, "val_ppl": perplexity(loss)})
-        return loss
+        result = evaluate(
+            self.model, self.val, self.runtime, self.batch_rows, self.max_rows, self.token_bytes
+        )
+        line = {"step": step, "val_loss": result.loss, "val_ppl": perplexity(result.loss)}
+        self.metrics.write({**line, "val_bpb": result.bpb})
+        return result
 
-    def before_training(self, source: str | None) -> float | None:
-        """An imported model's loss (step 0): where continued pretraining starts from."""
-        loss = self.loss(0)
-        if loss is not None and self.show:
-            log.info("imported %s: val loss %.4f", source, loss)
-        return loss
+    def before_training(self, source: str | None) -> Evaluation | None:
+        """An imported model's (step 0): where continued pretraining starts from."""
+        result = self.evaluation(0)
+        if result is not None and self.show:
+            log.info("imported %s: val loss %.4f%s", source, result.loss, _bits(result))
+        return result
 
-    def after(self, step: int) -> float | None:
+    def after(self, step: int) -> Evaluation | None:
         """The validation loss after `step`, with its log line when shown."""
-        loss = self.loss(step)
-        if loss is not None and self.show:
-            log.info("step %d: val loss %.4f (ppl %s)", step, loss, f"{perplexity(loss):,.2f}")
-        return loss
+        result = self.evaluation(step)
+        if result is not None and self.show:
+            ppl = f"{perplexity(result.loss):,.2f}"
+            log.info("step %d: val loss %.4f (ppl %s%s)", step, result.loss, ppl, _bits(result))
+        return result
+
+
+def _bits(result: Evaluation) -> str:
+    return f", {result.bpb:.4f} bits/byte" if result.bpb is not None else ""
 
 
 class Checkpointer:

@@ -23,6 +23,7 @@ import torch
 from llm_pretrain.errors import DamagedFile, must_exist
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.storage import file_problem, file_sha256
+from llm_pretrain.tokenizer.bpe import BpeTokenizer, TokenizerError
 from llm_pretrain.tokenizer.shards import PackedReader, open_split
 from llm_pretrain.train.integrity import first_problem, my_share
 from llm_pretrain.train.runtime import Runtime, TrainError
@@ -66,6 +67,16 @@ class TokenData:
     @cached_property
     def val(self) -> PackedReader | None:
         return open_split(self.folder, "val") if self.rows("val") else None
+
+    @cached_property
+    def token_bytes(self) -> np.ndarray | None:
+        """The UTF-8 bytes of text behind each id, for bits per byte; None when the tokenizer
+        file cannot be read as a byte-level BPE (tokenize accepts no other, so only when it was
+        replaced by hand), and bits per byte is left out."""
+        try:
+            return BpeTokenizer.load(self.folder / self.manifest["tokenizer"]["file"]).token_bytes()
+        except TokenizerError:
+            return None
 
     def tokenizer_files(self) -> dict[str, Path]:
         """The tokenizer files a checkpoint carries, so that it can be sampled and exported."""

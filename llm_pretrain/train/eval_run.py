@@ -51,7 +51,7 @@ def evaluate_checkpoint(
             )
         model = build_model(model_config, runtime, seed=0)
         load_model_weights(checkpoint, model, runtime)
-        loss, tokens = evaluate(model, reader, runtime, batch_rows, max_rows)
+        result = evaluate(model, reader, runtime, batch_rows, max_rows, data.token_bytes)
     finally:
         stop_runtime()
     baseline = None
@@ -62,9 +62,11 @@ def evaluate_checkpoint(
         "step": state["step"],
         "data": str(data_dir),
         "split": split,
-        "loss": loss,
-        "ppl": perplexity(loss),
-        "tokens": tokens,
+        "loss": result.loss,
+        "ppl": perplexity(result.loss),
+        "bpb": result.bpb,
+        "tokens": result.tokens,
+        "text_bytes": result.text_bytes,
         "unigram_loss": baseline if split == "val" else None,
     }
 
@@ -77,5 +79,6 @@ def format_eval(result: dict[str, Any]) -> str:
         f"[{result['split']}]\n"
         f"  loss          {result['loss']:.4f} over {result['tokens']:,} target tokens\n"
         f"  perplexity    {result['ppl']:,.2f}\n"
+        + (f"  bits/byte     {result['bpb']:.4f}\n" if result.get("bpb") is not None else "")
         + (f"  unigram       {baseline:.4f}\n" if baseline is not None else "")
     )

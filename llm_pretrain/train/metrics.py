@@ -1,9 +1,9 @@
 """The run's metrics: one JSON object per line in OUT/metrics.jsonl, optionally TensorBoard.
 
 Training lines carry `step`, `loss`, `lr`, `grad_norm`, `tokens`, `tokens_per_s`, `mfu`,
-`peak_mem_gib`, `elapsed_s`; evaluation lines `step`, `val_loss`, `val_ppl`. A resumed run first
-drops the lines of steps after its checkpoint (written by the run that was killed), so the file
-reads as if the run had never stopped.
+`peak_mem_gib`, `elapsed_s`; evaluation lines `step`, `val_loss`, `val_ppl`, `val_bpb` (bits per
+byte). A resumed run first drops the lines of steps after its checkpoint (written by the run
+that was killed), so the file reads as if the run had never stopped.
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ def format_train_summary(result: dict[str, Any]) -> str:
             f"  val loss      {loss(result['val_loss'])} (perplexity {result['val_ppl']:,.2f}); "
             f"unigram baseline {loss(result['unigram_loss'])}"
         )
+    if result.get("val_bpb") is not None:
+        lines.append(f"  val bits/byte {result['val_bpb']:.4f}")
     if result["tokens_per_s"]:
         mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a (no peak for device)"
         lines.append(f"  speed         {result['tokens_per_s']:,.0f} tokens/s, MFU {mfu}")

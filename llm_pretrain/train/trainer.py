@@ -138,6 +138,7 @@ class RunResult:
     parameters: int
     train_loss: float | None = None
     val_loss: float | None = None
+    val_bpb: float | None = None  # bits per byte; None without the tokenizer's byte table
     unigram_loss: float | None = None
     tokens_per_s: float | None = None
     mfu: float | None = None
@@ -157,6 +158,7 @@ class RunResult:
             "train_loss": self.train_loss,
             "val_loss": self.val_loss,
             "val_ppl": perplexity(self.val_loss) if self.val_loss is not None else None,
+            "val_bpb": self.val_bpb,
             "unigram_loss": self.unigram_loss,
             "tokens_per_s": self.tokens_per_s,
             "mfu": self.mfu,
@@ -433,10 +435,12 @@ class Trainer:
             self.out, span.start, self.config.log.tensorboard, self.runtime.is_main
         )
         validator = Validator(
-            self.config, self.model, self.data.val, self.runtime, metrics, self.show_progress
-        )
+            self.config, self.model, self.data.val, self.data.token_bytes, self.runtime, metrics,
+            self.show_progress,
+        )  # fmt: skip
         if self.imported and saved is None:  # where continued pretraining starts from
-            result.init_val_loss = validator.before_training(self.init_from)
+            before = validator.before_training(self.init_from)
+            result.init_val_loss = before.loss if before is not None else None
         clock = RunClock(saved["elapsed_s"] if saved else 0.0)
         progress, checkpointer = self._parts(span, metrics, clock)
         tokens = result.tokens
@@ -448,8 +452,8 @@ class Trainer:
                 progress.step_done(loss)
                 if progress.due(done):
                     progress.write(done, lr, grad_norm, tokens)
-                if validator.due(done):
-                    result.val_loss = validator.after(done)
+                if validator.due(done) and (evaluation := validator.after(done)) is not None:
+                    result.val_loss, result.val_bpb = evaluation.loss, evaluation.bpb
                 if checkpointer.due(done, stopping):
                     elapsed = clock.elapsed()
                     result.checkpoint = checkpointer.save(done, batches.position, tokens, elapsed)

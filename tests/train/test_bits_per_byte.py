@@ -1,0 +1,108 @@
+"""Bits per byte: the text's cross-entropy in bits over its UTF-8 bytes, by hand on a small case,
+and the bytes behind token ids even where a row cuts a character or a document in two."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+
+from llm_pretrain.cli_train import train
+from llm_pretrain.tokenizer.bpe import BpeTokenizer
+from llm_pretrain.train.data import open_token_data
+from llm_pretrain.train.evaluate import evaluate
+from llm_pretrain.train.runtime import Runtime
+from tests.train.helpers import TINY
+
+CPU = Runtime(0, 1, 0, torch.device("cpu"), None, torch.float32, False)  # type: ignore[arg-type]
+EOT = 3
+TOKEN_BYTES = np.array([1, 2, 3, 0])  # ids 0..2 are text of 1, 2 and 3 bytes; 3 is end-of-text
+PROBABILITIES = [0.1, 0.2, 0.3, 0.4]  # the same prediction at every position
+
+
+class Rows:
+    """Packed rows as the token shards give them: (ids, how many are real)."""
+
+    def __init__(self, rows: list[tuple[list[int], int]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        ids, length = self.rows[index]
+        return np.array(ids), length
+
+
+class Constant(torch.nn.Module):
+    """A model that predicts PROBABILITIES whatever it is given."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = torch.log(torch.tensor(PROBABILITIES))
+        return logits.expand(*ids.shape, len(PROBABILITIES))
+
+
+def test_bits_per_byte_by_hand():
+    # Row 0: a document ends (EOT) inside it and the next begins. Row 1: its last two ids are
+    # padding (length 3), which count in neither the loss nor the bytes.
+    rows = Rows([([0, 1, 2, EOT, 0], 5), ([2, 0, EOT, EOT, EOT], 3)])
+    result = evaluate(Constant(), rows, CPU, batch_rows=1, token_bytes=TOKEN_BYTES)
+    targets = [1, 2, EOT, 0] + [0, EOT]  # every real target
+    nats = [-math.log(PROBABILITIES[t]) for t in targets]
+    assert result.tokens == 6
+    assert math.isclose(result.loss, sum(nats) / 6, rel_tol=1e-6)
+    text = [t for t in targets if t != EOT]  # end-of-text is not text: in neither sum
+    assert result.text_bytes == sum(int(TOKEN_BYTES[t]) for t in text) == 2 + 3 + 1 + 1
+    expected = sum(-math.log(PROBABILITIES[t]) for t in text) / math.log(2) / 7
+    assert result.bpb is not None and math.isclose(result.bpb, expected, rel_tol=1e-6)
+
+
+def test_without_the_byte_table_there_is_no_bits_per_byte():
+    result = evaluate(Constant(), Rows([([0, 1, 2], 3)]), CPU, batch_rows=4)
+    assert result.bpb is None and result.tokens == 2
+
+
+def test_the_bytes_of_ids_are_the_bytes_of_the_text_even_cut_inside_a_character(token_data):
+    tokenizer = BpeTokenizer.load(token_data)
+    table = tokenizer.token_bytes()
+    assert table[tokenizer.eot_id] == 0 and len(table) == tokenizer.vocab_size
+    text = "naïve café: 日本語の文章, Ελληνικά, and plain words"
+    ids = tokenizer.encode(text)
+    assert int(table[ids].sum()) == len(text.encode("utf-8"))
+    # A small vocabulary spells rare characters byte by byte: some id is part of a character.
+    bytes_of = {rank: token for token, rank in tokenizer.ranks.items()}
+    partial = [i for i in ids if not _is_utf8(bytes_of[i])]
+    assert partial
+    cut = ids.index(partial[0]) + 1  # a row boundary inside that character
+    assert int(table[ids[:cut]].sum() + table[ids[cut:]].sum()) == len(text.encode("utf-8"))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_training_and_eval_report_bits_per_byte(token_data: Path, tmp_path):
+    data = open_token_data(token_data)
+    assert data.token_bytes is not None
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", str(token_data), "--out", str(out), *TINY, "max_steps=4"]
+    trained = CliRunner().invoke(train, [*args, "--json"])
+    assert trained.exit_code == 0, trained.output
+    lines = [line for line in (out / "metrics.jsonl").read_text().splitlines() if "val_bpb" in line]
+    assert lines and all('"val_bpb": null' not in line for line in lines)
+    evaluated = CliRunner().invoke(
+        train, ["eval", "--checkpoint", str(out), "--data", str(token_data), "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.output)
+    assert result["bpb"] > 0 and result["text_bytes"] > result["tokens"]  # > 1 byte per token
+    expected = result["loss"] * result["tokens"] / math.log(2) / result["text_bytes"]
+    assert result["bpb"] < expected  # the end-of-text targets' loss is left out

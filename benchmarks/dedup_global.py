@@ -47,7 +47,7 @@ TABLE = Table(
 def on_two_workers(step: GlobalStep) -> StageRun:
     """A dedup run whose `_progress/` folder holds the global step's folder."""
     folder = step.folder.parent
-    return StageRun("dedup", folder, folder, ExecutorConfig(workers=2), show_progress=False)
+    return StageRun("dedup", folder, ExecutorConfig(workers=2), show_progress=False)
 
 
 def peak_mb() -> dict[str, float]:

@@ -86,6 +86,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
     clusters = ClusterStats()
     tokenize: TokenizeStats | None = None
     kept_languages: Counter[str] = Counter()
+    unknown_bytes: set[str] = set()  # "input" or stages whose stats do not count bytes
     largest_cluster = 0  # a maximum, not a sum
     per_batch = []
     for part in parts:
@@ -98,6 +99,10 @@ def collect_report(corpus: Path) -> dict[str, Any]:
             manifests[stage].append(manifest)
             stats = read_json(folder / STATS) if (folder / STATS).is_file() else {}
             stage_stats[stage].add(type(stage_stats[stage]).from_json(stats))
+            if "text_bytes" not in stats:  # written before text bytes were counted
+                unknown_bytes.add(stage)
+            if stage == "extract" and "input_bytes" not in stats:
+                unknown_bytes.add("input")
             row[stage] = manifest["counts"]["documents"]
             if stage == "dedup":
                 kept_languages.update(_languages(folder))
@@ -116,7 +121,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
         "version": token_manifest["corpus"]["version"] if layout == "refresh" else None,
         "committed_at": token_manifest.get("created_at") if token_manifest else None,
         "batches": per_batch,
-        "funnel": _funnel(stage_stats, manifests, tokenize),
+        "funnel": _funnel(stage_stats, manifests, tokenize, unknown_bytes),
         "rejections": _rejections(stage_stats),
         "skipped": dict(extract.skipped),
         "formats": dict(extract.formats),
@@ -148,13 +153,16 @@ def _funnel(
     stats: dict[str, DocumentStats],
     manifests: dict[str, list[dict[str, Any]]],
     tokenize: TokenizeStats | None,
+    unknown_bytes: set[str],
 ) -> list[dict[str, Any]]:
-    """Documents and text bytes into and out of every stage, in order."""
+    """Documents and text bytes into and out of every stage, in order (bytes None where a
+    batch's stats did not count them)."""
     rows: list[dict[str, Any]] = []
-    previous_docs, previous_bytes = None, None
+    previous_docs: int | None = None
+    previous_bytes: int | None = None
     if manifests["extract"]:
         previous_docs = sum(len(m.get("inputs", [])) for m in manifests["extract"])
-        previous_bytes = stats["extract"].input_bytes
+        previous_bytes = None if "input" in unknown_bytes else stats["extract"].input_bytes
         rows.append(_row("input files", previous_docs, previous_bytes, None, None, {}))
     for stage in STAGE_FOLDERS:
         if not manifests[stage]:
@@ -163,8 +171,9 @@ def _funnel(
         kept, rejected = counts.kept, counts.rejected_documents
         docs_in = kept + rejected if stage != "extract" else previous_docs
         removed = {"documents": rejected, "bytes": sum(counts.rejected_text_bytes.values())}
-        rows.append(_row(stage, kept, counts.kept_text_bytes, docs_in, previous_bytes, removed))
-        previous_docs, previous_bytes = kept, counts.kept_text_bytes
+        kept_bytes = None if stage in unknown_bytes else counts.kept_text_bytes
+        rows.append(_row(stage, kept, kept_bytes, docs_in, previous_bytes, removed))
+        previous_docs, previous_bytes = kept, kept_bytes
     if tokenize is not None:
         row = _row("tokenize", tokenize.documents, None, previous_docs, previous_bytes, {})
         row["tokens"] = tokenize.tokens

@@ -70,7 +70,8 @@ def document_id(*parts: str) -> str:
 @dataclass(slots=True)
 class Document:
     """One document, as extract makes it and as the filter steps read and change it (text,
-    language, metadata, and the annotation columns a step adds)."""
+    language, metadata, and the annotation columns a step adds). In the filter the `date`
+    is None: the row keeps its parsed date column, which no step reads."""
 
     id: str
     text: str

@@ -202,7 +202,6 @@ class StageRun:
     where tasks run, and the two ways a phase runs."""
 
     name: str
-    output: Path
     progress_dir: Path
     executor: ExecutorConfig
     show_progress: bool
@@ -454,7 +453,7 @@ def _run_stage(stage: Stage, executor: ExecutorConfig, show_progress: bool) -> R
     for folder in stage.data_folders:
         remove_stale_temporaries(output / folder)
     started = time.monotonic()
-    commit = stage.run(StageRun(stage.name, output, progress_dir, executor, show_progress))
+    commit = stage.run(StageRun(stage.name, progress_dir, executor, show_progress))
     manifest, stats = _commit(stage, fingerprint, commit, time.monotonic() - started)
     remove_tree(progress_dir)
     return RunSummary(manifest, stats, up_to_date=False, tasks_run=commit.tasks_run)

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 
 def _added(mine: Any, theirs: Any) -> Any:
+    """The sum of two values of a stats field, sharing no mutable part with either."""
     if isinstance(mine, Counter):  # update, not +: a count of 0 stays a key
         total = Counter(mine)
         total.update(theirs)
@@ -21,13 +22,21 @@ def _added(mine: Any, theirs: Any) -> Any:
     if isinstance(mine, list):
         return [*mine, *theirs]
     if isinstance(mine, dict):
-        merged = dict(mine)
+        merged = {key: _copy(value) for key, value in mine.items()}
         for key, value in theirs.items():
-            merged[key] = _added(merged[key], value) if key in merged else value
+            merged[key] = _added(merged[key], value) if key in merged else _copy(value)
         return merged
     if isinstance(mine, Additive):
         return type(mine)().add(mine).add(theirs)
     return mine + theirs
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Additive):
+        return type(value)().add(value)
+    if isinstance(value, Counter | list | dict):
+        return _added(type(value)(), value)
+    return value
 
 
 @dataclass
@@ -172,7 +181,8 @@ class ClusterStats(Additive):
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterStats:
-        values = {item.name: data.get(item.name) for item in fields(cls) if item.name in data}
+        names = [item.name for item in fields(cls)]
+        values = {name: data[name] for name in names if data.get(name) is not None}
         values["cluster_sizes"] = Counter(values.get("cluster_sizes") or {})
         return cls(**values)
 

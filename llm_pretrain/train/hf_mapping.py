@@ -85,8 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("init_std", "initializer_range", default=0.02, convert=float),
 )
 
-# What our model computes and has no setting for: written on export, refused when different
-# on import (`unsupported`).
+# What our model computes and has no setting for: written on export. On import, the ones that
+# change what a model computes are refused when different (`unsupported`: activation, biases,
+# rope type); attention dropout acts only in training and is not checked.
 FIXED: dict[str, Any] = {
     "hidden_act": "silu",
     "rope_scaling": None,
@@ -148,7 +149,7 @@ def to_hf_config(config: ModelConfig, eot_id: int | None, dtype: str) -> dict[st
 
 
 def unsupported(hf: dict[str, Any]) -> list[str]:
-    """The settings of a LlamaForCausalLM config that our model does not compute (`FIXED`)."""
+    """The settings of a LlamaForCausalLM config that make it compute what ours does not."""
     problems = []
     if hf.get("hidden_act", "silu") != "silu":
         problems.append(f"hidden_act {hf['hidden_act']} (ours: silu)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -164,3 +165,16 @@ def test_report_of_a_chained_run(tmp_path):
     funnel = {row["stage"]: row for row in report["funnel"]}
     assert funnel["tokenize"]["tokens"] == report["tokens"]["tokens"] > 0
     assert "<h2>Batches" not in render_html(report)
+
+
+def test_bytes_an_earlier_version_did_not_count_show_as_unknown(corpus, tmp_path):
+    """Stats written before text bytes were counted: the funnel says unknown (None), not 0."""
+    old = tmp_path / "corpus"
+    shutil.copytree(corpus, old, symlinks=True)
+    for stats_file in (old / "batches").glob("*/filtered/_stats.json"):
+        stats = json.loads(stats_file.read_text())
+        del stats["text_bytes"]
+        stats_file.write_text(json.dumps(stats))
+    funnel = {row["stage"]: row for row in collect_report(old)["funnel"]}
+    assert funnel["filter"]["bytes_out"] is None and funnel["dedup"]["bytes_in"] is None
+    assert funnel["extract"]["bytes_out"] > 0 and funnel["dedup"]["bytes_out"] > 0

@@ -3,6 +3,7 @@ libraries we call do (trafilatura's fallbacks catch `Exception`)."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -41,3 +42,23 @@ def test_a_timeout_is_not_swallowed(work):
 def test_a_block_within_its_time_is_untouched():
     with time_limit(5.0):
         busy(0.01)
+
+
+class OuterTimeout(Exception):
+    """The task's own limit (as on Ray), around the documents' limits."""
+
+
+def test_a_document_limit_leaves_the_outer_limit_armed():
+    def expire(*_: object) -> None:
+        raise OuterTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(OuterTimeout):
+            with time_limit(5.0):
+                busy(0.01)  # a document well within its limit
+            busy(5.0)  # the rest of the task: the outer limit must still end it
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -288,7 +288,8 @@ def decide(step: GlobalStep, stage_run: StageRun) -> Decisions:
     count = step.partitions
 
     def run(tasks: list[Any], fn: Callable[[Any], TaskCounts], phase: str) -> None:
-        stage_run.map(tasks, fn, _failed, phase=f"{step.folder.name}/{phase}")
+        folder = step.folder.relative_to(stage_run.progress_dir)  # the global step's, in it
+        stage_run.map(tasks, fn, _failed, phase=f"{folder}/{phase}")
 
     stats: dict[str, Any] = {"partitions": count}
 

@@ -3,13 +3,15 @@ how a file's records are read), registered in `FORMATS`, the one table that disc
 planning, the extract stage and `--input`'s help read.
 
 Adding a format is a class here and its reader (a module of this package); settings it needs
-go into a section of `ExtractConfig` (as `html` and `pdf`). A reader is imported when a file of
-its format is read, so that discovery (`llm-data status`) does not load trafilatura or pymupdf.
+go into a section of `ExtractConfig` (as `html` and `pdf`). A reader is imported by `reader()`,
+not with this table, so that discovery (`llm-data status`) does not load trafilatura or
+pymupdf; the extract stage loads them all in the parent first (`load_readers`), so that a
+missing library fails at once, and workers start with them imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from llm_pretrain.pipeline.extract.input_file import InputFile
 
     Outcome = Document | Rejected | Skipped
+    # A generator: the stage closes it when it stops reading a file early.
+    Reader = Callable[[InputFile, ExtractConfig], Generator[Outcome, None, None]]
 
 
 class InputFormat:
@@ -27,9 +31,13 @@ class InputFormat:
     suffixes: ClassVar[tuple[str, ...]]  # matched case-insensitively, the longest one wins
     container: ClassVar[bool] = False  # many documents in one file: a task (and shard) of its own
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
-        """Each record's outcome: a document, a rejection with its reason, or a skip."""
+    def reader(self) -> Reader:
+        """The function that reads a file of this format (importing it)."""
         raise NotImplementedError
+
+    def read(self, file: InputFile, config: ExtractConfig) -> Generator[Outcome, None, None]:
+        """Each record's outcome: a document, a rejection with its reason, or a skip."""
+        return self.reader()(file, config)
 
 
 class Warc(InputFormat):
@@ -39,10 +47,10 @@ class Warc(InputFormat):
     suffixes = (".warc.wet.gz", ".warc.gz", ".warc", ".wet.gz", ".wet")
     container = True
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.warc import read_warc
 
-        return read_warc(file, config)
+        return read_warc
 
 
 class Html(InputFormat):
@@ -51,11 +59,13 @@ class Html(InputFormat):
     name = "html"
     suffixes = (".html.gz", ".htm.gz", ".html", ".htm", ".xhtml")
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.convert import html_filler
         from llm_pretrain.pipeline.extract.files import read_document
 
-        return read_document(file, config, lambda raw: html_filler(raw, None, config))
+        return lambda file, config: read_document(
+            file, config, lambda raw: html_filler(raw, None, config)
+        )
 
 
 class Pdf(InputFormat):
@@ -64,11 +74,11 @@ class Pdf(InputFormat):
     name = "pdf"
     suffixes = (".pdf",)
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.convert import pdf_filler
         from llm_pretrain.pipeline.extract.files import read_document
 
-        return read_document(file, config, lambda raw: pdf_filler(raw, config))
+        return lambda file, config: read_document(file, config, lambda raw: pdf_filler(raw, config))
 
 
 class Text(InputFormat):
@@ -77,11 +87,11 @@ class Text(InputFormat):
     name = "text"
     suffixes = (".txt.gz", ".txt", ".md")
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.convert import text_filler
         from llm_pretrain.pipeline.extract.files import read_document
 
-        return read_document(file, config, text_filler)
+        return lambda file, config: read_document(file, config, text_filler)
 
 
 class Jsonl(InputFormat):
@@ -91,10 +101,10 @@ class Jsonl(InputFormat):
     suffixes = (".jsonl.gz", ".jsonl", ".ndjson")
     container = True
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.files import read_jsonl
 
-        return read_jsonl(file, config)
+        return read_jsonl
 
 
 class Parquet(InputFormat):
@@ -104,10 +114,10 @@ class Parquet(InputFormat):
     suffixes = (".parquet",)
     container = True
 
-    def read(self, file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
+    def reader(self) -> Reader:
         from llm_pretrain.pipeline.extract.files import read_parquet
 
-        return read_parquet(file, config)
+        return read_parquet
 
 
 FORMATS: dict[str, InputFormat] = {
@@ -124,6 +134,12 @@ def format_of(path: str) -> InputFormat | None:
     """The format a file's name claims, or None (the file is reported as unsupported)."""
     lower = path.lower()
     return next((format for suffix, format in _BY_SUFFIX if lower.endswith(suffix)), None)
+
+
+def load_readers() -> None:
+    """Import every format's reader now (in the parent, before workers start)."""
+    for format in FORMATS.values():
+        format.reader()
 
 
 def suffixes_help() -> str:

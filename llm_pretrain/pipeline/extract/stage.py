@@ -22,7 +22,7 @@ from llm_pretrain.pipeline.documents import (
 from llm_pretrain.pipeline.executor import TaskFailure
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract.config import ExtractConfig
-from llm_pretrain.pipeline.extract.formats import FORMATS
+from llm_pretrain.pipeline.extract.formats import FORMATS, load_readers
 from llm_pretrain.pipeline.extract.input_file import InputFile
 from llm_pretrain.pipeline.extract.inputs import ExtractTask, discover, plan_tasks
 from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
@@ -207,6 +207,7 @@ def extract_stage(
     if inside:
         raise StageError(f"--output {output} contains the input {inside}")
     check_dataset_output(output, [], "input")
+    load_readers()  # a missing library fails here, and workers start with the readers loaded
     return DocumentStage(
         name="extract",
         output=output,

@@ -20,7 +20,7 @@ INDEX, BATCH = 1500, 2500
 def on_two_workers(step: GlobalStep) -> StageRun:
     """A dedup run whose `_progress/` folder holds the global step's folder."""
     folder = step.folder.parent
-    return StageRun("dedup", folder, folder, ExecutorConfig(workers=2), show_progress=False)
+    return StageRun("dedup", folder, ExecutorConfig(workers=2), show_progress=False)
 
 
 def in_memory(reader: NodeReader, config: DedupConfig) -> Decisions:

@@ -183,3 +183,21 @@ def test_progress_is_logged_when_stderr_is_not_a_terminal(tmp_path, config, monk
         run_extract([str(pages)], tmp_path / "out", config, show_progress=True)
     lines = [r.getMessage() for r in caplog.records if "docs/s" in r.getMessage()]
     assert lines and "MB read" in lines[-1]
+
+
+def test_a_reader_that_cannot_be_imported_fails_before_anything_is_written(
+    tmp_path, config, monkeypatch
+):
+    """A broken library (pymupdf missing its shared object) must not let the run start and
+    record every file as a failed task: the readers are loaded in the parent first."""
+    from llm_pretrain.pipeline.extract import formats
+
+    def broken() -> None:
+        raise ImportError("libmupdf.so: cannot open shared object file")
+
+    monkeypatch.setattr(formats.FORMATS["pdf"], "reader", broken)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "page.html").write_text("<html><body><p>text</p></body></html>")
+    with pytest.raises(ImportError, match="libmupdf"):
+        run_extract([str(tmp_path / "in")], tmp_path / "out", config, show_progress=False)
+    assert not (tmp_path / "out").exists()

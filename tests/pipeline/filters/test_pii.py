@@ -1,9 +1,8 @@
-import time
-
 import pytest
 from pydantic import ValidationError
 
 from llm_pretrain.pipeline.filters.pii import PiiMasking, PiiMaskingConfig
+from llm_pretrain.pipeline.limits import time_limit
 from tests.pipeline.filters.documents import doc_of
 from tests.pipeline.filters.samples import ENGLISH
 
@@ -316,6 +315,7 @@ def test_config_is_strict():
     ],
 )
 def test_pathological_inputs_stay_linear(text):
-    start = time.perf_counter()
-    PiiMasking(PiiMaskingConfig()).apply(doc_of(id="x", text=text))
-    assert time.perf_counter() - start < 0.5
+    # A quadratic pattern on these inputs runs for minutes, a linear one for milliseconds: the
+    # limit is a hang guard far from either, not a speed claim (the machine may be loaded).
+    with time_limit(30):
+        PiiMasking(PiiMaskingConfig()).apply(doc_of(id="x", text=text))

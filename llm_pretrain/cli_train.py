@@ -161,9 +161,15 @@ def pretrain(
     "--data",
     "-d",
     "data_dir",
-    required=True,
     type=LocalPath(exists=True, file_okay=False, path_type=Path),
     help="Folder written by llm-data tokenize with the checkpoint's tokenizer.",
+)
+@click.option(
+    "--text",
+    type=LocalPath(exists=True, path_type=Path),
+    help="Held-out text instead of --data: a document dataset (extract's, filter's, dedup's), "
+    "or .txt/.md files (a document each) and .jsonl files (a text field per line), tokenized "
+    "with the checkpoint's tokenizer.",
 )
 @click.option("--split", type=click.Choice(["val", "train"]), default="val", show_default=True)
 @click.option("--max-rows", type=click.IntRange(min=1), help="Rows used; default: all.")
@@ -173,22 +179,28 @@ def pretrain(
 @output_options
 def eval_(
     checkpoint: Path,
-    data_dir: Path,
+    data_dir: Path | None,
+    text: Path | None,
     split: str,
     max_rows: int | None,
     batch_rows: int,
     **options: Any,
 ) -> None:
-    """Loss and perplexity of a checkpoint on a split of a token dataset.
+    """Loss, perplexity and bits per byte of a checkpoint on a split of a token dataset, or on
+    held-out text. Bits per byte does not depend on the tokenizer: models trained with
+    different ones compare on the same text.
 
     \b
     Examples:
       llm-train eval --checkpoint runs/r1 --data corpus/tokens
+      llm-train eval --checkpoint runs/r1 --text heldout/ --json
     """
     from llm_pretrain.train.eval_run import evaluate_checkpoint, format_eval
 
+    if (data_dir is None) == (text is None):
+        raise click.UsageError("give --data TOKENS or --text PATH (one of them)")
     run = start(options, config=False)
-    result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows)
+    result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows, text=text)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     run.echo(result, format_eval(result))

@@ -12,6 +12,8 @@ import torch
 from click.testing import CliRunner
 
 from llm_pretrain.cli_train import train
+from llm_pretrain.config import load_config
+from llm_pretrain.stages import run_extract
 from llm_pretrain.tokenizer.bpe import BpeTokenizer
 from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.evaluate import evaluate
@@ -106,3 +108,56 @@ def test_training_and_eval_report_bits_per_byte(token_data: Path, tmp_path):
     assert result["bpb"] > 0 and result["text_bytes"] > result["tokens"]  # > 1 byte per token
     expected = result["loss"] * result["tokens"] / math.log(2) / result["text_bytes"]
     assert result["bpb"] < expected  # the end-of-text targets' loss is left out
+
+
+def test_eval_on_held_out_text_any_form_gives_the_same_bits_per_byte(token_data, tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", str(token_data), "--out", str(out), *TINY, "max_steps=2"]
+    assert CliRunner().invoke(train, args).exit_code == 0
+    texts = [
+        "The river authority published a survey of the northern coast.",
+        "Caf\u00e9 owners along the shore reported a quiet season.\nSecond line.",
+        "Engineers compared the water levels with records from the last century.",
+    ]
+    (tmp_path / "txt").mkdir()
+    for number, text in enumerate(texts):
+        (tmp_path / "txt" / f"doc-{number}.txt").write_text(text, encoding="utf-8")
+    jsonl = tmp_path / "docs.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+
+    def evaluated(*more: str) -> dict:
+        done = CliRunner().invoke(train, ["eval", "--checkpoint", str(out), *more, "--json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.output)
+
+    from_txt = evaluated("--text", str(tmp_path / "txt"))
+    from_jsonl = evaluated("--text", str(jsonl))
+    assert from_txt["split"] == "text" and from_txt["bpb"] > 0
+    # Every byte of the texts counts but those of each row's first id, which nothing predicts.
+    tokenizer = BpeTokenizer.load(token_data)
+    ids = [i for t in texts for i in [*tokenizer.encode(t), tokenizer.eot_id]]
+    first_ids = ids[:: open_token_data(token_data).seq_len + 1]
+    unpredicted = int(tokenizer.token_bytes()[first_ids].sum())
+    assert from_txt["text_bytes"] == sum(len(t.encode("utf-8")) for t in texts) - unpredicted
+    dataset = tmp_path / "extracted"
+    run_extract([str(tmp_path / "txt")], dataset, load_config(None), show_progress=False)
+    from_dataset = evaluated("--text", str(dataset))
+    for other in (from_jsonl, from_dataset):
+        assert {k: other[k] for k in ("loss", "bpb", "tokens", "text_bytes")} == {
+            k: from_txt[k] for k in ("loss", "bpb", "tokens", "text_bytes")
+        }
+
+
+def test_eval_refuses_text_it_cannot_read_and_wants_one_source(token_data, tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", str(token_data), "--out", str(out), *TINY, "max_steps=1"]
+    assert CliRunner().invoke(train, args).exit_code == 0
+    (tmp_path / "held").mkdir()
+    (tmp_path / "held" / "photo.png").write_bytes(b"\x89PNG")
+    eval_ = ["eval", "--checkpoint", str(out)]
+    wrong = CliRunner().invoke(train, [*eval_, "--text", str(tmp_path / "held")])
+    assert wrong.exit_code == 1 and "photo.png: not a text to evaluate on" in wrong.output
+    both = CliRunner().invoke(train, [*eval_, "--data", str(token_data), "--text", str(out)])
+    neither = CliRunner().invoke(train, eval_)
+    assert both.exit_code == neither.exit_code == 2
+    assert "give --data TOKENS or --text PATH" in neither.output

@@ -169,7 +169,8 @@ class FilterStats(DocumentStats):
 class ClusterStats(Additive):
     """Dedup's global step: duplicates found, clusters and their sizes (power-of-two buckets,
     "2", "3-4", "5-8"...), candidate and verified pairs. Under `dedup` in `_stats.json`, beside
-    its timings and memory."""
+    its timings and memory; read here, written by clusters.py and partitioned.py (which leave
+    out the pair counts when near-dedup is off)."""
 
     exact_duplicates: int = 0
     near_duplicates: int = 0
@@ -197,6 +198,16 @@ class TokenizeStats(Additive):
     text_bytes: int = 0
     empty_documents: int = 0
     tokens_per_document: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        by_length = sorted(self.tokens_per_document.items(), key=lambda kv: int(kv[0]))
+        return {
+            "documents": self.documents,
+            "tokens": self.tokens,
+            "text_bytes": self.text_bytes,
+            "empty_documents": self.empty_documents,
+            "tokens_per_document": dict(by_length),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenizeStats:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,7 @@ from llm_pretrain.pipeline.runner import (
     run_stage,
     shard_task_failed,
 )
+from llm_pretrain.pipeline.stats import TokenizeStats
 from llm_pretrain.storage import (
     atomic_write_bytes,
     file_sha256,
@@ -335,19 +337,17 @@ def commit_record(
     tokens = sum(split["tokens"] for split in splits.values())
     text_bytes = sum(totals.get("splits", {}).get(s, {}).get("text_bytes", 0) for s in SPLITS)
     cpu = totals.get("encode_cpu_seconds", 0.0)
+    empty = totals.get("empty_documents", [])
+    counted = TokenizeStats(
+        documents, tokens, text_bytes, len(empty), Counter(totals.get("tokens_per_document", {}))
+    )
     stats = {
+        **counted.to_json(),
         "tasks": len(encoded) + len(shards),
-        "documents": documents,
         # Documents without text: nothing to pack; their ids, so that none goes unaccounted.
-        "empty_documents": len(totals.get("empty_documents", [])),
-        "empty_document_ids": totals.get("empty_documents", []),
-        "tokens": tokens,
-        "text_bytes": text_bytes,
+        "empty_document_ids": empty,
         # Compression of the text itself: the end-of-text ids (one per document) are not counted.
         "bytes_per_token": round(text_bytes / (tokens - documents), 4) if tokens else 0.0,
-        "tokens_per_document": dict(
-            sorted(totals.get("tokens_per_document", {}).items(), key=lambda kv: int(kv[0]))
-        ),
         "encode_cpu_seconds": round(cpu, 3),
         "encode_mb_per_cpu_second": round(text_bytes / 1e6 / cpu, 3) if cpu else None,
         "seconds": seconds,

@@ -147,7 +147,9 @@ def config_file_options(command: Callable) -> Callable:
     )(command)
 
 
-def resolve_config(config_path: Path | None, assignments: Iterable[str], options: dict) -> Any:
+def resolve_config(
+    config_path: Path | None, assignments: Iterable[str], options: dict, as_json: bool = False
+) -> Any:
     """YAML, then --set assignments, then dedicated options (the most specific wins). With
     --print-config: print the sections this command uses, and exit."""
     overrides = dict(parse_assignment(text) for text in assignments)
@@ -161,7 +163,7 @@ def resolve_config(config_path: Path | None, assignments: Iterable[str], options
     logging.getLogger(__name__).debug("config (what differs from the defaults): %s", changed)
     if options.get("print_config"):
         ctx = click.get_current_context()
-        click.echo(config_yaml(config, config_sections(ctx)), nl=False)
+        click.echo(config_text(config, config_sections(ctx), as_json), nl=False)
         ctx.exit(0)
     return config
 
@@ -187,7 +189,7 @@ def start(options: dict[str, Any], config: bool = True) -> Run:
     if not config:
         return Run(quiet, as_json, None)
     path, assignments = options.pop("config_path"), options.pop("assignments")
-    return Run(quiet, as_json, resolve_config(path, assignments, options))
+    return Run(quiet, as_json, resolve_config(path, assignments, options, as_json))
 
 
 def output_options(command: Callable) -> Callable:
@@ -342,6 +344,16 @@ def config_sections(ctx: click.Context) -> list[str] | None:
             if param.name and param.name.startswith(PREFIX)
         }
     )
+
+
+def config_text(config: BaseModel, sections: Iterable[str] | None, as_json: bool) -> str:
+    """The config for --print-config: YAML with descriptions, or with --json plain JSON."""
+    if not as_json:
+        return config_yaml(config, sections)
+    values = config.model_dump(mode="json")
+    if sections is not None:
+        values = {name: values[name] for name in sections}
+    return json.dumps(values, indent=2, sort_keys=True) + "\n"
 
 
 def config_yaml(config: BaseModel, sections: Iterable[str] | None = None) -> str:

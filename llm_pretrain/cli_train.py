@@ -17,7 +17,7 @@ from llm_pretrain.cli_options import (
     FiniteRange,
     LocalPath,
     StopsCleanly,
-    config_yaml,
+    config_text,
     output_options,
     safe_console,
     setup_logging,
@@ -131,7 +131,7 @@ def pretrain(
     try:
         config = load_train_config(config_path, overrides)
         if print_config:
-            click.echo(config_yaml(config), nl=False)
+            click.echo(config_text(config, None, as_json), nl=False)
             return
         data_dir = data_dir or (Path(config.data) if config.data else None)
         out = out or (Path(config.out) if config.out else None)

@@ -12,7 +12,7 @@ from llm_pretrain.cli import data
 from llm_pretrain.cli_chain import expand_chain
 from llm_pretrain.cli_options import FLAGS, spread_values
 from llm_pretrain.cli_train import train
-from llm_pretrain.config import PipelineConfig
+from llm_pretrain.config import PipelineConfig, load_config
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.samples import build_sample
 from llm_pretrain.train.config import TrainConfig
@@ -365,3 +365,16 @@ def test_a_failed_refresh_is_one_line_on_the_console(tmp_path):
                     "--set", "filter.steps=[quality_classifier]", "--set", model)  # fmt: skip
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "refresh failed" in (tmp_path / "w" / "refresh.log").read_text()
+
+
+def test_print_config_with_json_prints_json_that_loads_back(tmp_path):
+    done = CliRunner().invoke(
+        data, ["filter", "--print-config", "--json", "--set", "filter.dry_run=true"]
+    )
+    assert done.exit_code == 0, done.output
+    printed = json.loads(done.output)
+    assert sorted(printed) == ["executor", "filter"] and printed["filter"]["dry_run"] is True
+    (tmp_path / "config.json").write_text(done.output)  # JSON is YAML: a --config
+    assert load_config(tmp_path / "config.json").filter.dry_run is True
+    recipe = CliRunner().invoke(train, ["pretrain", "--print-config", "--json", "max_steps=7"])
+    assert recipe.exit_code == 0 and json.loads(recipe.output)["max_steps"] == 7

@@ -44,8 +44,22 @@ def overlap_problem(
     return None
 
 
+def dangling_problem(output: Path | str, output_name: str) -> str | None:
+    """An output that is, or lies in, a link to nothing: creating it would fail as "File
+    exists"."""
+    for path in (Path(output), *Path(output).parents):
+        if path.is_symlink() and not path.exists():
+            where = "is" if path == Path(output) else f"lies in {path},"
+            target = os.readlink(path)
+            return f"{output_name} {output} {where} a link to {target}, which does not exist"
+    return None
+
+
 def protected_problem(output: Path | str, output_name: str) -> str | None:
-    """An output that is or contains the working folder or the home folder (`.`, `~`, `/`)."""
+    """An output that is or contains the working folder or the home folder (`.`, `~`, `/`),
+    or that is a link to nothing."""
+    if (problem := dangling_problem(output, output_name)) is not None:
+        return problem
     out = _resolved(output)
     for name, folder in (("the current folder", Path.cwd()), ("your home folder", Path.home())):
         folder = _resolved(folder)

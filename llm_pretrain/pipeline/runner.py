@@ -45,7 +45,7 @@ from llm_pretrain.pipeline.documents import SCHEMA_VERSION
 from llm_pretrain.pipeline.executor import TaskFailure, build_executor
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.lock import folder_lock
-from llm_pretrain.pipeline.outputs import foreign_entries, overlap_problem
+from llm_pretrain.pipeline.outputs import dangling_problem, foreign_entries, overlap_problem
 from llm_pretrain.pipeline.progress import ProgressBar
 from llm_pretrain.pipeline.stats import DocumentStats
 from llm_pretrain.storage import (
@@ -389,7 +389,8 @@ def clear_output(output: Path) -> None:
 def check_dataset_output(output: Path, sources: Sequence[Path], source_name: str) -> None:
     """Refuse, before anything is touched, an output that is, contains or lies inside one of
     the folders the stage reads (with --overwrite it would be cleared first)."""
-    problem = overlap_problem(output, sources, "--output", source_name)
+    problem = dangling_problem(output, "--output")
+    problem = problem or overlap_problem(output, sources, "--output", source_name)
     if problem:
         raise StageError(problem)
     if output.exists() and not output.is_dir():

@@ -249,3 +249,20 @@ def test_a_path_through_a_link_and_dotdot_is_checked_where_it_lands(datasets, tm
                     "--overwrite")  # fmt: skip
     refused(result, "input dataset")
     assert snapshot(work) == before
+
+
+def test_an_output_that_is_or_lies_in_a_link_to_nothing_is_named(tmp_path):
+    """Not "File exists" (what creating it says): the link and where it points."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("word " * 30)
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    runner = CliRunner()
+    alone = runner.invoke(
+        data, ["extract", "-i", str(tmp_path / "in"), "-o", str(tmp_path / "gone")]
+    )
+    assert alone.exit_code == 1
+    assert f"is a link to {tmp_path / 'nowhere'}, which does not exist" in alone.output
+    chain = ["extract", "-i", str(tmp_path / "in"), "filter", "--output", str(tmp_path / "gone")]
+    chained = runner.invoke(data, chain)
+    assert chained.exit_code == 1 and f"lies in {tmp_path / 'gone'}, a link to" in chained.output
+    assert not (tmp_path / "nowhere").exists()

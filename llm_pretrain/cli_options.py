@@ -235,6 +235,9 @@ class StopsCleanly(click.Group):
         kwargs.setdefault("context_settings", {}).setdefault("help_option_names", ["-h", "--help"])
         super().__init__(*args, **kwargs)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, options_after_first_command(args, self.commands))
+
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
@@ -300,9 +303,24 @@ class MultiValueGroup(StopsCleanly):
     chain_folders: dict[str, str] = {}
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = options_after_first_command(args, self.commands)
         args = spread_values(args, self.multi_value_options, self.commands)
         ctx.meta[IN_CHAIN] = chained_stages(args, self.commands, self.chain_folders)
         return super().parse_args(ctx, expand_chain(args, self.commands, self.chain_folders))
+
+
+GROUP_OPTIONS = {"--help", "-h", "--version"}
+
+
+def options_after_first_command(args: list[str], commands: Iterable[str]) -> list[str]:
+    """`llm-data -q extract ...` as `llm-data extract -q ...`: options before the first command
+    are the command's (the group has none but help and version), and in a chain they then
+    apply to every stage as the run options after it do."""
+    names = set(commands)
+    first = next((i for i, arg in enumerate(args) if arg in names), None)
+    if not first or not args[0].startswith("-") or GROUP_OPTIONS & set(args[:first]):
+        return args
+    return [args[first], *args[:first], *args[first + 1 :]]
 
 
 def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[str]) -> list[str]:

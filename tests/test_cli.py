@@ -378,3 +378,20 @@ def test_print_config_with_json_prints_json_that_loads_back(tmp_path):
     assert load_config(tmp_path / "config.json").filter.dry_run is True
     recipe = CliRunner().invoke(train, ["pretrain", "--print-config", "--json", "max_steps=7"])
     assert recipe.exit_code == 0 and json.loads(recipe.output)["max_steps"] == 7
+
+
+def test_run_options_before_the_first_command_are_its_own(tmp_path):
+    build_sample(tmp_path / "crawl", pages=3, pdfs=0, seed=1)
+    crawl, out = str(tmp_path / "crawl"), tmp_path / "out"
+    runner = CliRunner()
+    alone = runner.invoke(data, ["-q", "--json", "extract", "-i", crawl, "-o", str(out / "a")])
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.output)["counts"]["documents"] > 0
+    chain = ["--workers", "1", "extract", "-i", crawl, "filter", "--output", str(out / "b")]
+    chained = runner.invoke(data, chain)
+    assert chained.exit_code == 0, chained.output
+    assert (out / "b" / "extracted").is_dir() and (out / "b" / "filtered").is_dir()
+    assert runner.invoke(data, ["--version"]).exit_code == 0
+    assert "Usage:" in runner.invoke(data, ["-h"]).output
+    recipe = runner.invoke(train, ["-q", "pretrain", "--print-config", "--json", "max_steps=3"])
+    assert recipe.exit_code == 0 and json.loads(recipe.output)["max_steps"] == 3

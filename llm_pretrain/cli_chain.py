@@ -35,7 +35,7 @@ def _option(command: click.Command, arg: str) -> click.Option | None:
     return None
 
 
-def _takes_value(command: click.Command, option: str) -> bool:
+def takes_value(command: click.Command, option: str) -> bool:
     param = _option(command, option)
     return param is not None and not (param.is_flag or param.count) and "=" not in option
 
@@ -63,7 +63,7 @@ def _options(command: click.Command, args: list[str]) -> list[list[str]]:
     expanded = [part for arg in args for part in _flag_cluster(command, arg)]
     items: list[list[str]] = []
     for arg in expanded:
-        if items and len(items[-1]) == 1 and _takes_value(command, items[-1][0]):
+        if items and len(items[-1]) == 1 and takes_value(command, items[-1][0]):
             items[-1].append(arg)
         else:
             items.append([arg])
@@ -87,7 +87,7 @@ def _share_run_options(
         kept: list[str] = []
         for item in _options(commands[name], part):
             flag = item[0].split("=", 1)[0]
-            if len(item) == 1 and _takes_value(commands[name], item[0]):
+            if len(item) == 1 and takes_value(commands[name], item[0]):
                 raise click.UsageError(f"{flag} needs a value")
             if flag in shared:
                 run_options += item
@@ -121,7 +121,7 @@ def _segments(
             not expects_value
             and command is not None
             and arg.startswith("-")
-            and _takes_value(command, arg)
+            and takes_value(command, arg)
         )
     return head, segments
 

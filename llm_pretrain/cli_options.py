@@ -9,7 +9,7 @@ import math
 import signal
 import sys
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin
@@ -18,7 +18,7 @@ import click
 import yaml
 from pydantic import BaseModel
 
-from llm_pretrain.cli_chain import IN_CHAIN, chained_stages, expand_chain
+from llm_pretrain.cli_chain import IN_CHAIN, chained_stages, expand_chain, takes_value
 from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
@@ -312,15 +312,25 @@ class MultiValueGroup(StopsCleanly):
 GROUP_OPTIONS = {"--help", "-h", "--version"}
 
 
-def options_after_first_command(args: list[str], commands: Iterable[str]) -> list[str]:
+def options_after_first_command(
+    args: list[str], commands: Mapping[str, click.Command]
+) -> list[str]:
     """`llm-data -q extract ...` as `llm-data extract -q ...`: options before the first command
     are the command's (the group has none but help and version), and in a chain they then
-    apply to every stage as the run options after it do."""
-    names = set(commands)
-    first = next((i for i, arg in enumerate(args) if arg in names), None)
-    if not first or not args[0].startswith("-") or GROUP_OPTIONS & set(args[:first]):
+    apply to every stage as the run options after it do. The value of an option that takes
+    one is skipped (`--output filter extract`: `filter` is a folder, not the command); a
+    leading `--`, a help or version option, or anything else unexpected leaves `args` as they
+    are, for Click to judge."""
+    position = 0
+    while position < len(args) and args[position] not in commands:
+        arg = args[position]
+        if arg == "--" or not arg.startswith("-") or arg.split("=", 1)[0] in GROUP_OPTIONS:
+            return args
+        has_value = any(takes_value(command, arg) for command in commands.values())
+        position += 2 if has_value else 1
+    if position == 0 or position >= len(args):
         return args
-    return [args[first], *args[:first], *args[first + 1 :]]
+    return [args[position], *args[:position], *args[position + 1 :]]
 
 
 def spread_values(args: list[str], options: Iterable[str], stop_words: Iterable[str]) -> list[str]:

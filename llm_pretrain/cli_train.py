@@ -199,6 +199,9 @@ def eval_(
 
     if (data_dir is None) == (text is None):
         raise click.UsageError("give --data TOKENS or --text PATH (one of them)")
+    default = click.core.ParameterSource.DEFAULT
+    if text is not None and click.get_current_context().get_parameter_source("split") != default:
+        raise click.UsageError("--split chooses a split of --data; --text is evaluated whole")
     run = start(options, config=False)
     result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows, text=text)
     if int(os.environ.get("RANK", "0")) != 0:

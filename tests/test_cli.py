@@ -380,7 +380,7 @@ def test_print_config_with_json_prints_json_that_loads_back(tmp_path):
     assert recipe.exit_code == 0 and json.loads(recipe.output)["max_steps"] == 7
 
 
-def test_run_options_before_the_first_command_are_its_own(tmp_path):
+def test_run_options_before_the_first_command_are_its_own(tmp_path, monkeypatch):
     build_sample(tmp_path / "crawl", pages=3, pdfs=0, seed=1)
     crawl, out = str(tmp_path / "crawl"), tmp_path / "out"
     runner = CliRunner()
@@ -393,5 +393,14 @@ def test_run_options_before_the_first_command_are_its_own(tmp_path):
     assert (out / "b" / "extracted").is_dir() and (out / "b" / "filtered").is_dir()
     assert runner.invoke(data, ["--version"]).exit_code == 0
     assert "Usage:" in runner.invoke(data, ["-h"]).output
+    # An option's value that is a command's name is the value: a folder called filter.
+    monkeypatch.chdir(tmp_path)
+    named = runner.invoke(data, ["--output", "filter", "extract", "-i", crawl, "-q"])
+    assert named.exit_code == 0, named.output
+    assert (tmp_path / "filter" / "_manifest.json").is_file() and not (
+        tmp_path / "extract"
+    ).exists()
+    dashes = runner.invoke(data, ["--", "extract", "-i", crawl, "-o", str(out / "c"), "-q"])
+    assert dashes.exit_code == 0, dashes.output
     recipe = runner.invoke(train, ["-q", "pretrain", "--print-config", "--json", "max_steps=3"])
     assert recipe.exit_code == 0 and json.loads(recipe.output)["max_steps"] == 3

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from llm_pretrain.pipeline.dataset import MANIFEST, shard_paths
+from llm_pretrain.pipeline.documents import representable
 from llm_pretrain.tokenizer.bpe import BpeTokenizer
 from llm_pretrain.tokenizer.packing import pack_rows
 from llm_pretrain.train.runtime import TrainError
@@ -24,28 +25,42 @@ JSONL_SUFFIXES = (".jsonl",)
 
 def read_texts(path: Path) -> list[str]:
     """The documents of a dataset folder, of a .txt/.md/.jsonl file, or of such files in a
-    folder (read recursively, in name order); a file of another kind is refused."""
+    folder (read recursively, in name order, hidden files and folders left out as extract
+    leaves them); a file of another kind is refused, and so is input without any text.
+    Lone surrogates (a JSON "\\ud800") become backslash escapes, as in the datasets."""
     if (path / MANIFEST).is_file():
-        return [
+        texts = [
             text
             for shard in shard_paths(path)
             for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()
         ]
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    texts: list[str] = []
-    for file in files:
-        if file.suffix in TEXT_SUFFIXES:
-            texts.append(_decoded(file))
-        elif file.suffix in JSONL_SUFFIXES:
-            texts += _jsonl_texts(file)
-        else:
-            raise TrainError(
-                f"{file}: not a text to evaluate on (give a dataset folder, or "
-                f"{', '.join(TEXT_SUFFIXES + JSONL_SUFFIXES)} files)"
-            )
+    else:
+        texts = []
+        for file in _files(path):
+            suffix = file.suffix.lower()
+            if suffix in TEXT_SUFFIXES:
+                texts.append(_decoded(file))
+            elif suffix in JSONL_SUFFIXES:
+                texts += _jsonl_texts(file)
+            else:
+                raise TrainError(
+                    f"{file}: not a text to evaluate on (give a dataset folder, or "
+                    f"{', '.join(TEXT_SUFFIXES + JSONL_SUFFIXES)} files)"
+                )
+    texts = [representable(text) for text in texts if text.strip()]
     if not texts:
         raise TrainError(f"{path} holds no text to evaluate on")
     return texts
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        file
+        for file in path.rglob("*")
+        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
+    )
 
 
 def _decoded(file: Path) -> str:
@@ -62,7 +77,7 @@ def _jsonl_texts(file: Path) -> list[str]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise TrainError(f"{file}:{number} is not a JSON object") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise TrainError(f"{file}:{number} has no text field")

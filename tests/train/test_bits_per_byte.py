@@ -161,3 +161,27 @@ def test_eval_refuses_text_it_cannot_read_and_wants_one_source(token_data, tmp_p
     neither = CliRunner().invoke(train, eval_)
     assert both.exit_code == neither.exit_code == 2
     assert "give --data TOKENS or --text PATH" in neither.output
+    (tmp_path / "empty.txt").write_text("  \n")
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    for path, message in [(tmp_path / "empty.txt", "holds no text to evaluate on"),
+                          (nested, "nested.jsonl:1 is not a JSON object")]:  # fmt: skip
+        refused = CliRunner().invoke(train, [*eval_, "--text", str(path)])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+    split = CliRunner().invoke(train, [*eval_, "--text", str(tmp_path / "held"), "--split", "val"])
+    assert split.exit_code == 2 and "--split chooses a split of --data" in split.output
+
+
+def test_eval_text_leaves_hidden_files_out_and_takes_any_case_and_any_string(token_data, tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", str(token_data), "--out", str(out), *TINY, "max_steps=1"]
+    assert CliRunner().invoke(train, args).exit_code == 0
+    held = tmp_path / "held"
+    (held / ".git").mkdir(parents=True)
+    (held / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (held / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (held / "NOTES.TXT").write_text("Field notes on the northern coast and its water levels.")
+    (held / "odd.jsonl").write_text(json.dumps({"text": "a lone \ud800 surrogate, kept"}) + "\n")
+    done = CliRunner().invoke(train, ["eval", "--checkpoint", str(out), "--text", str(held)])
+    assert done.exit_code == 0, done.output
+    assert "bits/byte" in done.output

@@ -268,9 +268,11 @@ class DocumentStage:
     on_failure: Callable[[Any, TaskFailure], TaskResult | Retry]  # runs in the parent
     config: dict[str, Any]
     inputs: list[dict[str, Any]]
+    # What its tasks count: named by every stage, since a narrower type would drop the
+    # counts it does not know (extract's input errors) from _stats.json without a word.
+    stats_type: type[DocumentStats]
     extra_stats: dict[str, Any] = field(default_factory=dict)
     prepare: Callable[[StageRun], dict[str, Any]] | None = None
-    stats_type: type[DocumentStats] = DocumentStats  # what its tasks count
     data_glob: str = SHARD_GLOB
     data_folders: tuple[str, ...] = ("", REJECTED_DIR)
 

@@ -46,7 +46,8 @@ def evaluate_checkpoint(
             reader = text_rows(read_texts(text), tokenizer, int(state["data"]["seq_len"]))
             token_bytes, where, split = tokenizer.token_bytes(), text, "text"
         else:
-            assert data_dir is not None
+            if data_dir is None:
+                raise TrainError("give the token data or the text to evaluate on")
             data = open_token_data(data_dir)
             reader = _token_split(data, data_dir, split, checkpoint, state, runtime)
             token_bytes, where = data.token_bytes, data_dir

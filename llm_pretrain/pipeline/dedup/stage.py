@@ -394,6 +394,7 @@ def run_dedup(
             config={**config.decision_settings(), "batch": batch},
             inputs=inputs,
             prepare=DedupPlan(tasks, config, index, batch).prepare,
+            stats_type=DocumentStats,
         )
         summary = run_stage(stage, executor, show_progress, overwrite)
         if index is not None:

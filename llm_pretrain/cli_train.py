@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,20 @@ def checkpoint_option(
         type=LocalPath(exists=True, file_okay=False, path_type=Path),
         help=help_text,
     )
+
+
+@contextmanager
+def exit_when_stopped() -> Iterator[None]:
+    """SIGINT or SIGTERM stopped training after a checkpoint of the step it stopped at: say
+    how to continue (rank 0) and exit with the signal's code."""
+    from llm_pretrain.train.trainer import Stopped
+
+    try:
+        yield
+    except Stopped as exc:
+        if int(os.environ.get("RANK", "0")) == 0:
+            click.echo(str(exc), err=True)
+        raise SystemExit(exit_code(exc.signum)) from None
 
 
 @click.group(cls=StopsCleanly)
@@ -124,35 +139,167 @@ def pretrain(
     from llm_pretrain.config import ConfigError
     from llm_pretrain.train.config import load_train_config
     from llm_pretrain.train.summary import format_train_summary
-    from llm_pretrain.train.trainer import Stopped, foreign_run_problem
+    from llm_pretrain.train.trainer import foreign_run_problem
     from llm_pretrain.train.trainer import pretrain as run_pretrain
 
     setup_logging(quiet, verbose)
-    try:
-        config = load_train_config(config_path, overrides)
-        if print_config:
-            click.echo(config_text(config, None, as_json), nl=False)
-            return
-        data_dir = data_dir or (Path(config.data) if config.data else None)
-        out = out or (Path(config.out) if config.out else None)
-        if data_dir is None or out is None:
-            raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
-        sources = [data_dir, *([init_from] if init_from else [])]
-        problem = overlap_problem(out, sources, "--out", "input folder")
-        problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
-        if problem:
-            raise UserError(problem)
+    config = load_train_config(config_path, overrides)
+    if print_config:
+        click.echo(config_text(config, None, as_json), nl=False)
+        return
+    data_dir = data_dir or (Path(config.data) if config.data else None)
+    out = out or (Path(config.out) if config.out else None)
+    if data_dir is None or out is None:
+        raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
+    sources = [data_dir, *([init_from] if init_from else [])]
+    problem = overlap_problem(out, sources, "--out", "input folder")
+    problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
+    if problem:
+        raise UserError(problem)
+    with exit_when_stopped():
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
-    except Stopped as exc:  # SIGINT or SIGTERM, after a checkpoint of the step it stopped at
-        if int(os.environ.get("RANK", "0")) == 0:
-            click.echo(str(exc), err=True)
-        raise SystemExit(exit_code(exc.signum)) from None
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
         click.echo(format_train_summary(result.to_json()), nl=False)
+
+
+ABLATE_RECIPE = Path("configs/train/ablate-tiny.yaml")
+
+
+@train.command()
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    required=True,
+    metavar="NAME=DATASET",
+    help="A corpus to compare (repeatable): a document dataset (extract's, filter's, dedup's), "
+    "or a `filter --dry-run` output as the filter would keep it, NAME=DRY:without=RULE[,RULE] "
+    "with those rules (or steps) lifted.",
+)
+@click.option(
+    "--eval",
+    "evals",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Held-out text to compare the models on (repeatable): a document dataset, or .txt/.md "
+    "files (a document each) and .jsonl files (a text field per line).",
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=LocalPath(file_okay=False, path_type=Path),
+    help="Ablation folder: token data, a pretrain run per variant and seed, results.json, "
+    "ablation.png. The same command again continues a killed ablation.",
+)
+@click.option(
+    "--tokens",
+    help="Training tokens of every run (20M, 2.5B...), in whole steps; default: the recipe's "
+    "max_steps.",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=LocalPath(dir_okay=False, path_type=Path),
+    default=ABLATE_RECIPE,
+    show_default=True,
+    help="Training recipe of every run.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs per variant, with seeds recipe.seed, +1...: mean and spread.",
+)
+@click.option("--vocab-size", type=click.IntRange(min=260), default=8192, show_default=True)
+@click.option("--seq-len", type=click.IntRange(min=1), help="Default: the model's max_seq_len.")
+@click.option(
+    "--val-fraction",
+    type=FiniteRange(min=0, max=1, max_open=True),
+    default=0.02,
+    show_default=True,
+    help="Share of each variant's documents held out (by a hash of the text, so a document "
+    "is on the same side in every variant).",
+)
+@click.option(
+    "--tokenizer",
+    type=LocalPath(exists=True, path_type=Path),
+    help="Use this tokenizer instead of training one on an equal share of every variant.",
+)
+@click.option(
+    "--remove-overlap",
+    is_flag=True,
+    help="Train without the variants' documents that are also in an eval set (exact text); "
+    "without it such an overlap is refused.",
+)
+@click.option("--eval-max-rows", type=click.IntRange(min=1), help="Rows per evaluation; all.")
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@output_options
+def ablate(
+    variants: tuple[str, ...],
+    evals: tuple[str, ...],
+    out: Path,
+    tokens: str | None,
+    config_path: Path,
+    seeds: int,
+    vocab_size: int,
+    seq_len: int | None,
+    val_fraction: float,
+    tokenizer: Path | None,
+    remove_overlap: bool,
+    eval_max_rows: int | None,
+    overrides: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """Train the same model on each variant of a corpus at an equal token budget, and compare
+    them by bits per byte on held-out text: does my filtering help?
+
+    Every variant is tokenized with one tokenizer, its validation split held out by document;
+    every run has the same recipe, seeds and tokens (a smaller variant repeats epochs). The
+    table gives each model's bits per byte on every eval set and on every variant's validation
+    split; results.json and ablation.png hold it all. Each run is an ordinary pretrain run
+    folder under OUT/runs/ (export it, sample it). Under torchrun every run uses all processes.
+
+    \b
+    Examples:
+      llm-train ablate --variant raw=corpus/extracted --variant filtered=corpus/filtered \\
+          --eval clean=heldout/ --out ablations/run1 --tokens 2M --seeds 3
+      llm-train ablate --variant all=corpus/dry --variant no-c4=corpus/dry:without=c4_quality \\
+          --eval clean=heldout/ --out ablations/c4
+    """
+    from llm_pretrain.ablate.results import format_results
+    from llm_pretrain.ablate.run import AblationSettings, run_ablation
+    from llm_pretrain.ablate.spec import parse_eval, parse_tokens, parse_variant
+    from llm_pretrain.train.config import load_train_config
+
+    run = start(options, config=False)
+    if not config_path.is_file():
+        raise click.BadParameter(f"{config_path} does not exist", param_hint="'--config'")
+    settings = AblationSettings(
+        variants=[parse_variant(text) for text in variants],
+        evals=[parse_eval(text) for text in evals],
+        out=out,
+        recipe=load_train_config(config_path, overrides),
+        tokens=parse_tokens(tokens) if tokens is not None else None,
+        seeds=seeds,
+        vocab_size=vocab_size,
+        seq_len=seq_len,
+        val_fraction=val_fraction,
+        tokenizer=tokenizer,
+        remove_overlap=remove_overlap,
+        eval_max_rows=eval_max_rows,
+    )
+    with exit_when_stopped():
+        results = run_ablation(settings, show_progress=not run.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    run.echo(results, format_results(results, out))
 
 
 @train.command(name="eval")

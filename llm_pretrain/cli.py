@@ -410,21 +410,32 @@ def status(workdir: Path, inputs: tuple[str, ...], **options: Any) -> None:
     type=LocalPath(dir_okay=False, path_type=Path),
     help="The HTML file to write (default: CORPUS/report.html).",
 )
+@click.option(
+    "--ablation",
+    "ablations",
+    multiple=True,
+    type=LocalPath(exists=True, file_okay=False, path_type=Path),
+    help="An llm-train ablate folder to show (repeatable); those under CORPUS/ablations/ are "
+    "shown without it.",
+)
 @output_options
-def report(corpus: Path, output: Path | None, **options: Any) -> None:
+def report(corpus: Path, output: Path | None, ablations: tuple[Path, ...], **options: Any) -> None:
     """One self-contained HTML page on a corpus: the funnel of every stage and rule, languages,
-    dedup clusters, tokens, charts. CORPUS is a refresh work folder or a chain's --output.
+    dedup clusters, tokens, charts, and the ablations that compared its variants. CORPUS is a
+    refresh work folder or a chain's --output.
 
     \b
     Examples:
       llm-data report corpus/
-      llm-data report corpus/ -o report.html
+      llm-data report corpus/ -o report.html --ablation ablations/run1
     """
     from llm_pretrain.corpus.report import collect_report, format_report_line
+    from llm_pretrain.corpus.report_ablation import ablation_summary, find_ablations
     from llm_pretrain.corpus.report_html import write_report
 
     run = start(options, config=False)
     data = collect_report(corpus)
+    data["ablations"] = [ablation_summary(f) for f in find_ablations(corpus, list(ablations))]
     path = write_report(data, output or corpus / "report.html")
     run.echo({**data, "output": str(path)}, format_report_line(data, path))
 

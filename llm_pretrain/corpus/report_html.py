@@ -61,6 +61,7 @@ def render_html(data: dict[str, Any]) -> str:
         _tokens(data),
         _batches(data),
         _extraction(data),
+        _ablations(data),
     ]
     title = f"Corpus report: {data['corpus']}"
     return (
@@ -343,3 +344,37 @@ def _extraction(data: dict[str, Any]) -> str:
         + _table(("file", "error", "records read before it"), errors, text_columns=2)
         + tail
     )
+
+
+def _ablations(data: dict[str, Any]) -> str:
+    """Each ablation's bits per byte on its eval sets, and its chart, embedded."""
+    parts = []
+    for ablation in data.get("ablations", []):
+        evals = list(dict.fromkeys(e for v in ablation["variants"].values() for e in v["eval"]))
+        spread = ablation["seeds"] > 1
+        rows = []
+        for name, variant in ablation["variants"].items():
+            row: list[Any] = [name, _number(variant["tokens"]), f"{variant['epochs'] or 0:.2f}"]
+            for where in evals:
+                cell = variant["eval"].get(where) or {}
+                text = "-" if cell.get("bpb") is None else f"{cell['bpb']:.4f}"
+                if spread and cell.get("bpb") is not None:
+                    text += f" ± {cell['bpb_std']:.4f}"
+                if ablation["best"].get(where) == name:
+                    text += " (best)"
+                elif name in ablation["beyond_spread"].get(where, []):
+                    text += " *"
+                row.append(text)
+            rows.append(row)
+        chart = Path(ablation["chart"]).read_bytes() if ablation.get("chart") else None
+        parts.append(
+            f"<h3>{escape(ablation['path'])}</h3><p class='note'>"
+            f"{ablation['tokens_per_run']:,} training tokens per run, {ablation['seeds']} "
+            "seed(s); bits per byte on held-out text, lower is better; * worse than the best "
+            "by more than the spread over seeds</p>"
+            + _table(["variant", "train tokens", "epochs", *evals], rows)
+            + _chart(chart, "ablation curves and bits per byte")
+        )
+    if not parts:
+        return ""
+    return "<h2>Ablations: does the filtering help?</h2>" + "".join(parts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,3 +247,28 @@ def test_another_ablation_into_the_same_folder_is_refused(corpus, finished):
     result = CliRunner().invoke(train, args)
     assert result.exit_code == 1
     assert "holds another ablation (seeds differ)" in result.output
+
+
+def test_the_corpus_report_shows_the_ablations_of_the_corpus(corpus, finished, tmp_path):
+    from llm_pretrain.cli import data
+
+    chain = tmp_path / "corpus"
+    shutil.copytree(corpus["clean"], chain / "extracted")
+    found = chain / "ablations" / "found"
+    found.mkdir(parents=True)
+    shutil.copy(finished["out"] / "results.json", found / "results.json")
+    result = CliRunner().invoke(
+        data, ["report", str(chain), "--ablation", str(finished["out"]), "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)["ablations"]
+    assert [a["path"] for a in shown] == [str(finished["out"]), str(found)]
+    best = finished["results"]["comparison"]["eval"]["heldout"]["best"]
+    assert shown[0]["best"] == {"heldout": best}
+    assert shown[0]["chart"] and shown[1]["chart"] is None  # no ablation.png copied
+    page = (chain / "report.html").read_text(encoding="utf-8")
+    assert "Ablations: does the filtering help?" in page
+    bpb = finished["results"]["variants"][best]["eval"]["heldout"]["bpb"]
+    assert f"{bpb:.4f}" in page and page.count("data:image/png") >= 1
+    missing = CliRunner().invoke(data, ["report", str(chain), "--ablation", str(tmp_path)])
+    assert missing.exit_code == 1 and "holds no results.json" in missing.output

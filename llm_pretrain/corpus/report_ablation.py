@@ -1,0 +1,60 @@
+"""The ablations of a corpus in its report: each `llm-train ablate` folder under
+CORPUS/ablations/ (or given with --ablation) as its bits-per-byte table and its chart, so the
+page that says what each filter removed also says whether removing it trained a better model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llm_pretrain.errors import DamagedFile, StageError
+from llm_pretrain.storage import read_json
+
+ABLATIONS = "ablations"  # CORPUS/ablations/NAME/: where the report looks for them
+RESULTS = "results.json"
+CHART = "ablation.png"
+
+
+def find_ablations(corpus: Path, given: list[Path]) -> list[Path]:
+    """The ablation folders to show: those given, then those under CORPUS/ablations/."""
+    for folder in given:
+        if not (folder / RESULTS).is_file():
+            raise StageError(f"--ablation {folder} holds no {RESULTS} (of a finished ablation)")
+    found = sorted(path.parent for path in (corpus / ABLATIONS).glob(f"*/{RESULTS}"))
+    return list(dict.fromkeys([*given, *found]))
+
+
+def ablation_summary(folder: Path) -> dict[str, Any]:
+    """What the report shows of one ablation: per variant its tokens, epochs and bits per byte
+    on every eval set (mean and spread), the best per eval set, and the chart's path."""
+    try:
+        results = read_json(folder / RESULTS)
+        variants = {
+            name: {
+                "tokens": variant["tokens"],
+                "epochs": variant["epochs"],
+                "eval": {
+                    where: {"bpb": cell["bpb"], "bpb_std": cell["bpb_std"]}
+                    for where, cell in variant["eval"].items()
+                },
+            }
+            for name, variant in results["variants"].items()
+        }
+        best = {where: c["best"] for where, c in results["comparison"]["eval"].items()}
+        beyond = {
+            where: [v for v, d in c["differences"].items() if d["beyond_spread"]]
+            for where, c in results["comparison"]["eval"].items()
+        }
+        summary = {
+            "path": str(folder),
+            "tokens_per_run": results["tokens_per_run"],
+            "seeds": len(results["seeds"]),
+            "variants": variants,
+            "best": best,
+            "beyond_spread": beyond,
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DamagedFile(f"{folder / RESULTS} is not an ablation's results ({exc!r})") from None
+    chart = folder / CHART
+    summary["chart"] = str(chart) if chart.is_file() else None
+    return summary

@@ -47,6 +47,7 @@ from llm_pretrain.train.config import RuntimeConfig, TrainConfig
 from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.eval_text import read_texts, text_rows
 from llm_pretrain.train.metrics import METRICS_FILE, read_metrics
+from llm_pretrain.train.runtime import kept_process_group
 from llm_pretrain.train.trainer import SUMMARY_FILE, foreign_run_problem, pretrain
 
 log = logging.getLogger(__name__)
@@ -116,12 +117,23 @@ def is_main() -> bool:
 
 def run_ablation(settings: AblationSettings, show_progress: bool = True) -> dict[str, Any]:
     """Run (or finish) the ablation into settings.out; return results.json's content."""
-    out = settings.out
     check_output(settings)
     eval_texts = {spec.name: read_texts(spec.path) for spec in settings.evals}
     variants = [read_variant(spec, eval_texts) for spec in settings.variants]
     refuse_overlap(variants, settings.remove_overlap)
     plan = ablation_plan(settings, variants, eval_texts)
+    with kept_process_group():
+        return _run(settings, variants, eval_texts, plan, show_progress)
+
+
+def _run(
+    settings: AblationSettings,
+    variants: list[Variant],
+    eval_texts: dict[str, list[str]],
+    plan: dict[str, Any],
+    show_progress: bool,
+) -> dict[str, Any]:
+    out = settings.out
     if is_main():
         with folder_lock(out / LOCK_FILE, "being written by llm-train ablate"):
             claim_plan(out, plan)
@@ -296,7 +308,7 @@ def prepare(
 
 
 def _say(show_progress: bool, line: str) -> None:
-    if show_progress:
+    if show_progress and is_main():
         log.info("ablate: %s", line)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import resource
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -121,6 +123,23 @@ def start_runtime(config: RuntimeConfig) -> Runtime:
     )
 
 
+_kept = False  # the process group outlives the runs in it (see kept_process_group)
+
+
 def stop_runtime() -> None:
-    if dist.is_initialized():
+    if dist.is_initialized() and not _kept:
         dist.destroy_process_group()
+
+
+@contextmanager
+def kept_process_group() -> Iterator[None]:
+    """One process group for several runs in one process (`llm-train ablate` trains and
+    evaluates many): under torchrun a group created again after it was destroyed was seen to
+    hang at its third creation, so it is created once, at the first run, and destroyed here."""
+    global _kept
+    _kept = True
+    try:
+        yield
+    finally:
+        _kept = False
+        stop_runtime()

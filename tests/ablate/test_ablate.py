@@ -272,3 +272,23 @@ def test_the_corpus_report_shows_the_ablations_of_the_corpus(corpus, finished, t
     assert f"{bpb:.4f}" in page and page.count("data:image/png") >= 1
     missing = CliRunner().invoke(data, ["report", str(chain), "--ablation", str(tmp_path)])
     assert missing.exit_code == 1 and "holds no results.json" in missing.output
+
+
+def test_under_torchrun_every_run_uses_both_processes(corpus, finished, tmp_path):
+    """Rank 0 prepares the data while rank 1 waits; each of the four runs (and evaluations)
+    then runs on both processes in one process group, and gives the one-process numbers."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command = [*launcher, "--nproc-per-node", "2", "-m", "llm_pretrain.train"]
+    command += _args(corpus, tmp_path / "out", "--seeds", "2", "--tokens", "6K")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout)  # printed once, by rank 0
+    state = tmp_path / "out" / "runs" / "clean" / "seed-1" / "checkpoints" / "step-000012"
+    assert sorted(path.name for path in (state / "rng").iterdir()) == [
+        "rank-00000.pt",
+        "rank-00001.pt",
+    ]
+    alone, together = _numbers(finished["results"]), _numbers(results)
+    assert alone.keys() == together.keys()
+    for key, values in alone.items():
+        assert together[key] == pytest.approx(values, rel=1e-3)

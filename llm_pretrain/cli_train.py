@@ -238,7 +238,12 @@ ABLATE_RECIPE = Path("configs/train/ablate-tiny.yaml")
     help="Train without the variants' documents that are also in an eval set (exact text); "
     "without it such an overlap is refused.",
 )
-@click.option("--eval-max-rows", type=click.IntRange(min=1), help="Rows per evaluation; all.")
+@click.option(
+    "--val-max-rows",
+    type=click.IntRange(min=1),
+    help="Rows of each validation split a model is evaluated on (eval sets are always whole); "
+    "default: all.",
+)
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @output_options
 def ablate(
@@ -253,7 +258,7 @@ def ablate(
     val_fraction: float,
     tokenizer: Path | None,
     remove_overlap: bool,
-    eval_max_rows: int | None,
+    val_max_rows: int | None,
     overrides: tuple[str, ...],
     **options: Any,
 ) -> None:
@@ -293,7 +298,7 @@ def ablate(
         val_fraction=val_fraction,
         tokenizer=tokenizer,
         remove_overlap=remove_overlap,
-        eval_max_rows=eval_max_rows,
+        val_max_rows=val_max_rows,
     )
     with exit_when_stopped():
         results = run_ablation(settings, show_progress=not run.quiet)

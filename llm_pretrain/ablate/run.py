@@ -74,8 +74,8 @@ class AblationSettings:
     val_fraction: float = 0.02
     tokenizer: Path | None = None
     remove_overlap: bool = False
-    eval_max_rows: int | None = None
-    eval_batch_rows: int = 8
+    val_max_rows: int | None = None  # eval sets are always whole: they give the verdict
+    eval_batch_tokens: int = 8192  # per forward pass of an evaluation: 32 rows of 256, 4 of 2048
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @property
@@ -231,6 +231,7 @@ def ablation_plan(
         "val_fraction": settings.val_fraction,
         "tokenizer": _file_digest(settings.tokenizer) if settings.tokenizer else None,
         "remove_overlap": settings.remove_overlap,
+        "val_max_rows": settings.val_max_rows,
     }
     text = json.dumps(plan, sort_keys=True)
     return {**plan, "fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16]}
@@ -405,10 +406,11 @@ def evaluate_run(
             if data.val is not None:
                 readers["val"][name] = data.val
         found: dict[str, Any] = {"step": state["step"], "eval": {}, "val": {}}
+        batch_rows = max(1, settings.eval_batch_tokens // settings.row_len)
         for kind, sets in readers.items():
             for name, reader in sets.items():
-                result = evaluate(model, reader, runtime, settings.eval_batch_rows,
-                                  settings.eval_max_rows, token_bytes)  # fmt: skip
+                rows = settings.val_max_rows if kind == "val" else None
+                result = evaluate(model, reader, runtime, batch_rows, rows, token_bytes)
                 found[kind][name] = {
                     "bpb": result.bpb,
                     "loss": result.loss,

@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--tokens", default="400K", help="training tokens of every run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--vocab-size", type=int, default=4096)
-    parser.add_argument("--val-max-rows", type=int, default=128)
+    parser.add_argument("--val-max-rows", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", type=Path, default=RECIPE)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")

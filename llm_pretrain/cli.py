@@ -430,12 +430,12 @@ def report(corpus: Path, output: Path | None, ablations: tuple[Path, ...], **opt
       llm-data report corpus/ -o report.html --ablation ablations/run1
     """
     from llm_pretrain.corpus.report import collect_report, format_report_line
-    from llm_pretrain.corpus.report_ablation import ablation_summary, find_ablations
+    from llm_pretrain.corpus.report_ablation import ablation_summaries
     from llm_pretrain.corpus.report_html import write_report
 
     run = start(options, config=False)
     data = collect_report(corpus)
-    data["ablations"] = [ablation_summary(f) for f in find_ablations(corpus, list(ablations))]
+    data["ablations"] = ablation_summaries(corpus, list(ablations))
     path = write_report(data, output or corpus / "report.html")
     run.echo({**data, "output": str(path)}, format_report_line(data, path))
 

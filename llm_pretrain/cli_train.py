@@ -5,7 +5,6 @@ become one line in `StopsCleanly` (cli_options.py), the one error boundary of bo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from llm_pretrain.cli_options import (
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
 from llm_pretrain.signals import exit_code
+from llm_pretrain.train.ranks import process_rank
 
 
 def checkpoint_option(
@@ -49,7 +49,7 @@ def exit_when_stopped() -> Iterator[None]:
     try:
         yield
     except Stopped as exc:
-        if int(os.environ.get("RANK", "0")) == 0:
+        if process_rank() == 0:
             click.echo(str(exc), err=True)
         raise SystemExit(exit_code(exc.signum)) from None
 
@@ -158,7 +158,7 @@ def pretrain(
         raise UserError(problem)
     with exit_when_stopped():
         result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if process_rank() != 0:
         return
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
@@ -286,6 +286,9 @@ def ablate(
     run = start(options, config=False)
     if not config_path.is_file():
         raise click.BadParameter(f"{config_path} does not exist", param_hint="'--config'")
+    for override in overrides:
+        if override.partition("=")[0].strip() in ("data", "out"):
+            raise click.UsageError(f"{override}: ablate gives each run its data and folder")
     settings = AblationSettings(
         variants=[parse_variant(text) for text in variants],
         evals=[parse_eval(text) for text in evals],
@@ -302,7 +305,7 @@ def ablate(
     )
     with exit_when_stopped():
         results = run_ablation(settings, show_progress=not run.quiet)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if process_rank() != 0:
         return
     run.echo(results, format_results(results, out))
 
@@ -356,7 +359,7 @@ def eval_(
         raise click.UsageError("--split chooses a split of --data; --text is evaluated whole")
     run = start(options, config=False)
     result = evaluate_checkpoint(checkpoint, data_dir, split, max_rows, batch_rows, text=text)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if process_rank() != 0:
         return
     run.echo(result, format_eval(result))
 

@@ -21,22 +21,24 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llm_pretrain.ablate.chart import write_chart
 from llm_pretrain.ablate.results import collect_results
-from llm_pretrain.ablate.select import is_dry_run, run_select
+from llm_pretrain.ablate.select import failing_rules, is_dry_run, run_select
 from llm_pretrain.ablate.shared_tokenizer import train_shared_tokenizer
-from llm_pretrain.ablate.spec import AblationError, EvalSpec, VariantSpec, unique
+from llm_pretrain.ablate.spec import AblationError, AblationUsage, EvalSpec, VariantSpec, unique
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.pipeline.filters.stage import WOULD_REJECT
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
-from llm_pretrain.pipeline.runner import InputDataset, read_input_dataset
+from llm_pretrain.pipeline.runner import InputDataset, StageError, read_input_dataset
 from llm_pretrain.storage import atomic_write_json, read_json
 from llm_pretrain.tokenizer.bpe import TOKENIZER_FILE, BpeTokenizer
 from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
@@ -47,6 +49,7 @@ from llm_pretrain.train.config import RuntimeConfig, TrainConfig
 from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.eval_text import read_texts, text_rows
 from llm_pretrain.train.metrics import METRICS_FILE, read_metrics
+from llm_pretrain.train.ranks import process_rank, world_size
 from llm_pretrain.train.runtime import kept_process_group
 from llm_pretrain.train.trainer import SUMMARY_FILE, foreign_run_problem, pretrain
 
@@ -102,6 +105,7 @@ class Variant:
     dataset: InputDataset
     overlap: dict[str, int]  # eval set -> documents of it found in this variant
     lifted: tuple[str, ...] | None  # None unless a dry-run output
+    training_documents: int  # left for training: not validation, rejected or eval documents
 
     @property
     def name(self) -> str:
@@ -112,15 +116,18 @@ class Variant:
 
 
 def is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return process_rank() == 0
 
 
 def run_ablation(settings: AblationSettings, show_progress: bool = True) -> dict[str, Any]:
     """Run (or finish) the ablation into settings.out; return results.json's content."""
     check_output(settings)
+    check_recipe(settings)
     eval_texts = {spec.name: read_texts(spec.path) for spec in settings.evals}
-    variants = [read_variant(spec, eval_texts) for spec in settings.variants]
+    rule = SplitRule(settings.val_fraction, validation_salt(SPLIT_SEED))
+    variants = [read_variant(spec, eval_texts, rule) for spec in settings.variants]
     refuse_overlap(variants, settings.remove_overlap)
+    refuse_empty(variants, settings.remove_overlap)
     plan = ablation_plan(settings, variants, eval_texts)
     with kept_process_group():
         return _run(settings, variants, eval_texts, plan, show_progress)
@@ -167,8 +174,31 @@ def check_output(settings: AblationSettings) -> None:
         )
 
 
-def read_variant(spec: VariantSpec, eval_texts: dict[str, list[str]]) -> Variant:
-    """A variant's dataset, checked, and how many documents of each eval set it holds."""
+def check_recipe(settings: AblationSettings) -> None:
+    """What pretrain would refuse after the data is prepared, refused before anything is
+    written: rows longer than the model's context, a batch the rows do not divide, a
+    tokenizer that is none."""
+    recipe, row_len = settings.recipe, settings.row_len
+    if row_len > recipe.model.max_seq_len:
+        raise AblationUsage(
+            f"--seq-len {row_len} is more than the recipe's model.max_seq_len "
+            f"{recipe.model.max_seq_len}"
+        )
+    rows = recipe.batch.micro_batch_rows * world_size()
+    if recipe.batch.global_tokens % (row_len * rows):
+        raise AblationUsage(
+            f"batch.global_tokens {recipe.batch.global_tokens:,} is not a multiple of rows of "
+            f"{row_len} tokens x batch.micro_batch_rows {recipe.batch.micro_batch_rows} x "
+            f"{world_size()} processes = {row_len * rows:,}"
+        )
+    if settings.tokenizer is not None:
+        file = settings.tokenizer
+        BpeTokenizer.load(file / TOKENIZER_FILE if file.is_dir() else file)
+
+
+def read_variant(spec: VariantSpec, eval_texts: dict[str, list[str]], rule: SplitRule) -> Variant:
+    """A variant's dataset, checked: how many documents of each eval set it holds, how many it
+    trains on, and (a dry run) that the rules it lifts are rules it records."""
     dataset = read_input_dataset(spec.path)
     dry = is_dry_run(dataset)
     if spec.without and not dry:
@@ -176,22 +206,56 @@ def read_variant(spec: VariantSpec, eval_texts: dict[str, list[str]]) -> Variant
             f"--variant {spec.name}: {spec.path} is not the output of `llm-data filter "
             "--dry-run`; only a dry run lists the rules a document fails"
         )
+    lifted = (spec.without or ()) if dry else None
     keys = {name: {text_key(text) for text in texts} for name, texts in eval_texts.items()}
+    every_key = set().union(*keys.values())
     overlap = dict.fromkeys(keys, 0)
-    for text in _texts(spec.path):
+    reasons: set[str] = set()
+    training = 0
+    for text, failed in _rows(spec.path, dry):
         key = text_key(text)
         for name, eval_keys in keys.items():
             overlap[name] += key in eval_keys
-    return Variant(spec, dataset, overlap, (spec.without or ()) if dry else None)
+        reasons.update(failed)
+        kept = lifted is None or not failing_rules(failed, lifted)
+        training += kept and key not in every_key and not rule.is_validation(key)
+    unknown = [r for r in lifted or () if r not in reasons and r not in _steps(reasons)]
+    if unknown:
+        raise AblationError(
+            f"--variant {spec.name}: no document of {spec.path} fails {', '.join(unknown)}; "
+            f"it records {', '.join(sorted(reasons)) or 'no failed rule'}"
+        )
+    return Variant(spec, dataset, overlap, lifted, training)
 
 
-def _texts(folder: Path) -> list[str]:
+def _steps(reasons: set[str]) -> set[str]:
+    return {reason.partition(":")[0] for reason in reasons}
+
+
+def _rows(folder: Path, dry: bool) -> Iterator[tuple[str, list[str]]]:
+    """Each document's text and (a dry run) the rules it fails, a row group at a time: a
+    variant may be far bigger than memory."""
     import pyarrow.parquet as pq
 
-    texts: list[str] = []
+    columns = ["text", WOULD_REJECT] if dry else ["text"]
     for shard in shard_paths(folder):
-        texts += pq.read_table(shard, columns=["text"]).column("text").to_pylist()
-    return texts
+        for batch in pq.ParquetFile(shard).iter_batches(columns=columns):
+            texts = batch.column(0).to_pylist()
+            failed = batch.column(1).to_pylist() if dry else [None] * len(texts)
+            for text, reasons in zip(texts, failed, strict=True):
+                yield text, reasons or []
+
+
+def refuse_empty(variants: list[Variant], remove_overlap: bool) -> None:
+    """A variant with no document to train on (none at all, all held out for validation, all
+    rejected or in an eval set) is refused before anything is written."""
+    for variant in variants:
+        if not variant.training_documents:
+            raise AblationError(
+                f"--variant {variant.name}: no document of {variant.spec.path} is left to train "
+                "on (the validation split, the dry run's rules and the eval sets take them all);"
+                " give more documents or a lower --val-fraction"
+            )
 
 
 def refuse_overlap(variants: list[Variant], remove_overlap: bool) -> None:
@@ -258,6 +322,8 @@ def claim_plan(out: Path, plan: dict[str, Any]) -> None:
     file = out / PLAN_FILE
     if file.is_file():
         earlier = read_json(file)
+        if not isinstance(earlier, dict):
+            raise AblationError(f"{file} is not an ablation plan (edited?); give a new --out")
         if earlier.get("fingerprint") != plan["fingerprint"]:
             changed = sorted(k for k in plan if k != "fingerprint" and earlier.get(k) != plan[k])
             raise AblationError(
@@ -285,8 +351,9 @@ def prepare(
             folder = out / "selected" / variant.name
             keys = excluded if settings.remove_overlap else frozenset()
             _say(show_progress, f"select {variant.name} -> {folder}")
-            run_select(variant.dataset, folder, keys, variant.lifted, settings.executor,
-                       show_progress)  # fmt: skip
+            with own_output(folder):
+                run_select(variant.dataset, folder, keys, variant.lifted, settings.executor,
+                           show_progress)  # fmt: skip
         folders[variant.name] = folder
     rule = SplitRule(settings.val_fraction, validation_salt(SPLIT_SEED))
     tokenizer = settings.tokenizer
@@ -303,9 +370,24 @@ def prepare(
     for name, folder in folders.items():
         token_dirs[name] = out / "tokens" / name
         _say(show_progress, f"tokenize {name} -> {token_dirs[name]}")
-        run_tokenize(folder, token_dirs[name], tokenize, TokenizerConfig(), settings.executor,
-                     tokenizer, show_progress)  # fmt: skip
+        with own_output(token_dirs[name]):
+            run_tokenize(folder, token_dirs[name], tokenize, TokenizerConfig(), settings.executor,
+                         tokenizer, show_progress)  # fmt: skip
     return token_dirs
+
+
+@contextmanager
+def own_output(folder: Path) -> Iterator[None]:
+    """A dataset of OUT the runner refuses (damaged, or of other settings) is the ablation's
+    own: the way out is to remove it, not --overwrite, which ablate does not have."""
+    try:
+        yield
+    except StageError as exc:
+        message = str(exc)
+        for advice in ("pass --overwrite to make it again", "choose another --output or pass "
+                       "--overwrite"):  # fmt: skip
+            message = message.replace(advice, f"remove {folder} and run the same command again")
+        raise StageError(message) from None
 
 
 def _say(show_progress: bool, line: str) -> None:
@@ -338,17 +420,21 @@ def train_and_compare(
 ) -> dict[str, Any]:
     """Train every variant with every seed, evaluate each run everywhere, write the results."""
     steps = settings.steps()
+    eval_names = [spec.name for spec in settings.evals]
+    val_names = [name for name, tokens in token_dirs.items() if open_token_data(tokens).val]
     for variant in variants:
         for seed in range(settings.seeds):
             folder = run_dir(settings.out, variant.name, seed)
             if not _finished(folder, steps):
+                if is_main():  # a summary we wrote that is no summary: pretrain writes it again
+                    (folder / SUMMARY_FILE).unlink(missing_ok=True)
                 _say(show_progress, f"pretrain {variant.name} seed {seed} -> {folder}")
                 problem = foreign_run_problem(folder)
                 if problem:
                     raise AblationError(problem)
                 pretrain(settings.run_config(seed), token_dirs[variant.name], folder,
                          show_progress=show_progress)  # fmt: skip
-            if not _evaluated(folder, steps):
+            if not _evaluated(folder, steps, eval_names, val_names):
                 _say(show_progress, f"evaluate {variant.name} seed {seed}")
                 evaluation = evaluate_run(settings, folder, token_dirs, eval_texts)
                 if is_main():
@@ -362,17 +448,32 @@ def train_and_compare(
 
 
 def _finished(folder: Path, steps: int) -> bool:
-    try:
-        return read_json(folder / SUMMARY_FILE).get("steps") == steps
-    except (OSError, ValueError):
-        return False
+    """Whether the run's summary says it trained all its steps."""
+    summary = _record(folder / SUMMARY_FILE)
+    return summary is not None and summary.get("steps") == steps
 
 
-def _evaluated(folder: Path, steps: int) -> bool:
-    try:
-        return read_json(folder / EVAL_FILE).get("step") == steps
-    except (OSError, ValueError):
+def _evaluated(folder: Path, steps: int, evals: list[str], variants: list[str]) -> bool:
+    """Whether the run's evaluation is there, of its last step and of every set (one cut
+    short, edited or of other sets is made again)."""
+    found = _record(folder / EVAL_FILE)
+    if found is None or found.get("step") != steps:
         return False
+    cells = [(found.get("eval"), evals), (found.get("val"), variants)]
+    return all(
+        isinstance(kind, dict)
+        and all(isinstance(kind.get(name), dict) and "bpb" in kind[name] for name in names)
+        for kind, names in cells
+    )
+
+
+def _record(file: Path) -> dict[str, Any] | None:
+    """A JSON object a run left, or None when it is missing or not one."""
+    try:
+        record = read_json(file)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def evaluate_run(

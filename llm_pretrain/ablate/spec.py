@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_pretrain.errors import UserError
+from llm_pretrain.errors import UsageError, UserError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 WITHOUT = ":without="
@@ -17,6 +17,10 @@ _SCALES = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 
 class AblationError(UserError, ValueError):
     """An ablation that cannot start or go on, with a message for the user."""
+
+
+class AblationUsage(UsageError, ValueError):
+    """A command line the ablation cannot be read from (exit code 2, as Click's own)."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,9 @@ class EvalSpec:
 def _name_and_path(text: str, option: str) -> tuple[str, str]:
     name, sep, path = text.partition("=")
     if not sep or not path:
-        raise AblationError(f"{option} {text!r}: give NAME=PATH")
+        raise AblationUsage(f"{option} {text!r}: give NAME=PATH")
     if not _NAME.fullmatch(name):
-        raise AblationError(
+        raise AblationUsage(
             f"{option} {text!r}: a name is letters, digits and _.+- (at most 64), not {name!r}"
         )
     return name, path
@@ -60,7 +64,7 @@ def parse_variant(text: str) -> VariantSpec:
         return VariantSpec(name, Path(path))
     lifted = tuple(rule.strip() for rule in rules.split(",") if rule.strip())
     if not lifted or not path:
-        raise AblationError(f"--variant {text!r}: give PATH{WITHOUT}RULE[,RULE...]")
+        raise AblationUsage(f"--variant {text!r}: give PATH{WITHOUT}RULE[,RULE...]")
     return VariantSpec(name, Path(path), lifted)
 
 
@@ -73,7 +77,7 @@ def unique(names: list[str], option: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise AblationError(f"two {option}s are named {name!r}")
+            raise AblationUsage(f"two {option}s are named {name!r}")
         seen.add(name)
 
 
@@ -87,5 +91,5 @@ def parse_tokens(text: str) -> int:
     except ValueError:
         value = 0.0
     if not scale or not math.isfinite(value) or value < 1:
-        raise AblationError(f"--tokens {text!r}: give a count such as 20M, 2.5B or 3000000")
+        raise AblationUsage(f"--tokens {text!r}: give a count such as 20M, 2.5B or 3000000")
     return int(value)

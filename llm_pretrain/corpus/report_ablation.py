@@ -24,6 +24,27 @@ def find_ablations(corpus: Path, given: list[Path]) -> list[Path]:
     return list(dict.fromkeys([*given, *found]))
 
 
+def _number(value: Any) -> float | None:
+    """A figure of results.json: a number, or None where it has none (never a string)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{value!r} is not a number")
+
+
+def ablation_summaries(corpus: Path, given: list[Path]) -> list[dict[str, Any]]:
+    """The ablations the report shows. One given with --ablation must be readable; one found
+    under CORPUS/ablations/ that is not is shown as such, and the rest of the report stands."""
+    summaries = []
+    for folder in find_ablations(corpus, given):
+        try:
+            summaries.append(ablation_summary(folder))
+        except (DamagedFile, OSError) as exc:
+            if folder in given:
+                raise
+            summaries.append({"path": str(folder), "error": str(exc)})
+    return summaries
+
+
 def ablation_summary(folder: Path) -> dict[str, Any]:
     """What the report shows of one ablation: per variant its tokens, epochs and bits per byte
     on every eval set (mean and spread), the best per eval set, and the chart's path."""
@@ -45,6 +66,11 @@ def ablation_summary(folder: Path) -> dict[str, Any]:
             where: [v for v, d in c["differences"].items() if d["beyond_spread"]]
             for where, c in results["comparison"]["eval"].items()
         }
+        for variant in variants.values():
+            for cell in variant["eval"].values():
+                cell["bpb"] = _number(cell["bpb"])
+                cell["bpb_std"] = _number(cell["bpb_std"])
+            variant["epochs"] = _number(variant["epochs"])
         summary = {
             "path": str(folder),
             "tokens_per_run": results["tokens_per_run"],
@@ -53,7 +79,7 @@ def ablation_summary(folder: Path) -> dict[str, Any]:
             "best": best,
             "beyond_spread": beyond,
         }
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise DamagedFile(f"{folder / RESULTS} is not an ablation's results ({exc!r})") from None
     chart = folder / CHART
     summary["chart"] = str(chart) if chart.is_file() else None

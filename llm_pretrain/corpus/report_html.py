@@ -350,6 +350,10 @@ def _ablations(data: dict[str, Any]) -> str:
     """Each ablation's bits per byte on its eval sets, and its chart, embedded."""
     parts = []
     for ablation in data.get("ablations", []):
+        if "error" in ablation:
+            parts.append(f"<h3>{escape(ablation['path'])}</h3><p>not shown: "
+                         f"{escape(ablation['error'])}</p>")  # fmt: skip
+            continue
         evals = list(dict.fromkeys(e for v in ablation["variants"].values() for e in v["eval"]))
         spread = ablation["seeds"] > 1
         rows = []

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from llm_pretrain.errors import must_exist
 from llm_pretrain.pipeline.dataset import MANIFEST, shard_paths
 from llm_pretrain.pipeline.documents import representable
+from llm_pretrain.pipeline.runner import read_input_dataset
 from llm_pretrain.tokenizer.bpe import BpeTokenizer
 from llm_pretrain.tokenizer.packing import pack_rows
 from llm_pretrain.train.runtime import TrainError
@@ -28,7 +30,9 @@ def read_texts(path: Path) -> list[str]:
     folder (read recursively, in name order, hidden files and folders left out as extract
     leaves them); a file of another kind is refused, and so is input without any text.
     Lone surrogates (a JSON "\\ud800") become backslash escapes, as in the datasets."""
+    must_exist(path, "eval text")
     if (path / MANIFEST).is_file():
+        read_input_dataset(path)  # a document dataset, whole (not token data, not damaged)
         texts = [
             text
             for shard in shard_paths(path)

@@ -21,6 +21,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from llm_pretrain.errors import UserError
 from llm_pretrain.train.config import RuntimeConfig
+from llm_pretrain.train.ranks import launched, local_rank, process_rank, world_size
 
 
 class TrainError(UserError, RuntimeError):
@@ -93,14 +94,11 @@ def _pick_device(config: RuntimeConfig, local_rank: int) -> torch.device:
 
 def start_runtime(config: RuntimeConfig) -> Runtime:
     """Join (or, alone, create) the process group and pick device, dtype and compile."""
-    launched = "WORLD_SIZE" in os.environ and "RANK" in os.environ
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = _pick_device(config, local_rank)
+    rank, world, local = process_rank(), world_size(), local_rank()
+    device = _pick_device(config, local)
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
-        if launched:
+        if launched():
             dist.init_process_group(backend, device_id=device if backend == "nccl" else None)
         else:
             dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
@@ -115,7 +113,7 @@ def start_runtime(config: RuntimeConfig) -> Runtime:
     return Runtime(
         rank=rank,
         world=world,
-        local_rank=local_rank,
+        local_rank=local,
         device=device,
         mesh=init_device_mesh(device.type, (world,)),
         param_dtype=torch.bfloat16 if precision == "bf16" else torch.float32,

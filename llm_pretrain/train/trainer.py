@@ -472,7 +472,10 @@ class Trainer:
         result.train_loss, result.tokens_per_s = progress.train_loss, progress.tokens_per_s
         result.mfu = progress.mfu
         result.elapsed_s = clock.elapsed()
-        if self.runtime.is_main and span.completed(result.steps):
+        # Also when resumed at the last step with no summary: killed between the last
+        # checkpoint and the summary, a run would otherwise never have one.
+        at_end = result.steps == span.total and not (self.out / SUMMARY_FILE).is_file()
+        if self.runtime.is_main and (span.completed(result.steps) or at_end):
             atomic_write_json(self.out / SUMMARY_FILE, result.to_json())
         return result
 

@@ -24,6 +24,7 @@ from llm_pretrain.config import load_config
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.samples import paragraph
 from llm_pretrain.stages import run_extract, run_filter
+from tests.ablate.helpers import bpb_figures
 
 RECIPE = """\
 model: {dim: 32, n_layers: 2, n_heads: 4, max_seq_len: 32, tie_embeddings: true}
@@ -85,16 +86,6 @@ def _ablate(*args: str) -> dict:
     return json.loads(result.output)
 
 
-def _numbers(results: dict) -> dict:
-    """Every bits-per-byte figure of a results.json, by variant, set and seed."""
-    return {
-        (name, kind, where): tuple(cell["bpb_seeds"])
-        for name, variant in results["variants"].items()
-        for kind in ("eval", "val")
-        for where, cell in variant[kind].items()
-    }
-
-
 @pytest.fixture(scope="module")
 def finished(corpus, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("finished") / "ablation"
@@ -129,20 +120,20 @@ def test_results_json_holds_what_the_readme_documents(finished):
     assert png.startswith(b"\x89PNG") and b"llm-pretrain ablate" in png
 
 
-def test_the_same_ablation_again_gives_the_same_numbers(corpus, finished, tmp_path):
+def test_the_same_ablation_again_gives_the_samebpb_figures(corpus, finished, tmp_path):
     again = _ablate(*_args(corpus, tmp_path / "again", "--seeds", "2", "--tokens", "6K"))
-    assert _numbers(again) == _numbers(finished["results"])
+    assert bpb_figures(again) == bpb_figures(finished["results"])
 
 
 def test_a_finished_ablation_rerun_trains_nothing(corpus, finished):
     run = finished["out"] / "runs" / "clean" / "seed-0"
     before = (run / "metrics.jsonl").stat().st_mtime_ns
     again = _ablate(*_args(corpus, finished["out"], "--seeds", "2", "--tokens", "6K"))
-    assert _numbers(again) == _numbers(finished["results"])
+    assert bpb_figures(again) == bpb_figures(finished["results"])
     assert (run / "metrics.jsonl").stat().st_mtime_ns == before
 
 
-def test_killed_ablation_resumes_to_the_same_numbers(corpus, finished, tmp_path):
+def test_killed_ablation_resumes_to_the_samebpb_figures(corpus, finished, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "llm_pretrain.train"]
     command += _args(corpus, out, "--seeds", "2", "--tokens", "6K")
@@ -157,7 +148,7 @@ def test_killed_ablation_resumes_to_the_same_numbers(corpus, finished, tmp_path)
     process.wait()
     assert not (out / "results.json").exists()
     resumed = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert _numbers(json.loads(resumed.stdout)) == _numbers(finished["results"])
+    assert bpb_figures(json.loads(resumed.stdout)) == bpb_figures(finished["results"])
 
 
 def test_an_eval_set_inside_a_variant_is_refused_unless_removed(corpus, tmp_path):
@@ -288,7 +279,7 @@ def test_under_torchrun_every_run_uses_both_processes(corpus, finished, tmp_path
         "rank-00000.pt",
         "rank-00001.pt",
     ]
-    alone, together = _numbers(finished["results"]), _numbers(results)
+    alone, together = bpb_figures(finished["results"]), bpb_figures(results)
     assert alone.keys() == together.keys()
     for key, values in alone.items():
         assert together[key] == pytest.approx(values, rel=1e-3)

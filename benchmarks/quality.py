@@ -14,7 +14,7 @@ check: the pipeline's corpus reaches lower held-out bits per byte than raw extra
 tokens, by more than the seed spread; and what each stage contributes. The benchmark reports
 what it finds; it asserts nothing.
 
-    .venv/bin/python benchmarks/quality.py   # --tokens 400K --seeds 3 --vocab-size 4096
+    .venv/bin/python benchmarks/quality.py   # --tokens 800K --seeds 3 --vocab-size 4096
 
 Writes into --work (default benchmarks/_work/quality/, gitignored): input/ (the crawl, the
 held-out set, shares.json), corpus/ (extracted, filtered, deduped), dedup-only/, ablation/
@@ -121,6 +121,8 @@ def contributions(results: dict[str, Any]) -> list[dict[str, Any]]:
     for label, before, after in steps:
         delta = cells[after]["bpb"] - cells[before]["bpb"]
         spread = cells[after]["bpb_std"] + cells[before]["bpb_std"]
+        pairs = zip(cells[after]["bpb_seeds"], cells[before]["bpb_seeds"], strict=True)
+        per_seed = [a - b for a, b in pairs]
         rows.append(
             {
                 "step": label,
@@ -128,6 +130,8 @@ def contributions(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "spread": spread,
                 "beyond_spread": abs(delta) > spread,
                 "relative": delta / cells[before]["bpb"],
+                "per_seed": per_seed,
+                "every_seed_agrees": all(d < 0 for d in per_seed) or all(d > 0 for d in per_seed),
             }
         )
     return rows
@@ -157,8 +161,11 @@ def print_report(report: dict[str, Any]) -> None:
     print("\n== what each step changes (negative: better) ==")
     for row in report["contributions"]:
         verdict = "beyond the spread" if row["beyond_spread"] else "within the spread"
+        per_seed = ", ".join(f"{d:+.4f}" for d in row["per_seed"])
         print(f"  {row['step']:<52}{row['bpb_change']:+.4f} ({row['relative']:+.1%}, "
               f"spread {row['spread']:.4f}: {verdict})")  # fmt: skip
+        agrees = "the same sign in every seed" if row["every_seed_agrees"] else "signs differ"
+        print(f"  {'':<52}seed by seed (same initial weights): {per_seed}; {agrees}")
     print(f"\nwall time {report['wall_s'] / 60:.1f} min; ablation in {report['ablation_dir']}")
 
 
@@ -167,7 +174,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "quality")
     parser.add_argument("--clean-mb", type=float, default=DEFAULT_CLEAN_MB)
     parser.add_argument("--seed", type=int, default=0, help="of the crawl")
-    parser.add_argument("--tokens", default="400K", help="training tokens of every run")
+    parser.add_argument("--tokens", default="800K", help="training tokens of every run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--val-max-rows", type=int, default=64)

@@ -241,8 +241,10 @@ ABLATE_RECIPE = Path("configs/train/ablate-tiny.yaml")
 @click.option(
     "--val-max-rows",
     type=click.IntRange(min=1),
-    help="Rows of each validation split a model is evaluated on (eval sets are always whole); "
-    "default: all.",
+    default=256,
+    show_default=True,
+    help="Rows of each validation split a model is evaluated on, the first ones (eval sets are "
+    "always whole).",
 )
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @output_options
@@ -258,7 +260,7 @@ def ablate(
     val_fraction: float,
     tokenizer: Path | None,
     remove_overlap: bool,
-    val_max_rows: int | None,
+    val_max_rows: int,
     overrides: tuple[str, ...],
     **options: Any,
 ) -> None:

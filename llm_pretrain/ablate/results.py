@@ -37,7 +37,7 @@ def cell(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
 def compare(variants: dict[str, Any], kind: str, seeds: int) -> dict[str, Any]:
     """Per eval set: the best variant (lowest mean bits per byte) and each other's distance to
     it, marked `beyond_spread` when it exceeds the two standard deviations added (never with
-    one seed, which has no spread)."""
+    one seed, which has no spread), with the distance seed by seed."""
     found: dict[str, Any] = {}
     names = sorted({e for v in variants.values() for e in v[kind]})
     for name in names:
@@ -50,9 +50,16 @@ def compare(variants: dict[str, Any], kind: str, seeds: int) -> dict[str, Any]:
         for variant, numbers in cells.items():
             delta = numbers["bpb"] - cells[best]["bpb"]
             limit = numbers["bpb_std"] + cells[best]["bpb_std"]
+            # Seed s starts every variant from the same weights: the per-seed differences
+            # show the gap without the spread the seeds share.
+            paired = [
+                mine - theirs
+                for mine, theirs in zip(numbers["bpb_seeds"], cells[best]["bpb_seeds"], strict=True)
+            ]
             differences[variant] = {
                 "bpb": delta,
                 "beyond_spread": seeds > 1 and variant != best and delta > limit,
+                "seed_differences": paired,
             }
         found[name] = {"best": best, "differences": differences}
     return found

@@ -77,7 +77,7 @@ class AblationSettings:
     val_fraction: float = 0.02
     tokenizer: Path | None = None
     remove_overlap: bool = False
-    val_max_rows: int | None = None  # eval sets are always whole: they give the verdict
+    val_max_rows: int | None = 256  # eval sets are always whole: they give the verdict
     eval_batch_tokens: int = 8192  # per forward pass of an evaluation: 32 rows of 256, 4 of 2048
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 

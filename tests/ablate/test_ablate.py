@@ -283,3 +283,23 @@ def test_under_torchrun_every_run_uses_both_processes(corpus, finished, tmp_path
     assert alone.keys() == together.keys()
     for key, values in alone.items():
         assert together[key] == pytest.approx(values, rel=1e-3)
+
+
+def test_differences_are_marked_only_beyond_the_two_spreads():
+    from llm_pretrain.ablate.results import cell, compare
+
+    def variant(*bpbs: float) -> dict:
+        runs = [{"bpb": b, "loss": b, "tokens": 10, "text_bytes": 20} for b in bpbs]
+        return {"eval": {"clean": cell(runs)}}
+
+    table = {"a": variant(1.0, 1.2), "b": variant(1.5, 1.6), "c": variant(1.1, 1.4)}
+    found = compare(table, "eval", seeds=2)["clean"]
+    assert found["best"] == "a"
+    b, c = found["differences"]["b"], found["differences"]["c"]
+    # b: 1.55 - 1.1 = 0.45 > 0.0707 + 0.1414; c: 0.15 < 0.2121 + 0.1414
+    assert b["bpb"] == pytest.approx(0.45) and b["beyond_spread"]
+    assert c["bpb"] == pytest.approx(0.15) and not c["beyond_spread"]
+    assert c["seed_differences"] == pytest.approx([0.1, 0.2])
+    assert not found["differences"]["a"]["beyond_spread"]
+    one_seed = compare({"a": variant(1.0), "b": variant(2.0)}, "eval", seeds=1)["clean"]
+    assert not one_seed["differences"]["b"]["beyond_spread"]  # one seed: no spread known

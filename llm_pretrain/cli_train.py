@@ -1,6 +1,7 @@
-"""`llm-train`: pretrain, eval, plot, export, sample. Each command parses its options, calls
-its component under llm_pretrain/train, and prints the component's formatted result; errors
-become one line in `StopsCleanly` (cli_options.py), the one error boundary of both programs."""
+"""`llm-train`: pretrain, eval, plot, export, sample, ablate. Each command parses its
+options, calls its component under llm_pretrain/train (ablate: llm_pretrain/ablate), and prints
+the component's formatted result; errors become one line in `StopsCleanly` (cli_options.py),
+the one error boundary of both programs."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def exit_when_stopped() -> Iterator[None]:
 @click.group(cls=StopsCleanly)
 @click.version_option(__version__, prog_name="llm-pretrain")
 def train() -> None:
-    """Pretrain a Llama-style model on token shards: pretrain, eval, sample, export."""
+    """Pretrain a Llama-style model on token shards: pretrain, eval, plot, export, sample, and
+    ablate (which of several corpora trains the better model)."""
     safe_console()
 
 

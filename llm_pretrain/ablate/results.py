@@ -158,18 +158,20 @@ def format_results(results: dict[str, Any], out: Path) -> str:
     seeds = len(results["seeds"])
     variants = results["variants"]
     parameters = results.get("parameters") or 0
+    width = max(14, *(len(name) + 2 for name in variants))
     lines = [
         f"ablate -> {out}: {len(variants)} variants x {seeds} seed{'s' * (seeds > 1)}, "
         f"{results['tokens_per_run']:,} tokens per run ({results['steps']:,} steps, "
         f"{parameters / 1e6:,.1f}M-parameter model, rows of {results['seq_len']} tokens)",
         "",
-        f"{'variant':<14}{'documents':>11}{'tokens':>13}{'epochs':>8}{'removed':>9}{'wall':>9}",
+        f"{'variant':<{width}}{'documents':>11}{'tokens':>13}{'epochs':>8}{'removed':>9}"
+        f"{'wall':>9}",
     ]
     for name, variant in variants.items():
         removed = sum(variant["eval_overlap_removed"].values())
         epochs = f"{variant['epochs']:.2f}" if variant["epochs"] is not None else "-"
         lines.append(
-            f"{name:<14}{variant['documents']['train']:>11,}{variant['tokens']:>13,}"
+            f"{name:<{width}}{variant['documents']['train']:>11,}{variant['tokens']:>13,}"
             f"{epochs:>8}{removed:>9,}{variant['wall_s']:>8.0f}s"
         )
     how = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed: no spread"

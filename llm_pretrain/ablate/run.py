@@ -505,13 +505,12 @@ def evaluate_run(
         for name, tokens in token_dirs.items():
             data = open_token_data(tokens)
             if data.val is not None:
-                readers["val"][name] = data.val
+                readers["val"][name] = SpreadRows(data.val, settings.val_max_rows)
         found: dict[str, Any] = {"step": state["step"], "eval": {}, "val": {}}
         batch_rows = max(1, settings.eval_batch_tokens // settings.row_len)
         for kind, sets in readers.items():
             for name, reader in sets.items():
-                rows = settings.val_max_rows if kind == "val" else None
-                result = evaluate(model, reader, runtime, batch_rows, rows, token_bytes)
+                result = evaluate(model, reader, runtime, batch_rows, None, token_bytes)
                 found[kind][name] = {
                     "bpb": result.bpb,
                     "loss": result.loss,
@@ -522,6 +521,23 @@ def evaluate_run(
         return found
     finally:
         stop_runtime()
+
+
+class SpreadRows:
+    """At most `limit` rows of a split, spread evenly over it: the first rows are the first
+    documents, which two variants often share (dedup keeps first copies), so a capped
+    validation split would not stand for the variant."""
+
+    def __init__(self, reader: Any, limit: int | None) -> None:
+        self.reader = reader
+        count = len(reader) if limit is None else min(limit, len(reader))
+        self.rows = sorted({round(i * (len(reader) - 1) / max(1, count - 1)) for i in range(count)})
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.reader[self.rows[index]]
 
 
 def _run_records(settings: AblationSettings) -> dict[str, list[dict[str, Any]]]:

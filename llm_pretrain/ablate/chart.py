@@ -56,9 +56,12 @@ def write_chart(results: dict[str, Any], output: Path) -> Path:
     bars.set_ylabel("bits per byte")
     seeds = len(results["seeds"])
     bars.set_title(f"eval sets ({seeds} seed{'s' * (seeds > 1)})")
-    low = [v["eval"][e]["bpb"] for v in variants.values() for e in v["eval"] if v["eval"][e]["bpb"]]
-    if low:
-        bars.set_ylim(min(low) * 0.95, max(low) * 1.02)
+    cells = [c for v in variants.values() for c in v["eval"].values() if c["bpb"]]
+    if cells:  # the bars' tops and their error bars, not the axis from 0
+        low = min(c["bpb"] - (c["bpb_std"] or 0) for c in cells)
+        high = max(c["bpb"] + (c["bpb_std"] or 0) for c in cells)
+        margin = max(high - low, 0.01) * 0.2
+        bars.set_ylim(low - margin, high + margin)
     bars.grid(alpha=0.3, axis="y")
     bars.legend()
     figure.tight_layout()

@@ -18,7 +18,8 @@ what it finds; it asserts nothing.
 
 Writes into --work (default benchmarks/_work/quality/, gitignored): input/ (the crawl, the
 held-out set, shares.json), corpus/ (extracted, filtered, deduped), dedup-only/, ablation/
-(the ablation: results.json, ablation.png, runs) and quality.json (everything printed).
+(the ablation: results.json, ablation.png, runs; --ablation names another) and
+quality-ablation.json (everything printed).
 """
 
 from __future__ import annotations
@@ -95,14 +96,14 @@ def run_pipeline(work: Path, workers: int) -> dict[str, Any]:
 
 def run_ablation(work: Path, pipeline: dict[str, Any], options: argparse.Namespace) -> dict:
     """`llm-train ablate` on the four variants; its results.json."""
-    out = work / "ablation"
+    out = work / options.ablation
     variants = []
     for name in VARIANTS:
         variants += ["--variant", f"{name}={pipeline['variants'][name]['folder']}"]
     llm("train", "ablate", *variants, "--eval", f"clean={work / 'input' / 'heldout'}",
         "--out", str(out), "--config", str(options.config), "--tokens", options.tokens,
         "--seeds", str(options.seeds), "--vocab-size", str(options.vocab_size),
-        "--val-max-rows", str(options.val_max_rows),
+        "--val-max-rows", str(options.val_max_rows), *options.overrides,
         *(["-q"] if options.quiet else []))  # fmt: skip
     return json.loads((out / "results.json").read_text())
 
@@ -181,6 +182,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", type=Path, default=RECIPE)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--ablation", default="ablation", help="its folder under --work")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for every run"
+    )
     options = parser.parse_args()
     started = time.perf_counter()
     work = options.work.resolve()
@@ -192,11 +197,11 @@ def main() -> None:
         "pipeline": pipeline,
         "ablation": results,
         "contributions": contributions(results),
-        "ablation_dir": str(work / "ablation"),
+        "ablation_dir": str(work / options.ablation),
         "wall_s": time.perf_counter() - started,
         "options": {k: str(v) for k, v in vars(options).items()},
     }
-    (work / "quality.json").write_text(json.dumps(report, indent=1))
+    (work / f"quality-{options.ablation}.json").write_text(json.dumps(report, indent=1))
     print_report(report)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from llm_pretrain.ablate.chart import write_chart
 from llm_pretrain.ablate.results import collect_results
-from llm_pretrain.ablate.select import failing_rules, is_dry_run, run_select
+from llm_pretrain.ablate.select import failing_rules, is_dry_run, run_select, texts_digest
 from llm_pretrain.ablate.shared_tokenizer import train_shared_tokenizer
 from llm_pretrain.ablate.spec import AblationError, AblationUsage, EvalSpec, VariantSpec, unique
 from llm_pretrain.pipeline.dataset import shard_paths
@@ -39,7 +39,7 @@ from llm_pretrain.pipeline.filters.stage import WOULD_REJECT
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.outputs import overlap_problem, protected_problem
 from llm_pretrain.pipeline.runner import InputDataset, StageError, read_input_dataset
-from llm_pretrain.storage import atomic_write_json, read_json
+from llm_pretrain.storage import atomic_write_json, file_sha256, read_json
 from llm_pretrain.tokenizer.bpe import TOKENIZER_FILE, BpeTokenizer
 from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
 from llm_pretrain.tokenizer.encoding import SplitRule
@@ -124,19 +124,21 @@ def run_ablation(settings: AblationSettings, show_progress: bool = True) -> dict
     check_output(settings)
     check_recipe(settings)
     eval_texts = {spec.name: read_texts(spec.path) for spec in settings.evals}
+    eval_keys = {name: frozenset(map(text_key, texts)) for name, texts in eval_texts.items()}
     rule = SplitRule(settings.val_fraction, validation_salt(SPLIT_SEED))
-    variants = [read_variant(spec, eval_texts, rule) for spec in settings.variants]
+    variants = [read_variant(spec, eval_keys, rule) for spec in settings.variants]
     refuse_overlap(variants, settings.remove_overlap)
-    refuse_empty(variants, settings.remove_overlap)
-    plan = ablation_plan(settings, variants, eval_texts)
+    refuse_empty(variants)
+    plan = ablation_plan(settings, variants, eval_texts, eval_keys)
     with kept_process_group():
-        return _run(settings, variants, eval_texts, plan, show_progress)
+        return _run(settings, variants, eval_texts, eval_keys, plan, show_progress)
 
 
 def _run(
     settings: AblationSettings,
     variants: list[Variant],
     eval_texts: dict[str, list[str]],
+    eval_keys: dict[str, frozenset[str]],
     plan: dict[str, Any],
     show_progress: bool,
 ) -> dict[str, Any]:
@@ -144,7 +146,8 @@ def _run(
     if is_main():
         with folder_lock(out / LOCK_FILE, "being written by llm-train ablate"):
             claim_plan(out, plan)
-            token_dirs = prepare(settings, variants, eval_texts, show_progress)
+            excluded = frozenset().union(*eval_keys.values())
+            token_dirs = prepare(settings, variants, excluded, show_progress)
             atomic_write_json(out / PREPARED_FILE, {"fingerprint": plan["fingerprint"]})
             return train_and_compare(settings, variants, token_dirs, eval_texts, plan,
                                      show_progress)  # fmt: skip
@@ -192,11 +195,12 @@ def check_recipe(settings: AblationSettings) -> None:
             f"{world_size()} processes = {row_len * rows:,}"
         )
     if settings.tokenizer is not None:
-        file = settings.tokenizer
-        BpeTokenizer.load(file / TOKENIZER_FILE if file.is_dir() else file)
+        BpeTokenizer.load(tokenizer_file(settings.tokenizer))
 
 
-def read_variant(spec: VariantSpec, eval_texts: dict[str, list[str]], rule: SplitRule) -> Variant:
+def read_variant(
+    spec: VariantSpec, eval_keys: dict[str, frozenset[str]], rule: SplitRule
+) -> Variant:
     """A variant's dataset, checked: how many documents of each eval set it holds, how many it
     trains on, and (a dry run) that the rules it lifts are rules it records."""
     dataset = read_input_dataset(spec.path)
@@ -207,15 +211,14 @@ def read_variant(spec: VariantSpec, eval_texts: dict[str, list[str]], rule: Spli
             "--dry-run`; only a dry run lists the rules a document fails"
         )
     lifted = (spec.without or ()) if dry else None
-    keys = {name: {text_key(text) for text in texts} for name, texts in eval_texts.items()}
-    every_key = set().union(*keys.values())
-    overlap = dict.fromkeys(keys, 0)
+    every_key = frozenset().union(*eval_keys.values())
+    overlap = dict.fromkeys(eval_keys, 0)
     reasons: set[str] = set()
     training = 0
     for text, failed in _rows(spec.path, dry):
         key = text_key(text)
-        for name, eval_keys in keys.items():
-            overlap[name] += key in eval_keys
+        for name, keys in eval_keys.items():
+            overlap[name] += key in keys
         reasons.update(failed)
         kept = lifted is None or not failing_rules(failed, lifted)
         training += kept and key not in every_key and not rule.is_validation(key)
@@ -246,7 +249,7 @@ def _rows(folder: Path, dry: bool) -> Iterator[tuple[str, list[str]]]:
                 yield text, reasons or []
 
 
-def refuse_empty(variants: list[Variant], remove_overlap: bool) -> None:
+def refuse_empty(variants: list[Variant]) -> None:
     """A variant with no document to train on (none at all, all held out for validation, all
     rejected or in an eval set) is refused before anything is written."""
     for variant in variants:
@@ -271,9 +274,13 @@ def refuse_overlap(variants: list[Variant], remove_overlap: bool) -> None:
 
 
 def ablation_plan(
-    settings: AblationSettings, variants: list[Variant], eval_texts: dict[str, list[str]]
+    settings: AblationSettings,
+    variants: list[Variant],
+    eval_texts: dict[str, list[str]],
+    eval_keys: dict[str, frozenset[str]],
 ) -> dict[str, Any]:
     """What names the ablation: a rerun with the same plan continues it."""
+    tokenizer = settings.tokenizer
     plan = {
         "variants": {
             v.name: {"path": str(v.spec.path), "lifted": v.lifted, **_identity(v.dataset)}
@@ -283,7 +290,7 @@ def ablation_plan(
             name: {
                 "path": str(spec.path),
                 "documents": len(eval_texts[name]),
-                "sha256": _texts_digest(eval_texts[name]),
+                "sha256": texts_digest(eval_keys[name])["sha256"],
             }
             for name, spec in ((s.name, s) for s in settings.evals)
         },
@@ -293,7 +300,7 @@ def ablation_plan(
         "vocab_size": settings.vocab_size,
         "seq_len": settings.row_len,
         "val_fraction": settings.val_fraction,
-        "tokenizer": _file_digest(settings.tokenizer) if settings.tokenizer else None,
+        "tokenizer": file_sha256(tokenizer_file(tokenizer)) if tokenizer else None,
         "remove_overlap": settings.remove_overlap,
         "val_max_rows": settings.val_max_rows,
     }
@@ -306,15 +313,9 @@ def _identity(dataset: InputDataset) -> dict[str, Any]:
     return {"stage": identity["stage"], "fingerprint": identity["fingerprint"]}
 
 
-def _texts_digest(texts: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(map(text_key, texts))).encode()).hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    file = path / TOKENIZER_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise AblationError(f"--tokenizer {path}: no {TOKENIZER_FILE} there")
-    return hashlib.sha256(file.read_bytes()).hexdigest()
+def tokenizer_file(path: Path) -> Path:
+    """--tokenizer: a tokenizer.json, or a folder holding one."""
+    return path / TOKENIZER_FILE if path.is_dir() else path
 
 
 def claim_plan(out: Path, plan: dict[str, Any]) -> None:
@@ -338,13 +339,12 @@ def claim_plan(out: Path, plan: dict[str, Any]) -> None:
 def prepare(
     settings: AblationSettings,
     variants: list[Variant],
-    eval_texts: dict[str, list[str]],
+    excluded: frozenset[str],
     show_progress: bool,
 ) -> dict[str, Path]:
     """Selections, the tokenizer and each variant's token data; the token folders by name."""
     out = settings.out
     folders = {}
-    excluded = frozenset(text_key(text) for texts in eval_texts.values() for text in texts)
     for variant in variants:
         folder = variant.spec.path
         if variant.needs_selection(settings.remove_overlap):

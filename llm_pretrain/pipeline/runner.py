@@ -322,26 +322,58 @@ def stage_fingerprint(stage: str, config: dict[str, Any], inputs: list[dict[str,
     return _sha256({"stage": stage, "config": config, "inputs": [_what(i) for i in inputs]})
 
 
-# Config keys added since fingerprints were first written, with the value that behaves as the
-# versions before them did: their fingerprints leave the keys out (see earlier_fingerprints).
-ADDED_KEYS: dict[tuple[str, ...], Any] = {("filter", "pii", "mask_bare_digit_runs"): False}
+@dataclass(frozen=True)
+class AddedKey:
+    """A config key added since fingerprints were first written. Fingerprints of the versions
+    before `version` leave it out, so that their outputs stay up to date and their unfinished
+    runs resume, as long as the key's value behaves as those versions did (`as_before`, given
+    the key's value and the stage's whole config)."""
+
+    stage: str
+    path: tuple[str, ...]
+    version: int
+    as_before: Callable[[Any, dict[str, Any]], bool]
+
+
+# Version 0: 0.1.0 up to issue 18 (input datasets by the path as typed); 1: issues 19-21;
+# 2: issue 22 (line dedup, decontamination).
+FINGERPRINT_VERSION = 2
+ADDED_KEYS = [
+    AddedKey("filter", ("pii", "mask_bare_digit_runs"), 1, lambda value, _: value is False),
+    AddedKey("dedup", ("lines",), 2, lambda value, _: value.get("mode") == "off"),
+    AddedKey(
+        "filter",
+        ("decontaminate",),
+        2,
+        lambda _, config: "decontaminate" not in config.get("steps", []),
+    ),
+]
 
 
 def earlier_fingerprints(
     stage: str, config: dict[str, Any], inputs: list[dict[str, Any]]
 ) -> list[str]:
-    """The fingerprint version 0.1.0 up to issue 18 gave this run (input datasets by the path
-    as typed, no key added since): its outputs stay up to date and its unfinished runs are
-    started again instead of refused."""
-    before = json.loads(json.dumps(config))
-    for (owner, *parents, leaf), default in ADDED_KEYS.items():
-        node = before if owner == stage else None
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(leaf) == default:
-            del node[leaf]
-    earlier = _sha256({"stage": stage, "config": before, "inputs": inputs})
-    return [] if earlier == stage_fingerprint(stage, config, inputs) else [earlier]
+    """The fingerprints earlier versions gave this run, newest first, where they differ from
+    today's: their outputs stay up to date and their unfinished runs are started again instead
+    of refused."""
+    current = stage_fingerprint(stage, config, inputs)
+    result = []
+    for version in range(FINGERPRINT_VERSION - 1, -1, -1):
+        before = json.loads(json.dumps(config))
+        for key in ADDED_KEYS:
+            if key.stage != stage or key.version <= version:
+                continue
+            *parents, leaf = key.path
+            node: Any = before
+            for name in parents:
+                node = node.get(name) if isinstance(node, dict) else None
+            if isinstance(node, dict) and leaf in node and key.as_before(node[leaf], config):
+                del node[leaf]
+        named = inputs if version == 0 else [_what(i) for i in inputs]
+        fingerprint = _sha256({"stage": stage, "config": before, "inputs": named})
+        if fingerprint != current and fingerprint not in result:
+            result.append(fingerprint)
+    return result
 
 
 def _what(identity: dict[str, Any]) -> dict[str, Any]:

@@ -166,6 +166,33 @@ class FilterStats(DocumentStats):
 
 
 @dataclass
+class DedupStats(DocumentStats):
+    """Dedup also counts what line dedup removed from the documents it kept: units, their
+    UTF-8 bytes, and the documents changed (documents it left too short are rejections)."""
+
+    units_removed: int = 0
+    unit_bytes_removed: int = 0
+    documents_changed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        lines = {
+            "units_removed": self.units_removed,
+            "unit_bytes_removed": self.unit_bytes_removed,
+            "documents_changed": self.documents_changed,
+        }
+        return {**super().to_json(), "lines": lines}
+
+    @classmethod
+    def _own_from_json(cls, data: dict[str, Any]) -> dict[str, Any]:
+        lines = data.get("lines", {})
+        return {
+            "units_removed": lines.get("units_removed", 0),
+            "unit_bytes_removed": lines.get("unit_bytes_removed", 0),
+            "documents_changed": lines.get("documents_changed", 0),
+        }
+
+
+@dataclass
 class ClusterStats(Additive):
     """Dedup's global step: duplicates found, clusters and their sizes (power-of-two buckets,
     "2", "3-4", "5-8"...), candidate and verified pairs. Under `dedup` in `_stats.json`, beside

@@ -49,6 +49,18 @@ def test_a_dataset_the_earlier_version_finished_is_up_to_date(tmp_path, monkeypa
     assert "up to date" in run("filter", "-i", "ex", "-o", "fi")
 
 
+def test_a_dedup_output_made_before_line_dedup_is_up_to_date(tmp_path, monkeypatch):
+    make_corpus(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run("dedup", "-i", "ex", "-o", "dd")
+    manifest = json.loads((tmp_path / "dd" / "_manifest.json").read_text())
+    before = {key: value for key, value in manifest["config"].items() if key != "lines"}
+    earlier = earlier_fingerprints("dedup", manifest["config"], manifest["inputs"])
+    assert earlier[0] == stage_fingerprint("dedup", before, manifest["inputs"])
+    as_earlier_version(tmp_path / "dd" / "_manifest.json")
+    assert "up to date" in run("dedup", "-i", "ex", "-o", "dd")
+
+
 def test_an_unfinished_run_of_the_earlier_version_is_started_again(tmp_path, monkeypatch):
     make_corpus(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from llm_pretrain.configbase import Section
 
@@ -81,9 +81,58 @@ class MinHashConfig(Section):
         return self
 
 
+class LinesConfig(Section):
+    """The `dedup.lines` section."""
+
+    mode: Literal["off", "keep_first", "remove_repeated"] = Field(
+        "off",
+        description="off; keep_first: remove a unit seen in an earlier document (of this batch "
+        "or of the index) from the later ones (CCNet, Dolma); remove_repeated: remove a unit "
+        "found in more than one document from all of them (CS336's exact line dedup)",
+    )
+    unit: Literal["line", "paragraph"] = Field(
+        "line", description="lines (split at newlines) or paragraphs (split at blank lines)"
+    )
+    min_chars: int = Field(
+        10,
+        ge=1,
+        description="units shorter than this after normalisation are never removed (blank "
+        "lines, bullets, braces)",
+    )
+    min_document_chars: int = Field(
+        50,
+        ge=0,
+        description="a document left with fewer characters (ends trimmed) is rejected as "
+        "duplicate_<unit>s:too_short; 50 as extract's min_chars",
+    )
+    normalize: NormalizeConfig = Field(
+        default_factory=NormalizeConfig,
+        description="normalisation before hashing; the defaults are exact dedup's",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare `off` as false."""
+        return "off" if value is False else value
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    @property
+    def reason_kind(self) -> str:
+        return f"duplicate_{self.unit}s"
+
+    def index_params(self) -> dict:
+        """What the hashes in an index depend on (the mode does not: both use the same set)."""
+        return self.model_dump(include={"unit", "min_chars", "normalize"})
+
+
 class DedupConfig(Section):
     exact: ExactConfig = Field(default_factory=ExactConfig)
     minhash: MinHashConfig = Field(default_factory=MinHashConfig)
+    lines: LinesConfig = Field(default_factory=LinesConfig)
     keep: Literal["first", "oldest", "longest"] = Field(
         "first",
         description="which document of a duplicate cluster survives: the first in input order, "

@@ -2,6 +2,7 @@
 
     index/_index.json               format, the settings signatures depend on, committed parts
     index/part-<batch>.parquet      one part per dedup run (batch): id, text_hash, signature
+    index/lines-<batch>.parquet     with `dedup.lines`: the batch's distinct unit hashes
     index/_lock                     held (flock) by the run using the index
 
 A run writes its part before it commits its output, and lists the part in `_index.json`
@@ -40,7 +41,7 @@ INDEX_FORMAT = 1
 def index_params(config: DedupConfig) -> dict[str, Any]:
     """The settings stored hashes and signatures depend on: a run must use the same ones."""
     minhash = config.minhash
-    return {
+    params = {
         "exact_normalize": config.exact.normalize.model_dump(),
         "minhash_normalize": minhash.normalize.model_dump(),
         "shingle": minhash.shingle,
@@ -49,6 +50,9 @@ def index_params(config: DedupConfig) -> dict[str, Any]:
         "seed": minhash.seed,
         "scheme": "datasketch affine32",
     }
+    if config.lines.enabled:  # left out when off: indexes made before lines existed still match
+        params["lines"] = config.lines.index_params()
+    return params
 
 
 def signature_schema(num_perm: int) -> pa.Schema:
@@ -88,6 +92,7 @@ class DedupIndex:
         self.folder = Path(folder)
         self.params = index_params(config)
         self.num_perm = config.minhash.num_perm
+        self.lines = config.lines.enabled
         self.verified: set[str] = set()  # sha256 of the parts checked by this run
 
     @contextmanager
@@ -104,7 +109,8 @@ class DedupIndex:
         if manifest.get("format") != INDEX_FORMAT:
             raise StageError(f"{path}: unknown index format {manifest.get('format')!r}")
         if manifest["params"] != self.params:
-            changed = sorted(k for k in self.params if manifest["params"].get(k) != self.params[k])
+            keys = set(self.params) | set(manifest["params"])
+            changed = sorted(k for k in keys if manifest["params"].get(k) != self.params.get(k))
             raise StageError(
                 f"dedup index {self.folder} was built with other settings ({', '.join(changed)}); "
                 "use the same settings or a new --index"
@@ -114,12 +120,14 @@ class DedupIndex:
     def other_batches(self, batch: str) -> list[str]:
         return [part["batch"] for part in self.manifest()["parts"] if part["batch"] != batch]
 
-    def part_files(self, batch: str) -> list[Path]:
-        """The committed parts but `batch`'s own, in order: the index's nodes. Each is checked
-        against `_index.json` first (a damaged part would let duplicates through, or drop
-        documents as duplicates of ones that are not in the corpus)."""
+    def part_files(self, batch: str, kind: str = "file") -> list[Path]:
+        """The committed parts but `batch`'s own, in order: the index's nodes (`kind` "file")
+        or unit hashes ("lines"). Each is checked against `_index.json` first (a damaged part
+        would let duplicates through, or drop documents as duplicates of ones that are not in
+        the corpus)."""
         parts = [p for p in self.manifest()["parts"] if p["batch"] != batch]
-        for part in parts:
+        described = [part if kind == "file" else part["lines"] for part in parts]
+        for part in described:
             path = self.folder / part["file"]
             if part["sha256"] in self.verified:
                 continue
@@ -130,7 +138,13 @@ class DedupIndex:
             except DamagedShard as exc:
                 raise StageError(f"dedup index {self.folder} is damaged: {exc}") from None
             self.verified.add(part["sha256"])
-        return [self.folder / part["file"] for part in parts]
+        return [self.folder / part["file"] for part in described]
+
+    def load_lines(self, batch: str) -> np.ndarray:
+        """The unit hashes of every committed part but `batch`'s own, sorted and distinct."""
+        tables = [pq.read_table(path) for path in self.part_files(batch, "lines")]
+        hashes = [t.column("hash").to_numpy().astype(np.uint64, copy=False) for t in tables]
+        return np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
 
     def load(self, batch: str) -> Documents:
         """Hashes and signatures of every committed part but `batch`'s own."""
@@ -143,11 +157,25 @@ class DedupIndex:
     def part_name(self, batch: str) -> str:
         return f"part-{batch}.parquet"
 
+    def lines_part_name(self, batch: str) -> str:
+        return f"lines-{batch}.parquet"
+
+    def write_lines_part(self, batch: str, hashes: np.ndarray) -> None:
+        """This batch's distinct unit hashes (sorted), not yet committed."""
+        table = pa.table({"hash": pa.array(hashes, pa.uint64())})
+        with atomic_parquet(self.folder / self.lines_part_name(batch), table.schema) as writer:
+            writer.write_table(table)
+
     def part_writer(
         self, batch: str, schema: pa.Schema
     ) -> AbstractContextManager[pq.ParquetWriter]:
         """Write (or write again, identically) this batch's part; not yet committed."""
         return atomic_parquet(self.folder / self.part_name(batch), schema)
+
+    @staticmethod
+    def _described(path: Path) -> dict[str, Any]:
+        rows = pq.ParquetFile(path).metadata.num_rows
+        return {"file": path.name, "rows": rows, "sha256": file_sha256(path)}
 
     def commit(self, batch: str) -> bool:
         """List this batch's part in the manifest, unless it already is; True if it was added."""
@@ -157,8 +185,12 @@ class DedupIndex:
         path = self.folder / self.part_name(batch)
         if not path.exists():
             raise StageError(f"dedup index part {path} is missing; run dedup with --overwrite")
-        rows = pq.ParquetFile(path).metadata.num_rows
-        part = {"batch": batch, "file": path.name, "rows": rows, "sha256": file_sha256(path)}
+        part = {"batch": batch, **self._described(path)}
+        if self.lines:
+            lines = self.folder / self.lines_part_name(batch)
+            if not lines.exists():
+                raise StageError(f"dedup index part {lines} is missing; run dedup with --overwrite")
+            part["lines"] = self._described(lines)
         manifest["parts"].append(part)
         manifest["documents"] = sum(p["rows"] for p in manifest["parts"])
         atomic_write_json(self.folder / INDEX_MANIFEST, manifest)

@@ -35,8 +35,19 @@ from llm_pretrain.pipeline import progress
 from llm_pretrain.pipeline.dataset import TaskShards, atomic_parquet, shard_name
 from llm_pretrain.pipeline.dates import DATE_TYPE, date_array
 from llm_pretrain.pipeline.dedup.clusters import Decisions, Documents, cluster
-from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.dedup.config import DedupConfig, LinesConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, table_documents
+from llm_pretrain.pipeline.dedup.lines import (
+    REMOVED_UNITS,
+    UNIT_BYTES_REMOVED,
+    UNIT_HASHES,
+    UNITS_REMOVED,
+    occurrences,
+    positions_by_document,
+    remove_units,
+    removed_mask,
+    unit_hashes,
+)
 from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, shingle_set, signatures
 from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, date_keys, sources
 from llm_pretrain.pipeline.dedup.normalize import text_hash
@@ -57,7 +68,7 @@ from llm_pretrain.pipeline.runner import (
     run_stage,
     shard_task_failed,
 )
-from llm_pretrain.pipeline.stats import DocumentStats
+from llm_pretrain.pipeline.stats import DedupStats
 
 DUPLICATE_COUNT = "duplicate_count"
 SIMILARITY = "similarity"
@@ -77,12 +88,14 @@ class SignatureResult:
 # --- Phase 1: signatures ----------------------------------------------------------------------
 
 
-def signature_file_schema(width: int, with_sets: bool) -> pa.Schema:
-    """Phase 1's files: the index columns, what the `keep` policy needs (length, date) and,
-    for exact verification, each document's shingle set."""
+def signature_file_schema(width: int, with_sets: bool, with_lines: bool = False) -> pa.Schema:
+    """Phase 1's files: the index columns, what the `keep` policy needs (length, date), for
+    exact verification each document's shingle set, and for line dedup its unit hashes."""
     schema = signature_schema(width)
     schema = schema.append(pa.field("length", pa.int64())).append(pa.field("date", DATE_TYPE))
-    return schema.append(pa.field(SHINGLES, pa.list_(pa.uint32()))) if with_sets else schema
+    if with_sets:
+        schema = schema.append(pa.field(SHINGLES, pa.list_(pa.uint32())))
+    return schema.append(pa.field(UNIT_HASHES, pa.list_(pa.uint64()))) if with_lines else schema
 
 
 def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> pa.Table:
@@ -105,7 +118,9 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
     columns["date"] = date_array(batch.column("date")) if has_date else pa.nulls(len(texts))
     if with_sets:
         columns[SHINGLES] = pa.array([shingle_set(h) for h in shingles], pa.list_(pa.uint32()))
-    schema = signature_file_schema(width, with_sets)
+    if config.lines.enabled:
+        columns[UNIT_HASHES] = unit_hashes(texts, config.lines)
+    schema = signature_file_schema(width, with_sets, config.lines.enabled)
     return pa.table(columns).cast(schema)
 
 
@@ -117,7 +132,7 @@ def signature_task(
     source = task.open()
     columns = [name for name in ("id", "text", "date") if name in source.schema_arrow.names]
     with_sets = config.minhash.enabled and config.minhash.verify == "exact"
-    schema = signature_file_schema(width, with_sets)
+    schema = signature_file_schema(width, with_sets, config.lines.enabled)
     rows = 0
     with atomic_parquet(folder / shard_name(task.index), schema) as writer:
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
@@ -228,13 +243,19 @@ class DedupPlan:
             decisions = cluster(index_docs, batch, self.config, reader.jaccard)
         rows = [source.rows for source in reader.sources if source.in_batch]
         survivors = SurvivorIds.read(decisions, reader)
-        self._write_decisions(run.progress_dir, decisions, survivors, reader.n_index, rows)
+        kept = decisions.survivor == np.arange(reader.n_index, reader.total)
+        removed_units, line_stats = None, {}
+        if self.config.lines.enabled:
+            removed_units, line_stats = self._line_decisions(folder, kept, rows)
+        self._write_decisions(
+            run.progress_dir, decisions, survivors, reader.n_index, rows, removed_units
+        )
         if self.index is not None:
-            kept = decisions.survivor == np.arange(reader.n_index, reader.total)
             self._write_index_part(folder, kept)
         return {
             "dedup": {
                 **decisions.stats,
+                **line_stats,
                 "index_documents": reader.n_index,
                 "seconds_signatures": round(signature_seconds, 3),
                 "seconds_global_step": round(time.perf_counter() - started, 3),
@@ -247,6 +268,50 @@ class DedupPlan:
             }
         }
 
+    def _line_decisions(
+        self, folder: Path, kept: np.ndarray, rows: list[int]
+    ) -> tuple[list[pa.ListArray], dict[str, Any]]:
+        """The units to remove from each document that survives, per input shard (lines.py);
+        with an index, the batch's new unit hashes go into its part."""
+        started = time.perf_counter()
+        lines = self.config.lines
+        seen = np.empty(0, np.uint64)
+        if self.index is not None:
+            seen = self.index.load_lines(self.batch)
+        documents, positions, hashes = [], [], []
+        start = 0
+        for task, count in zip(self.tasks, rows, strict=True):
+            table = pq.read_table(folder / shard_name(task.index), columns=[UNIT_HASHES])
+            document, position, unit = occurrences(table.column(UNIT_HASHES))
+            survives = kept[start + document]
+            documents.append((document[survives] + start).astype(np.int32))
+            positions.append(position[survives])
+            hashes.append(unit[survives])
+            start += count
+        document = np.concatenate(documents) if documents else np.empty(0, np.int32)
+        position = np.concatenate(positions) if positions else np.empty(0, np.int32)
+        unit = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+        del documents, positions, hashes
+        removed = removed_mask(document, unit, seen, lines.mode)
+        if self.index is not None:
+            new = np.setdiff1d(np.unique(unit), seen, assume_unique=True)
+            self.index.write_lines_part(self.batch, new)
+        document, position = document[removed], position[removed]
+        per_shard, start = [], 0
+        for count in rows:
+            lo, hi = np.searchsorted(document, [start, start + count])
+            per_shard.append(positions_by_document(document[lo:hi] - start, position[lo:hi], count))
+            start += count
+        stats = {
+            "lines": {
+                "units_compared": int(len(unit)),
+                "units_to_remove": int(removed.sum()),
+                "index_units": int(len(seen)),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        }
+        return per_shard, stats
+
     def _write_decisions(
         self,
         progress_dir: Path,
@@ -254,23 +319,25 @@ class DedupPlan:
         survivors: SurvivorIds,
         n_index: int,
         rows: list[int],
+        removed_units: list[pa.ListArray] | None,
     ) -> None:
         folder = progress_dir / "decisions"
         folder.mkdir(parents=True, exist_ok=True)
         start = 0
-        for task, count in zip(self.tasks, rows, strict=True):
+        for n, (task, count) in enumerate(zip(self.tasks, rows, strict=True)):
             part = slice(start, start + count)
             texts = survivors.reasons(decisions, part, n_index)
             removed = [text is not None for text in texts]
-            table = pa.table(
-                {
-                    "reason": pa.array(texts, pa.string()),
-                    SIMILARITY: pa.array(
-                        np.where(removed, decisions.similarity[part], np.nan), pa.float32()
-                    ),
-                    DUPLICATE_COUNT: pa.array(decisions.duplicates[part], pa.int32()),
-                }
-            )
+            columns = {
+                "reason": pa.array(texts, pa.string()),
+                SIMILARITY: pa.array(
+                    np.where(removed, decisions.similarity[part], np.nan), pa.float32()
+                ),
+                DUPLICATE_COUNT: pa.array(decisions.duplicates[part], pa.int32()),
+            }
+            if removed_units is not None:
+                columns[REMOVED_UNITS] = removed_units[n]
+            table = pa.table(columns)
             with atomic_parquet(folder / shard_name(task.index), table.schema) as writer:
                 writer.write_table(table)
             start += count
@@ -291,6 +358,35 @@ class DedupPlan:
 # --- Phase 3: apply ---------------------------------------------------------------------------
 
 
+def apply_units(
+    table: pa.Table, part: pa.Table, lines: LinesConfig, counts: DedupStats
+) -> tuple[pa.Table, pa.Array, pa.Table]:
+    """Line dedup's decisions on a batch of rows: the texts of kept documents without their
+    removed units, the reasons with documents left too short added (these keep their whole
+    text in `_rejected/`), and the per-document counts of units and bytes removed."""
+    texts = table.column("text").to_pylist()
+    reasons = part.column("reason").to_pylist()
+    units = [0] * len(texts)
+    unit_bytes = [0] * len(texts)
+    for i, positions in enumerate(part.column(REMOVED_UNITS).to_pylist()):
+        if reasons[i] is not None or not positions:
+            continue
+        text, removed_bytes = remove_units(texts[i], positions, lines.unit)
+        if len(text.strip()) < lines.min_document_chars:
+            reasons[i] = f"{lines.reason_kind}:too_short"
+            continue
+        texts[i], units[i], unit_bytes[i] = text, len(positions), removed_bytes
+        counts.documents_changed += 1
+        counts.units_removed += len(positions)
+        counts.unit_bytes_removed += removed_bytes
+    text_column = table.schema.get_field_index("text")
+    table = table.set_column(text_column, table.schema.field(text_column), pa.array(texts))
+    removed = pa.table(
+        {UNITS_REMOVED: pa.array(units, pa.int32()), UNIT_BYTES_REMOVED: pa.array(unit_bytes)}
+    )
+    return table, pa.array(reasons, pa.string()), removed
+
+
 def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult:
     """Worker side: split input shard i into output shard i and rejected shard i."""
     started = time.process_time()
@@ -298,9 +394,13 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     source = task.open()  # the shard its signatures were computed from (sha256 checked)
     if source.metadata.num_rows != len(decisions):  # every row needs its decision
         raise StageError(f"{task.shard} changed since its signatures were computed")
+    own = (DUPLICATE_COUNT, SIMILARITY, UNITS_REMOVED, UNIT_BYTES_REMOVED)
     input_schema = upgrade_schema(source.schema_arrow)
-    fields = [f for f in input_schema if f.name not in (DUPLICATE_COUNT, SIMILARITY)]
-    schema = pa.schema([*fields, pa.field(DUPLICATE_COUNT, pa.int32())])
+    fields = [f for f in input_schema if f.name not in own]
+    added = [pa.field(DUPLICATE_COUNT, pa.int32())]
+    if config.lines.enabled:
+        added += [pa.field(UNITS_REMOVED, pa.int32()), pa.field(UNIT_BYTES_REMOVED, pa.int64())]
+    schema = pa.schema([*fields, *added])
     rejected_schema = pa.schema(
         [
             *fields,
@@ -310,29 +410,37 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
     )
     shards = TaskShards(output, task.index, schema, rejected_schema, config.row_group_rows)
     kept, rejected = shards.kept, shards.rejected
-    counts = DocumentStats(input_bytes=task.input_bytes)
+    counts = DedupStats(input_bytes=task.input_bytes)
     start = 0
     with shards:
         for batch in source.iter_batches(batch_size=config.row_group_rows):
             table = upgrade_table(pa.Table.from_batches([batch])).select([f.name for f in fields])
             part = decisions.slice(start, len(batch))
             start += len(batch)
-            removed = pc.is_valid(part.column("reason"))
+            reason, original = part.column("reason"), table
+            removed_units = None
+            if config.lines.enabled:
+                table, reason, removed_units = apply_units(table, part, config.lines, counts)
+            removed = pc.is_valid(reason)
             keep = pc.invert(removed)
-            kept.add_table(
-                table.filter(keep).append_column(
-                    DUPLICATE_COUNT, part.column(DUPLICATE_COUNT).filter(keep)
-                )
+            output_table = table.filter(keep).append_column(
+                DUPLICATE_COUNT, part.column(DUPLICATE_COUNT).filter(keep)
             )
+            if removed_units is not None:
+                for name in removed_units.column_names:
+                    output_table = output_table.append_column(
+                        name, removed_units.column(name).filter(keep)
+                    )
+            kept.add_table(output_table)
             dropped = (
-                table.filter(removed)
-                .append_column("reason", part.column("reason").filter(removed))
+                original.filter(removed)
+                .append_column("reason", pc.filter(reason, removed))
                 .append_column(SIMILARITY, part.column(SIMILARITY).filter(removed))
             )
             rejected.add_table(dropped.cast(rejected_schema))
             sizes = pc.binary_length(dropped.column("text")).to_pylist()
-            for reason, size in zip(dropped.column("reason").to_pylist(), sizes, strict=True):
-                kind = reason.split(":", 1)[0]
+            for why, size in zip(dropped.column("reason").to_pylist(), sizes, strict=True):
+                kind = why.split(":", 1)[0]
                 counts.rejected[kind] += 1
                 counts.rejected_text_bytes[kind] += size
             progress.report(documents=len(batch))
@@ -394,7 +502,7 @@ def run_dedup(
             config={**config.decision_settings(), "batch": batch},
             inputs=inputs,
             prepare=DedupPlan(tasks, config, index, batch).prepare,
-            stats_type=DocumentStats,
+            stats_type=DedupStats,
         )
         summary = run_stage(stage, executor, show_progress, overwrite)
         if index is not None:

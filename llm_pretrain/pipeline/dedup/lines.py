@@ -1,0 +1,137 @@
+"""Line and paragraph dedup across documents: boilerplate that survives extraction (cookie
+notices, footers, "Share this", menu lines) repeats over thousands of pages.
+
+Two modes, as published:
+- `keep_first`: a unit (line or paragraph) seen in an earlier document, of this batch in input
+  order or of the index, is removed from the later ones. CCNet (Wenzek et al. 2019, section 3.1)
+  and Dolma's paragraph dedup work this way, with a set of unit hashes grown document by
+  document.
+- `remove_repeated`: a unit found in more than one document is removed from all of them, as the
+  exact line dedup of Stanford CS336's data assignment (which keeps only the lines whose count in
+  the corpus is one). A unit already in the index counts as found in another document; documents
+  of earlier batches are committed and keep theirs.
+
+Only documents that survive document-level dedup take part: a removed duplicate neither loses
+units nor marks them as seen. Units repeated within one document are left alone (Gopher's
+repetition rules judge those). Units shorter than `min_chars` after normalisation are never
+removed: blank lines, list bullets and the braces of code repeat for reasons other than
+boilerplate.
+
+Memory: exact 64-bit hashes, no Bloom filter. The index keeps each distinct unit once (8 bytes);
+the global step holds ~24 bytes per unit occurrence of the batch's surviving documents while it
+sorts them. A 64-bit hash makes a false match (one line wrongly removed) among a billion
+distinct units a ~3% event for the whole corpus, against a Bloom filter's per-lookup rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from llm_pretrain.pipeline.dedup.config import LinesConfig
+from llm_pretrain.pipeline.dedup.normalize import normalize
+
+UNIT_HASHES = "unit_hashes"  # phase 1's column: a hash per unit, 0 for units never removed
+REMOVED_UNITS = "removed_units"  # the decisions' column: positions of the units to remove
+UNITS_REMOVED = "units_removed"  # output columns: how many, and their bytes (UTF-8)
+UNIT_BYTES_REMOVED = "unit_bytes_removed"
+
+_SEPARATORS = {"line": re.compile(r"(\n)"), "paragraph": re.compile(r"(\n[ \t\r\f\v]*\n\s*)")}
+
+
+# --- Per document -----------------------------------------------------------------------------
+
+
+def split_units(text: str, unit: str) -> tuple[list[str], list[str]]:
+    """The units of `text` and the separator after each ("" after the last): joined in turn,
+    they give `text` back."""
+    parts = _SEPARATORS[unit].split(text)
+    return parts[0::2], [*parts[1::2], ""]
+
+
+def unit_hash(unit: str, config: LinesConfig) -> int:
+    """64-bit BLAKE2b of the normalised unit; 0 (never removed) when it is shorter than
+    `min_chars`."""
+    normal = normalize(unit, config.normalize)
+    if len(normal) < config.min_chars:
+        return 0
+    value = int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little")
+    return value or 1
+
+
+def unit_hashes(texts: Sequence[str], config: LinesConfig) -> pa.Array:
+    """Phase 1's column: the hash of every unit of every text."""
+    return pa.array(
+        [[unit_hash(u, config) for u in split_units(t, config.unit)[0]] for t in texts],
+        pa.list_(pa.uint64()),
+    )
+
+
+def remove_units(text: str, positions: Sequence[int], unit: str) -> tuple[str, int]:
+    """`text` without the units at `positions` (and the separator after each; the last kept
+    unit takes the text's own ending), and the UTF-8 bytes of the units removed."""
+    units, separators = split_units(text, unit)
+    dropped = set(positions)
+    kept = [i for i in range(len(units)) if i not in dropped]
+    pieces: list[str] = []
+    for n, i in enumerate(kept):
+        pieces.append(units[i])
+        if n + 1 < len(kept):
+            pieces.append(separators[i])
+    removed_bytes = sum(len(units[i].encode()) for i in dropped if i < len(units))
+    return "".join(pieces), removed_bytes
+
+
+# --- The global step --------------------------------------------------------------------------
+
+
+def removed_mask(
+    documents: np.ndarray, hashes: np.ndarray, seen: np.ndarray, mode: str
+) -> np.ndarray:
+    """Which unit occurrences go. `documents`: each occurrence's document (batch position, in
+    non-decreasing order); `hashes`: its unit hash; `seen`: the index's hashes, sorted."""
+    if not len(hashes):
+        return np.zeros(0, dtype=bool)
+    at = np.searchsorted(seen, hashes)
+    in_index = at < len(seen)
+    in_index[in_index] = seen[at[in_index]] == hashes[in_index]
+    order = np.lexsort((documents, hashes))
+    sorted_hashes, sorted_documents = hashes[order], documents[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    run = np.cumsum(starts) - 1
+    if mode == "keep_first":
+        first_document = sorted_documents[starts][run]
+        removed_sorted = sorted_documents > first_document
+    else:  # remove_repeated: more than one document per hash
+        new_document = starts.copy()
+        new_document[1:] |= sorted_documents[1:] != sorted_documents[:-1]
+        documents_per_hash = np.add.reduceat(new_document.astype(np.int64), np.flatnonzero(starts))
+        removed_sorted = documents_per_hash[run] > 1
+    removed = np.empty(len(order), dtype=bool)
+    removed[order] = removed_sorted
+    return removed | in_index
+
+
+def occurrences(column: pa.ChunkedArray | pa.ListArray) -> tuple[np.ndarray, ...]:
+    """A phase-1 column as flat (document, position, hash) arrays of the units that may be
+    removed (hash != 0); documents are row numbers of the column."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets = array.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    hashes = array.flatten().to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+    documents = np.repeat(np.arange(len(array), dtype=np.int64), np.diff(offsets))
+    positions = (np.arange(len(hashes), dtype=np.int64) - offsets[documents]).astype(np.int32)
+    eligible = hashes != 0
+    return documents[eligible], positions[eligible], hashes[eligible]
+
+
+def positions_by_document(documents: np.ndarray, positions: np.ndarray, count: int) -> pa.ListArray:
+    """A list<int32> column of `count` rows: the positions of each document's removed units
+    (`documents` in non-decreasing order)."""
+    bounds = np.searchsorted(documents, np.arange(count + 1)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(bounds), pa.array(positions, pa.int32()))

@@ -45,6 +45,11 @@ class Step(ABC):
     def applies_to(self, doc: Document) -> bool:
         return not (self.needs_whitespace_words and doc.language in NON_WHITESPACE_LANGUAGES)
 
+    def identities(self) -> list[dict[str, str]]:
+        """The content of files the step's decisions depend on beyond its config (digests):
+        part of the filter run's inputs, so that a changed file makes another run."""
+        return []
+
     @abstractmethod
     def apply(self, doc: Document) -> str | None:
         """Return the name of the failed rule to reject `doc`, or None to keep it."""

@@ -12,6 +12,7 @@ from llm_pretrain.pipeline.filters.classifier import (
     QualityClassifierConfig,
     ToxicityClassifierConfig,
 )
+from llm_pretrain.pipeline.filters.decontaminate import DecontaminateConfig
 from llm_pretrain.pipeline.filters.fineweb import FineWebQualityConfig
 from llm_pretrain.pipeline.filters.gopher import GopherQualityConfig, GopherRepetitionConfig
 from llm_pretrain.pipeline.filters.language import LanguageConfig
@@ -46,6 +47,7 @@ class FilterConfig(Section):
     word_blocklist: WordBlocklistConfig = Field(default_factory=WordBlocklistConfig)
     url_blocklist: UrlBlocklistConfig = Field(default_factory=UrlBlocklistConfig)
     pii: PiiMaskingConfig = Field(default_factory=PiiMaskingConfig)
+    decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
 
     @field_validator("steps")
     @classmethod

@@ -9,6 +9,7 @@ from llm_pretrain.pipeline.filters.base import Step
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklist, WordBlocklist
 from llm_pretrain.pipeline.filters.c4 import C4Quality
 from llm_pretrain.pipeline.filters.classifier import QualityClassifier, ToxicityClassifier
+from llm_pretrain.pipeline.filters.decontaminate import Decontaminate
 from llm_pretrain.pipeline.filters.fineweb import FineWebQuality
 from llm_pretrain.pipeline.filters.gopher import GopherQuality, GopherRepetition
 from llm_pretrain.pipeline.filters.language import LanguageId
@@ -27,6 +28,7 @@ STEP_CLASSES: dict[str, type[Step]] = {
         UrlBlocklist,
         ToxicityClassifier,
         PiiMasking,
+        Decontaminate,
     )
 }
 

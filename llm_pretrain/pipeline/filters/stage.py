@@ -173,7 +173,11 @@ def run_filter(
     """Filter the dataset in `input_dir` into `output`."""
     source = read_input_dataset(input_dir)
     check_dataset_output(output, [input_dir], "input dataset")
-    build_steps(config)  # fail fast (e.g. a missing model) before starting workers
+    steps = build_steps(config)  # fail fast (e.g. a missing model) before starting workers
+    inputs = [source.identity()]
+    files = [identity for step in steps for identity in step.identities()]
+    if files:
+        inputs.append({"step_files": files})
     stage = DocumentStage(
         name="filter",
         output=output,
@@ -181,7 +185,7 @@ def run_filter(
         run_task=partial(filter_task, config=config, output=output),
         on_failure=shard_task_failed,
         config=config.model_dump(),
-        inputs=[source.identity()],
+        inputs=inputs,
         stats_type=FilterStats,
     )
     return run_stage(stage, executor, show_progress, overwrite)

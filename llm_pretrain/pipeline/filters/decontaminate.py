@@ -1,0 +1,279 @@
+"""`decontaminate`: keep evaluation sets out of the corpus.
+
+Benchmarks leak into crawls; a model trained on its test questions scores what it memorised.
+GPT-3 (Brown et al. 2020, appendix C) removed training documents that share a 13-gram with an
+evaluation set; Dolma/OLMo and DCLM remove documents (or spans) by long n-gram overlap too. Here:
+
+- words are the `\\w+` runs of the text, NFKC-normalised and lower-cased (punctuation and spacing
+  ignored, as GPT-3's lower-cased, punctuation-stripped words);
+- every `ngram` consecutive words of every eval text go into a set of 64-bit hashes (stable
+  BLAKE2b of each word, combined by a polynomial: the same on every machine and run); a text
+  shorter than `ngram` words cannot be matched and is counted as such;
+- `reject`: a document with any eval n-gram is rejected as `decontaminate:<name>`, the name of
+  the first eval set (in config order) it overlaps;
+- `remove_spans`: as GPT-3 did to its training documents, each matched stretch is cut out with
+  `margin_chars` (200) on either side, the pieces left shorter than `min_piece_chars` (200) are
+  dropped, and a document with more than `max_spans` (10) stretches, or nothing left, is
+  rejected as above.
+
+A document is checked in one pass of numpy over its words: the cost is one dict lookup per word
+(the word hashes are cached per process) and a sorted-array search per n-gram.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from llm_pretrain.errors import UsageError
+from llm_pretrain.pipeline.documents import Document
+from llm_pretrain.pipeline.filters.base import Step, StepConfig
+from llm_pretrain.pipeline.text_sets import TextSetError, read_text_set, set_files
+from llm_pretrain.storage import file_sha256
+
+_WORD = re.compile(r"\w+")
+_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a's 64-bit prime: odd, spreads the bits
+REMOVED_COLUMN = "eval_chars_removed"
+
+
+class DecontaminateError(UsageError, ValueError):
+    """An eval set that cannot be used: a config error, found before any worker starts."""
+
+
+class DecontaminateConfig(StepConfig):
+    eval_files: list[str] = Field(
+        [],
+        description="eval sets: .txt/.md (one text each), .jsonl (a text per line, from "
+        "text_field), .parquet (a text per row), a folder of those, or a dataset folder; each "
+        "set is named by its file or folder name (its stem) in the reason",
+    )
+    text_field: str = Field("text", description="the text field of .jsonl and .parquet eval sets")
+    ngram: int = Field(13, ge=1, description="words per n-gram; 13 as GPT-3")
+    mode: Literal["reject", "remove_spans"] = Field(
+        "reject",
+        description="reject documents with any eval n-gram, or cut the matched spans out "
+        "(GPT-3's treatment of its training data)",
+    )
+    margin_chars: int = Field(
+        200, ge=0, description="remove_spans: characters cut on either side of a match (GPT-3)"
+    )
+    min_piece_chars: int = Field(
+        200, ge=0, description="remove_spans: pieces left shorter than this are dropped (GPT-3)"
+    )
+    max_spans: int = Field(
+        10,
+        ge=1,
+        description="remove_spans: a document with more matched stretches is rejected (GPT-3)",
+    )
+
+
+# --- Words and n-grams ------------------------------------------------------------------------
+
+
+def words(text: str) -> list[re.Match[str]]:
+    """The words of `text`, found in the text as written so that their spans index it."""
+    return list(_WORD.finditer(text))
+
+
+def token(word: str) -> str:
+    """A word as compared: NFKC-normalised (full-width letters, ligatures), lower case."""
+    return (word if word.isascii() else unicodedata.normalize("NFKC", word)).lower()
+
+
+class _WordHashes(dict):
+    """word -> stable 64-bit hash (BLAKE2b), filled on first use: words repeat (Zipf's law), so
+    most lookups are one dict access."""
+
+    def __missing__(self, word: str) -> int:
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        value = self[word] = int.from_bytes(digest, "little")
+        return value
+
+
+_word_hashes = _WordHashes()
+
+
+def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
+    """The hash of every run of `n` consecutive words (none when there are fewer)."""
+    if len(tokens) < n:
+        return np.empty(0, np.uint64)
+    if len(_word_hashes) > 5_000_000:  # bound the cache (a corpus of random strings)
+        _word_hashes.clear()
+    values = np.fromiter(map(_word_hashes.__getitem__, tokens), np.uint64, len(tokens))
+    count = len(tokens) - n + 1
+    hashes = values[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):
+            hashes = hashes * _MULTIPLIER + values[k : k + count]
+    return hashes
+
+
+def normalized_words(text: str) -> list[str]:
+    """The words of `text` as compared, in one pass over the whole text (the fast path; the
+    spans of `words` are only needed where something matched)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _WORD.findall(text.lower())
+
+
+# --- Eval sets --------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalSet:
+    name: str
+    ngrams: np.ndarray  # sorted distinct uint64
+    texts: int
+    too_short: int  # texts with fewer than `ngram` words: they cannot be matched
+    bitmap: np.ndarray = field(init=False)  # one bit per top-bits value of a hash held
+
+    def __post_init__(self) -> None:
+        """A bitmap of ~16 bits per n-gram (a few MB, cache-friendly) answers most lookups;
+        only its ~6% false positives (1 - e^(-1/16)) and the true matches go on to the binary
+        search of the sorted array, whose random reads cost most of the time otherwise."""
+        bits = max(20, int(np.ceil(np.log2(16 * max(1, len(self.ngrams))))))
+        self.shift = np.uint64(64 - bits)
+        self.bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        top = self.ngrams >> self.shift
+        np.bitwise_or.at(
+            self.bitmap, top >> np.uint64(3), (1 << (top & np.uint64(7))).astype(np.uint8)
+        )
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        top = hashes >> self.shift
+        maybe = (self.bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & 1
+        found = maybe.astype(bool)
+        candidates = hashes[found]
+        at = np.searchsorted(self.ngrams, candidates)
+        hit = at < len(self.ngrams)
+        hit[hit] = self.ngrams[at[hit]] == candidates[hit]
+        found[found] = hit
+        return found
+
+
+def set_name(path: Path) -> str:
+    return path.stem if path.is_file() else path.name
+
+
+def identity(path: Path) -> dict[str, str]:
+    """What an eval set's n-grams depend on: the content of its files."""
+    files = set_files(path)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(file_sha256(file).encode())
+    return {"name": set_name(path), "sha256": digest.hexdigest()}
+
+
+@cache
+def load_eval_set(path: str, text_field: str, n: int, content: str) -> EvalSet:
+    """An eval set's n-grams, read once per process (`content`, its digest, keys the cache so
+    that a changed file is read again)."""
+    del content
+    try:
+        texts = read_text_set(Path(path), "text of an eval set", text_field)
+    except TextSetError as exc:
+        raise DecontaminateError(f"filter.decontaminate.eval_files: {exc}") from None
+    parts, too_short = [], 0
+    for text in texts:
+        hashes = ngram_hashes(normalized_words(text), n)
+        too_short += not len(hashes)
+        parts.append(hashes)
+    ngrams = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+    if not len(ngrams):
+        raise DecontaminateError(
+            f"filter.decontaminate.eval_files: {path} has no text of {n} words or more"
+        )
+    return EvalSet(set_name(Path(path)), ngrams, len(texts), too_short)
+
+
+# --- The step ---------------------------------------------------------------------------------
+
+
+class Decontaminate(Step):
+    name = "decontaminate"
+    config_class = DecontaminateConfig
+    columns: ClassVar[dict[str, pa.DataType]] = {REMOVED_COLUMN: pa.int64()}
+
+    def __init__(self, config: DecontaminateConfig) -> None:
+        super().__init__(config)
+        if not config.eval_files:
+            raise DecontaminateError(
+                "filter.decontaminate.eval_files is empty: give the eval sets to keep out"
+            )
+        self.sets = []
+        for entry in config.eval_files:
+            path = Path(entry)
+            if not path.exists():
+                raise DecontaminateError(f"filter.decontaminate.eval_files: {entry} does not exist")
+            content = identity(path)["sha256"]
+            self.sets.append(load_eval_set(str(path), config.text_field, config.ngram, content))
+        names = [s.name for s in self.sets]
+        if len(set(names)) != len(names):
+            raise DecontaminateError(
+                f"filter.decontaminate.eval_files: two eval sets are named alike ({names}); "
+                "rename a file or folder"
+            )
+
+    def identities(self) -> list[dict[str, str]]:
+        return [identity(Path(entry)) for entry in self.config.eval_files]
+
+    def apply(self, doc: Document) -> str | None:
+        config: DecontaminateConfig = self.config
+        doc.annotations[REMOVED_COLUMN] = 0
+        hashes = ngram_hashes(normalized_words(doc.text), config.ngram)
+        if not len(hashes):
+            return None
+        for eval_set in self.sets:
+            if not eval_set.contains(hashes).any():
+                continue
+            self.counts[f"matched:{eval_set.name}"] += 1
+            if config.mode == "reject":
+                return eval_set.name
+            found = words(doc.text)  # word by word, with their spans in the text as written
+            matched = eval_set.contains(
+                ngram_hashes([token(m.group()) for m in found], config.ngram)
+            )
+            return self._remove_spans(doc, found, matched, eval_set.name)
+        return None
+
+    def _remove_spans(
+        self, doc: Document, found: list[re.Match[str]], matched: np.ndarray, name: str
+    ) -> str | None:
+        """Cut every matched stretch (with its margins) out of `doc.text`; reject with `name`
+        when too many stretches matched or nothing worth keeping is left."""
+        config: DecontaminateConfig = self.config
+        covered = np.zeros(len(found) + 1, dtype=np.int32)  # n-gram i covers words i..i+n-1
+        starts = np.flatnonzero(matched)
+        np.add.at(covered, starts, 1)
+        np.add.at(covered, starts + config.ngram, -1)
+        inside = np.cumsum(covered[:-1]) > 0
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
+        bounds = zip(edges[::2], edges[1::2], strict=True)
+        stretches = [(found[a].start(), found[b - 1].end()) for a, b in bounds]
+        if not stretches:  # the word-by-word pass found no match after all
+            return None
+        if len(stretches) > config.max_spans:
+            return name
+        text, pieces, at = doc.text, [], 0
+        for start, end in stretches:
+            pieces.append(text[at : max(at, start - config.margin_chars)])
+            at = max(at, min(len(text), end + config.margin_chars))
+        pieces.append(text[at:])
+        kept = [p.strip() for p in pieces if len(p.strip()) >= config.min_piece_chars]
+        if not kept:
+            return name
+        new_text = "\n\n".join(kept)
+        doc.annotations[REMOVED_COLUMN] = len(text) - len(new_text)
+        self.counts["spans_removed"] += len(stretches)
+        doc.text = new_text
+        return None

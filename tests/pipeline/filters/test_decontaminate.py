@@ -1,0 +1,175 @@
+"""`decontaminate`: planted 13-gram overlaps with eval sets go, near misses (12-grams) stay,
+spans are cut with GPT-3's margins, every eval-set form is read, and bad eval sets are refused
+in one line."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from llm_pretrain.cli import data
+from llm_pretrain.pipeline.dataset import read_table
+from llm_pretrain.pipeline.filters.decontaminate import (
+    REMOVED_COLUMN,
+    Decontaminate,
+    DecontaminateConfig,
+    DecontaminateError,
+)
+from llm_pretrain.stages import run_extract, run_filter
+from tests.pipeline.filters.documents import doc_of
+
+# An eval question of 29 words, and filler that shares none of its 13-grams.
+QUESTION = (
+    "Which of the following best explains why the boiling point of water decreases at high "
+    "altitude where the atmospheric pressure is lower than it is at sea level today"
+)
+Q = QUESTION.split()
+
+
+def filler(seed: int, count: int) -> str:
+    rng = random.Random(seed)
+    vocabulary = "river stone lamp orchard copper meadow violin harbor candle thistle".split()
+    return " ".join(rng.choice(vocabulary) for _ in range(count))
+
+
+@pytest.fixture
+def eval_txt(tmp_path):
+    path = tmp_path / "evals" / "physics_qa.txt"
+    path.parent.mkdir()
+    path.write_text(QUESTION + "\n")
+    return path
+
+
+def step(*paths, **settings) -> Decontaminate:
+    return Decontaminate(DecontaminateConfig(eval_files=[str(p) for p in paths], **settings))
+
+
+def test_thirteen_shared_words_reject_and_twelve_do_not(eval_txt):
+    decontaminate = step(eval_txt)
+    # Case, punctuation and spacing differ: words are compared normalised.
+    planted = " ".join(Q[5:18]).upper().replace(" ", ",  ")
+    assert decontaminate.apply(doc_of(text=f"{filler(1, 40)} {planted}. {filler(2, 40)}")) == (
+        "physics_qa"
+    )
+    near_miss = " ".join(Q[5:17])  # 12 words
+    assert decontaminate.apply(doc_of(text=f"{filler(1, 40)} {near_miss} {filler(2, 40)}")) is None
+    gapped = " ".join(Q[0:12] + ["zebra"] + Q[13:25])  # no 13 consecutive words in common
+    assert decontaminate.apply(doc_of(text=gapped)) is None
+    assert decontaminate.apply(doc_of(text=filler(3, 500))) is None
+    assert decontaminate.counts == {"matched:physics_qa": 1}
+
+
+def test_remove_spans_cuts_the_match_with_its_margins(eval_txt):
+    decontaminate = step(eval_txt, mode="remove_spans")
+    before, after = filler(4, 150), filler(5, 150)
+    text = f"{before} {' '.join(Q[:20])} {after}"
+    doc = doc_of(text=text)
+    assert decontaminate.apply(doc) is None
+    start, end = len(before) + 1, len(before) + 1 + len(" ".join(Q[:20]))
+    assert doc.text == f"{text[: start - 200].strip()}\n\n{text[end + 200 :].strip()}"
+    assert doc.annotations[REMOVED_COLUMN] == len(text) - len(doc.text)
+    assert decontaminate.counts["spans_removed"] == 1
+    # Nothing worth keeping is left: the document goes.
+    assert decontaminate.apply(doc_of(text=f"short {' '.join(Q[:14])} tail")) == "physics_qa"
+    # More stretches than max_spans: the document goes too.
+    many = " ".join(f"{' '.join(Q[:13])} {filler(n, 60)}" for n in range(3))
+    assert step(eval_txt, mode="remove_spans", max_spans=2).apply(doc_of(text=many)) == (
+        "physics_qa"
+    )
+
+
+def test_every_eval_set_form_is_read_and_named(tmp_path):
+    sets = tmp_path / "sets"
+    (sets / "folder_set").mkdir(parents=True)
+    (sets / "folder_set" / "a.md").write_text(" ".join(Q[:14]))
+    (sets / "lines.jsonl").write_text(json.dumps({"question": " ".join(Q[10:24])}) + "\n")
+    pq.write_table(pa.table({"question": [" ".join(Q[15:29])]}), sets / "table.parquet")
+    decontaminate = step(
+        sets / "folder_set", sets / "lines.jsonl", sets / "table.parquet", text_field="question"
+    )
+    assert decontaminate.apply(doc_of(text=" ".join(Q[:13]))) == "folder_set"
+    assert decontaminate.apply(doc_of(text=" ".join(Q[11:24]))) == "lines"
+    assert decontaminate.apply(doc_of(text=" ".join(Q[16:29]))) == "table"
+
+
+def test_bad_eval_sets_are_refused_in_one_line(tmp_path, eval_txt):
+    short = tmp_path / "short.txt"
+    short.write_text("only a few words here")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG")
+    cases = [
+        ([], "eval_files is empty"),
+        ([tmp_path / "missing.txt"], "missing.txt does not exist"),
+        ([short], "has no text of 13 words or more"),
+        ([binary], "is not UTF-8 text"),
+        ([image], "photo.png: not a text of an eval set"),
+        ([eval_txt, tmp_path / "evals"], None),  # two sets may share n-grams...
+        ([eval_txt, eval_txt], "named alike"),  # ...but not a name
+    ]
+    for paths, message in cases:
+        if message is None:
+            step(*paths)
+            continue
+        with pytest.raises(DecontaminateError, match=message):
+            step(*paths)
+
+
+@pytest.fixture
+def extracted(tmp_path, config):
+    folder = tmp_path / "jsonl"
+    folder.mkdir()
+    texts = {
+        "leak": f"{filler(1, 80)} {' '.join(Q[3:20])} {filler(2, 80)}",
+        "near": f"{filler(3, 80)} {' '.join(Q[3:15])} {filler(4, 80)}",
+        "clean": filler(5, 200),
+    }
+    rows = [{"text": text, "url": f"https://x.org/{name}"} for name, text in texts.items()]
+    (folder / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_extract([str(folder)], tmp_path / "ex", config, show_progress=False)
+    return tmp_path / "ex"
+
+
+def test_the_filter_records_the_eval_set_and_reruns_when_it_changes(
+    tmp_path, config, extracted, eval_txt
+):
+    args = ["filter", "-i", extracted, "-o", tmp_path / "fi", "--workers", "1", "-q"]
+    args += ["--set", "filter.steps=[decontaminate]"]
+    args += ["--set", f"filter.decontaminate.eval_files=[{eval_txt}]"]
+    args = [str(a) for a in args]
+    result = CliRunner().invoke(data, args)
+    assert result.exit_code == 0, result.output
+    rejected = {r["url"]: r["reason"] for r in read_table(tmp_path / "fi", True).to_pylist()}
+    assert rejected == {"https://x.org/leak": "decontaminate:physics_qa"}
+    assert sorted(r["url"] for r in read_table(tmp_path / "fi").to_pylist()) == [
+        "https://x.org/clean",
+        "https://x.org/near",
+    ]
+    assert "up to date" in CliRunner().invoke(data, args).output
+    eval_txt.write_text(" ".join(filler(5, 200).split()[:20]))  # now the clean one leaked
+    again = CliRunner().invoke(data, [*args, "--overwrite"])
+    assert again.exit_code == 0 and "up to date" not in again.output
+    rejected = {r["url"]: r["reason"] for r in read_table(tmp_path / "fi", True).to_pylist()}
+    assert set(rejected) == {"https://x.org/clean"}
+
+
+def test_a_missing_eval_set_is_one_line_from_the_command(tmp_path, extracted):
+    args = ["filter", "-i", str(extracted), "-o", str(tmp_path / "fi"), "--workers", "1", "-q"]
+    args += ["--set", "filter.steps=[decontaminate]"]
+    args += ["--set", f"filter.decontaminate.eval_files=[{tmp_path / 'nope.jsonl'}]"]
+    result = CliRunner().invoke(data, args)
+    assert result.exit_code == 2
+    assert "nope.jsonl does not exist" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "fi").exists()
+
+
+def test_filter_run_without_the_step_keeps_its_fingerprint(tmp_path, config, extracted):
+    """Adding the step's config section changes nothing for runs that do not use it."""
+    summary = run_filter(extracted, tmp_path / "fi", config, show_progress=False)
+    assert all("step_files" not in i for i in summary.manifest["inputs"])

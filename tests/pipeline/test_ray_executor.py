@@ -74,7 +74,8 @@ def dataset_digest(folder: Path) -> dict[str, Any]:
     manifest = json.loads((folder / "_manifest.json").read_text())
     manifest.pop("created_at")
     stats = json.loads((folder / "_stats.json").read_text())
-    counted = {k: v for k, v in stats.items() if k in ("documents", "rejected", "tokens")}
+    counts = ("documents", "rejected", "tokens", "lines")
+    counted = {k: v for k, v in stats.items() if k in counts}
     return {"files": files, "manifest": manifest, "stats": counted}
 
 
@@ -107,7 +108,7 @@ def test_refresh_on_ray_gives_the_local_corpus(tmp_path):
 
 def test_dedup_on_ray_equals_dedup_locally(tmp_path):
     """Two batches against an index: the global step in 3 partitions as Ray tasks decides as
-    the local one-process step (datasets, index parts and counts)."""
+    the local one-process step (datasets, index parts and counts), line dedup included."""
     config = on("local")
     second = {f"new{i:02d}": original(100 + i) for i in range(6)}
     second.update(again5=original(5), near6=words_changed(original(6), 2, seed=6))
@@ -118,6 +119,7 @@ def test_dedup_on_ray_equals_dedup_locally(tmp_path):
     for kind in ("local", "ray"):
         config = on(kind)
         config.dedup.partitions = 3 if kind == "ray" else 0
+        config.dedup.lines.mode = "keep_first"  # the shared footer goes from all but the first
         for n, source in enumerate(inputs):
             run_dedup(source, work / f"out{n}", config, work / "index", show_progress=False)
         index = json.loads((work / "index" / "_index.json").read_text())
@@ -125,6 +127,8 @@ def test_dedup_on_ray_equals_dedup_locally(tmp_path):
         shutil.rmtree(work)
     assert digests["ray"] == digests["local"]
     assert digests["local"][2]["manifest"]["counts"]["rejected"] == 2
+    assert all("lines" in part for part in digests["local"][0]["parts"])
+    assert digests["local"][1]["stats"]["lines"]["units_removed"] >= 19
 
 
 # Task functions of the failure tests; module level so that Ray workers can import them.

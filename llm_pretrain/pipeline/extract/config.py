@@ -10,6 +10,11 @@ from llm_pretrain.configbase import MAX_TIMEOUT_S, Section
 
 
 class HtmlConfig(Section):
+    engine: Literal["trafilatura", "resiliparse"] = Field(
+        "trafilatura",
+        description="trafilatura (better text, F1 0.948) or resiliparse (about 11x faster, "
+        "F1 0.898, as DCLM); mode and fast apply to trafilatura only",
+    )
     mode: Literal["balanced", "precision", "recall"] = Field(
         "balanced",
         description="trafilatura trade-off: precision drops more boilerplate, "

@@ -1,30 +1,25 @@
-"""Main text of a web page with trafilatura, plus its title, author and date."""
+"""Main text of a web page with the configured engine (trafilatura, the default, or
+resiliparse), plus its title, author and date."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import trafilatura
 
+from llm_pretrain.pipeline.extract import html_resiliparse
 from llm_pretrain.pipeline.extract.config import HtmlConfig
+from llm_pretrain.pipeline.extract.page import PageText
 
 # trafilatura and htmldate log every unparsable page at ERROR; we record those as rejections.
 for _name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
-@dataclass(slots=True)
-class PageText:
-    text: str
-    title: str | None
-    author: str | None
-    date: str | None
-    sitename: str | None
-
-
 def extract_page(html: str, url: str | None, config: HtmlConfig) -> PageText | None:
-    """None when trafilatura finds no main text (empty page, junk, pure navigation)."""
+    """None when the engine finds no main text (empty page, junk, pure navigation)."""
+    if config.engine == "resiliparse":
+        return html_resiliparse.extract_page(html, config)
     result = trafilatura.bare_extraction(
         html,
         url=url,

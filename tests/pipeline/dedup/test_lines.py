@@ -84,7 +84,7 @@ def test_each_mode_gives_the_expected_documents(tmp_path, config, mode, unit, se
         name: f"duplicate_{unit}s:too_short" for name in too_short
     }
     assert rejected["d"]["text"] == documents(separator)["d"]  # rejected whole, for inspection
-    removed = {name: (row["units_removed"], row["unit_bytes_removed"]) for name, row in kept.items()}
+    removed = {n: (row["units_removed"], row["unit_bytes_removed"]) for n, row in kept.items()}
     originals = documents(separator)
     for name, text in kept_texts.items():
         units = removed[name][0]

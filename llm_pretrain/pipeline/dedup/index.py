@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from llm_pretrain.pipeline.dataset import DamagedShard, atomic_parquet, open_shard
 from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
+from llm_pretrain.pipeline.dedup.lines import sorted_distinct
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.storage import (
@@ -144,7 +145,7 @@ class DedupIndex:
         """The unit hashes of every committed part but `batch`'s own, sorted and distinct."""
         tables = [pq.read_table(path) for path in self.part_files(batch, "lines")]
         hashes = [t.column("hash").to_numpy().astype(np.uint64, copy=False) for t in tables]
-        return np.unique(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+        return sorted_distinct(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
 
     def load(self, batch: str) -> Documents:
         """Hashes and signatures of every committed part but `batch`'s own."""

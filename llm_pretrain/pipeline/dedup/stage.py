@@ -288,13 +288,11 @@ class DedupPlan:
             positions.append(position[survives])
             hashes.append(unit[survives])
             start += count
-        document = np.concatenate(documents) if documents else np.empty(0, np.int32)
-        position = np.concatenate(positions) if positions else np.empty(0, np.int32)
-        unit = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-        del documents, positions, hashes
-        removed = removed_mask(document, unit, seen, lines.mode)
+        document = _concatenated(documents, np.int32)  # each list emptied as it is joined
+        position = _concatenated(positions, np.int32)
+        unit = _concatenated(hashes, np.uint64)
+        removed, new = removed_mask(document, unit, seen, lines.mode)
         if self.index is not None:
-            new = np.setdiff1d(np.unique(unit), seen, assume_unique=True)
             self.index.write_lines_part(self.batch, new)
         document, position = document[removed], position[removed]
         per_shard, start = [], 0
@@ -353,6 +351,13 @@ class DedupPlan:
                 mask = pa.array(kept[start : start + len(table)])
                 writer.write_table(table.filter(mask).cast(schema))
                 start += len(table)
+
+
+def _concatenated(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    """One array of `parts`, which is emptied (its arrays freed as soon as they are copied)."""
+    result = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+    parts.clear()
+    return result
 
 
 # --- Phase 3: apply ---------------------------------------------------------------------------

@@ -177,7 +177,10 @@ def test_removed_mask_by_hand():
     documents = np.array([0, 0, 1, 1, 2, 2, 3], dtype=np.int32)
     hashes = np.array([7, 5, 8, 8, 7, 6, 9], dtype=np.uint64)
     seen = np.array([9], dtype=np.uint64)
-    keep_first = removed_mask(documents, hashes, seen, "keep_first")
+    keep_first, new = removed_mask(documents, hashes, seen, "keep_first")
     assert keep_first.tolist() == [False, False, False, False, True, False, True]
-    repeated = removed_mask(documents, hashes, seen, "remove_repeated")
+    assert new.tolist() == [5, 6, 7, 8]  # distinct, sorted, not in the index
+    repeated, _ = removed_mask(documents, hashes, seen, "remove_repeated")
     assert repeated.tolist() == [True, False, False, False, True, False, True]
+    empty, none = removed_mask(np.empty(0, np.int32), np.empty(0, np.uint64), seen, "keep_first")
+    assert not len(empty) and not len(none)

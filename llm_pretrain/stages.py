@@ -45,10 +45,10 @@ def run_extract(
     overwrite: bool = False,
 ) -> RunSummary:
     from llm_pretrain.pipeline.extract import stage as extract
+    from llm_pretrain.pipeline.extract.prefilter import plan_for
 
-    return extract.run_extract(
-        inputs, output, config.extract, config.executor, show_progress, overwrite
-    )
+    settings = plan_for(config.extract, config.filter)
+    return extract.run_extract(inputs, output, settings, config.executor, show_progress, overwrite)
 
 
 def extract_files(
@@ -61,9 +61,11 @@ def extract_files(
 ) -> RunSummary:
     """Extract files as a refresh found them (see pipeline/extract/stage.py)."""
     from llm_pretrain.pipeline.extract import stage as extract
+    from llm_pretrain.pipeline.extract.prefilter import plan_for
     from llm_pretrain.pipeline.runner import run_stage
 
-    stage = extract.extract_stage(files, output, config.extract, unsupported)
+    settings = plan_for(config.extract, config.filter)
+    stage = extract.extract_stage(files, output, settings, unsupported)
     return run_stage(stage, config.executor, show_progress, overwrite)
 
 

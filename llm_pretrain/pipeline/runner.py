@@ -343,6 +343,12 @@ ADDED_KEYS = [
     AddedKey("dedup", ("lines",), 2, lambda value, _: value.get("mode") == "off"),
     AddedKey("extract", ("html", "engine"), 2, lambda value, _: value == "trafilatura"),
     AddedKey(
+        "extract",
+        ("prefilter",),
+        2,
+        lambda value, _: not value.get("url_blocklist") and not value.get("language"),
+    ),
+    AddedKey(
         "filter",
         ("decontaminate",),
         2,

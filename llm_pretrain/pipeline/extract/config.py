@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from llm_pretrain.configbase import MAX_TIMEOUT_S, Section
 
@@ -39,6 +39,29 @@ class PdfConfig(Section):
     )
 
 
+class PrefilterConfig(Section):
+    """Cheap rejections before HTML extraction, with the filter's settings (prefilter.py)."""
+
+    url_blocklist: bool = Field(
+        False,
+        description="reject pages by URL with filter.url_blocklist's lists before extracting "
+        "them (FineWeb's order); same reasons as the filter step",
+    )
+    language: bool = Field(
+        False,
+        description="identify the language of resiliparse's plain text of the whole page "
+        "first, and reject it as language:other_language when a language outside "
+        "filter.language.languages wins with at least language_min_score",
+    )
+    language_min_score: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="the pre-check's own threshold: higher than the filter's 0.65, because it "
+        "reads the whole page (menus included), not the main text",
+    )
+
+
 class ExtractConfig(Section):
     text_field: str = Field("text", description="text column of .jsonl and .parquet inputs")
     min_chars: int = Field(
@@ -59,3 +82,16 @@ class ExtractConfig(Section):
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
     html: HtmlConfig = Field(default_factory=HtmlConfig)
     pdf: PdfConfig = Field(default_factory=PdfConfig)
+    prefilter: PrefilterConfig = Field(default_factory=PrefilterConfig)
+    # The checks `prefilter` asks for, with the filter's sections (prefilter.plan_for): not
+    # config, but carried with it to the workers.
+    _prefilter_plan: Any = PrivateAttr(default=None)
+
+    @property
+    def prefilter_plan(self) -> Any:
+        return self._prefilter_plan
+
+    def with_prefilter(self, plan: Any) -> ExtractConfig:
+        copy = self.model_copy(deep=True)
+        copy._prefilter_plan = plan
+        return copy

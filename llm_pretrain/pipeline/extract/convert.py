@@ -14,6 +14,7 @@ from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.decode import BinaryContent, decode
 from llm_pretrain.pipeline.extract.html import extract_page
 from llm_pretrain.pipeline.extract.pdf import PdfRejected, extract_pdf
+from llm_pretrain.pipeline.extract.prefilter import Rejection, prefilter
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
 from llm_pretrain.pipeline.watchdog import converting
 
@@ -54,6 +55,8 @@ def guarded(
         return _failed(doc, exc.reason, str(exc))
     except NoMainText:
         return Rejected(doc, "no_main_text")
+    except Rejection as exc:
+        return Rejected(doc, exc.reason)
     except Exception as exc:  # a library choking on hostile input: record it, go on
         return _failed(doc, "extract_error:failed", f"{type(exc).__name__}: {exc}")
     if len(doc.text.strip()) < config.min_chars:
@@ -72,9 +75,15 @@ def _set_if(doc: Document, **fields: object) -> None:
 
 
 def html_filler(raw: bytes, declared_charset: str | None, config: ExtractConfig):
+    checks = prefilter(config.prefilter_plan)
+
     def fill(doc: Document) -> None:
+        if checks is not None:
+            checks.check_url(doc)
         html, charset = decode(raw, declared_charset, html=True)
         doc.metadata["charset"] = charset
+        if checks is not None:
+            checks.check_language(doc, html)
         page = extract_page(html, doc.url, config.html)
         if page is None:
             raise NoMainText

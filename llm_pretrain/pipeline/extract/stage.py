@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from llm_pretrain.pipeline.dataset import README, REJECTED_DIR, TaskShards
 from llm_pretrain.pipeline.documents import (
@@ -195,6 +196,14 @@ def run_extract(
     return run_stage(stage, executor, show_progress, overwrite)
 
 
+def run_settings(config: ExtractConfig) -> dict[str, Any]:
+    """What names the run: the section, and the filter settings its prefilter checks use."""
+    settings = config.model_dump()
+    if config.prefilter_plan is not None:
+        settings["prefilter_checks"] = config.prefilter_plan.identity()
+    return settings
+
+
 def extract_stage(
     files: list[InputFile],
     output: Path,
@@ -214,7 +223,7 @@ def extract_stage(
         tasks=plan_tasks(files, config.task_max_files, config.task_max_bytes),
         run_task=partial(extract_task, config=config, output=output),
         on_failure=partial(retry_or_reject, output=output, limit_s=hard_limit_s(config)),
-        config=config.model_dump(),
+        config=run_settings(config),
         inputs=[f.to_json() for f in files],
         extra_stats={"unsupported_files": unsupported or []},
         stats_type=ExtractStats,

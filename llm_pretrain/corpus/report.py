@@ -1,5 +1,7 @@
 """`llm-data report`: what happened to a corpus's documents, gathered from the stats the stages
-already wrote (`_stats.json`, manifests), so a report costs seconds, not a pass over the text.
+already wrote (`_stats.json`, manifests), plus what only the datasets show (report_samples.py:
+example documents per rejection reason, near-duplicate pairs, documents per site), which costs
+one pass over their url, reason and text-length columns.
 
 Works on a refresh work folder (every committed batch, summed) and on the folder a chained
 `llm-data extract ... tokenize --output DIR` wrote (one batch). `render_html` turns the result
@@ -16,6 +18,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from llm_pretrain.corpus.report_samples import StageFolder, collect_samples
 from llm_pretrain.corpus.versions import (
     BATCHES,
     TOKENS,
@@ -89,6 +92,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
     unknown_bytes: set[str] = set()  # "input" or stages whose stats do not count bytes
     largest_cluster = 0  # a maximum, not a sum
     per_batch = []
+    folders: list[StageFolder] = []
     for part in parts:
         row: dict[str, Any] = {"batch": part.name, "inputs": part.inputs}
         for stage, name in STAGE_FOLDERS.items():
@@ -97,6 +101,7 @@ def collect_report(corpus: Path) -> dict[str, Any]:
             if manifest is None:
                 continue
             manifests[stage].append(manifest)
+            folders.append(StageFolder(stage, folder, corpus))
             stats = read_json(folder / STATS) if (folder / STATS).is_file() else {}
             stage_stats[stage].add(type(stage_stats[stage]).from_json(stats))
             if "text_bytes" not in stats:  # written before text bytes were counted
@@ -114,6 +119,8 @@ def collect_report(corpus: Path) -> dict[str, Any]:
             tokenize = tokens if tokenize is None else tokenize.add(tokens)
             row["tokens"] = tokens.tokens
         per_batch.append(row)
+    final = next((stage for stage in ("dedup", "filter", "extract") if manifests[stage]), None)
+    samples = collect_samples(folders, final).to_json()
     return {
         "corpus": str(corpus),
         "layout": layout,
@@ -134,7 +141,23 @@ def collect_report(corpus: Path) -> dict[str, Any]:
         },
         "dedup": _dedup(clusters, largest_cluster),
         "tokens": _tokens(tokenize or TokenizeStats(), token_manifest),
+        "settings": _settings(manifests),
+        **samples,
     }
+
+
+def _settings(manifests: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The thresholds each rule ran with, from the last batch's manifests: every filter step's
+    section (the steps that ran) and dedup's settings."""
+    settings: dict[str, dict[str, Any]] = {}
+    if manifests["filter"]:
+        config = manifests["filter"][-1]["config"]
+        for step in config.get("steps", []):
+            settings[f"filter.{step}"] = config.get(step, {})
+    if manifests["dedup"]:
+        config = manifests["dedup"][-1]["config"]
+        settings["dedup"] = {k: v for k, v in config.items() if k != "batch"}
+    return settings
 
 
 def _languages(deduped: Path) -> Counter[str]:
@@ -286,6 +309,7 @@ def _tokens(tokenize: TokenizeStats, manifest: dict[str, Any] | None) -> dict[st
         "tokens_per_document": dict(
             sorted(tokenize.tokens_per_document.items(), key=lambda kv: int(kv[0]))
         ),
+        "tokens_per_language": dict(tokenize.tokens_per_language.most_common()),
     }
 
 

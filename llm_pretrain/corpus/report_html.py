@@ -31,6 +31,9 @@ td:first-child, th:first-child { text-align: left; }
 td.text { text-align: left; font-family: monospace; font-size: 0.9em; }
 img { max-width: 100%; display: block; margin: 0.5em 0; }
 .note { color: #666; font-size: 0.92em; }
+pre.example { white-space: pre-wrap; background: #f8f8f8; border: 1px solid #eee; padding: 0.4em;
+  font-size: 0.85em; max-height: 12em; overflow: auto; margin: 0.2em 0 0.8em; }
+.pair { display: flex; gap: 1em; } .pair > div { flex: 1; min-width: 0; }
 """
 
 
@@ -55,7 +58,10 @@ def render_html(data: dict[str, Any]) -> str:
         _header(data),
         _funnel(data),
         _rejections(data),
+        _rejection_examples(data),
         _filter_steps(data),
+        _settings(data),
+        _sites(data),
         _languages(data),
         _dedup(data),
         _tokens(data),
@@ -273,14 +279,115 @@ def _dedup(data: dict[str, Any]) -> str:
         ("largest cluster", _number(dedup["largest_cluster"])),
     ]
     sizes = [(size, _number(count)) for size, count in dedup["cluster_sizes"].items()]
-    chart = _chart(report_plots.cluster_sizes_chart(dedup["cluster_sizes"]), "cluster sizes")
     return (
         "<h2>Deduplication</h2>"
         + _table(("", "documents"), rows)
         + "<h3>Cluster sizes</h3>"
         + _table(("documents in the cluster", "clusters"), sizes)
-        + chart
+        + _pairs(data.get("near_duplicate_pairs", []))
     )
+
+
+def _pairs(pairs: list[dict[str, Any]]) -> str:
+    """Near duplicates beside the document kept in their place."""
+    if not pairs:
+        return ""
+    parts = []
+    for pair in pairs:
+        similarity = pair.get("similarity")
+        kept = pair.get("kept")
+        kept_html = _example_html(kept) if kept else "<p class='note'>in an earlier batch</p>"
+        parts.append(
+            f"<p>estimated Jaccard similarity {similarity:.2f}</p>"
+            if similarity is not None
+            else ""
+        )
+        parts.append(
+            "<div class='pair'><div><b>removed</b>" + _example_html(pair["removed"])
+            + "</div><div><b>kept</b>" + kept_html + "</div></div>"
+        )  # fmt: skip
+    return "<h3>Examples of near duplicates</h3>" + "".join(parts)
+
+
+def _example_html(example: dict[str, Any]) -> str:
+    """One document: where it lies (shard and row, relative to the corpus folder), its URL,
+    and the head of its text, escaped (a page's `<script>` shows as text)."""
+    where = f"{example['shard']}, row {example['row']}"
+    url = f" · {escape(example['url'])}" if example.get("url") else ""
+    more = " …" if example.get("truncated") else ""
+    return (
+        f"<p class='note'><a href='{escape(example['shard'], quote=True)}'>{escape(where)}</a>"
+        f"{url}</p><pre class='example'>{escape(example['text'])}{more}</pre>"
+    )
+
+
+def _rejection_examples(data: dict[str, Any]) -> str:
+    groups = data.get("rejection_examples", [])
+    if not groups:
+        return ""
+    parts = ["<h2>Examples of rejected documents</h2><p class='note'>The first documents found "
+             "for every reason, their text cut to its head; links are relative to the corpus "
+             "folder.</p>"]  # fmt: skip
+    for group in groups:
+        parts.append(f"<h3>{escape(group['stage'])}: {escape(group['reason'])}</h3>")
+        parts.extend(_example_html(example) for example in group["examples"])
+    return "".join(parts)
+
+
+def _settings(data: dict[str, Any]) -> str:
+    """Every setting of the rules that ran, as the last batch's manifests recorded them."""
+    rows = []
+    for owner, values in data.get("settings", {}).items():
+        for key, value in _flat(values):
+            rows.append((owner, key, value))
+    if not rows:
+        return ""
+    return "<h2>Thresholds the rules ran with</h2>" + _table(("rule", "setting", "value"), rows, 3)
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            items.extend(_flat(value, f"{prefix}{key}."))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _sites(data: dict[str, Any]) -> str:
+    sites = data.get("sites", [])
+    if not sites:
+        return ""
+    rows = [
+        (
+            site["site"],
+            _number(site["kept"]),
+            _size(site["kept_bytes"]),
+            _number(site["rejected"]),
+            _size(site["rejected_bytes"]),
+            _share(site["kept"], site["kept"] + site["rejected"]),
+        )
+        for site in sites
+    ]
+    other = data.get("other_sites", {})
+    if other.get("sites"):
+        rows.append(
+            (
+                f"{other['sites']:,} other sites",
+                _number(other["kept"]),
+                _size(other["kept_bytes"]),
+                _number(other["rejected"]),
+                _size(other["rejected_bytes"]),
+                _share(other["kept"], other["kept"] + other["rejected"]),
+            )
+        )
+    header = ("site", "kept", "kept text", "rejected (any stage)", "rejected text", "kept share")
+    note = (
+        "<p class='note'>A document's site is its URL's host; files without a URL count under "
+        "the folder they came from. Kept: in the corpus; rejected: by any stage.</p>"
+    )
+    return "<h2>Documents per site</h2>" + _table(header, rows) + note
 
 
 def _tokens(data: dict[str, Any]) -> str:
@@ -305,7 +412,17 @@ def _tokens(data: dict[str, Any]) -> str:
         report_plots.tokens_per_document_chart(tokens["tokens_per_document"]),
         "tokens per document",
     )
-    return "<h2>Tokens</h2>" + _table(("", ""), rows) + chart
+    by_language = tokens.get("tokens_per_language", {})
+    languages = [
+        (code, _number(count), _share(count, tokens["tokens"]))
+        for code, count in by_language.items()
+    ]
+    language_table = (
+        "<h3>Tokens per language</h3>" + _table(("language", "tokens", "share"), languages)
+        if languages
+        else ""
+    )
+    return "<h2>Tokens</h2>" + _table(("", ""), rows) + language_table + chart
 
 
 def _batches(data: dict[str, Any]) -> str:

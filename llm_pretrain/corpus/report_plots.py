@@ -105,23 +105,6 @@ def languages_chart(detected: dict[str, int], kept: dict[str, int]) -> bytes | N
     return _png(figure)
 
 
-def cluster_sizes_chart(cluster_sizes: dict[str, int]) -> bytes | None:
-    """How many duplicate clusters have 2, 3-4, 5-8, ... members (log scale: the tail matters);
-    `cluster_sizes` comes in that order."""
-    if not cluster_sizes:
-        return None
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(9, 2.8))
-    positions = range(len(cluster_sizes))  # labels as ticks: "2" is a bucket, not a number
-    axis.bar(positions, list(cluster_sizes.values()), color="#DD8452")
-    axis.set_xticks(list(positions), list(cluster_sizes))
-    axis.set_yscale("log")
-    axis.set_xlabel("documents in the cluster")
-    axis.set_ylabel("clusters")
-    axis.grid(axis="y", alpha=0.3)
-    return _png(figure)
-
-
 def tokens_per_document_chart(buckets: dict[str, int]) -> bytes | None:
     """Document lengths in tokens, in power-of-two buckets."""
     if not buckets:
@@ -151,6 +134,7 @@ def growth_chart(batches: list[dict[str, Any]]) -> bytes | None:
         total += batch.get("tokens", 0)
         totals.append(total)
     axis.step(range(1, len(totals) + 1), totals, where="mid", marker="o")
+    axis.xaxis.get_major_locator().set_params(integer=True)  # versions are whole numbers
     axis.set_xlabel("version")
     axis.set_ylabel("tokens in the corpus")
     axis.grid(alpha=0.3)

@@ -225,6 +225,7 @@ class TokenizeStats(Additive):
     text_bytes: int = 0
     empty_documents: int = 0
     tokens_per_document: Counter[str] = field(default_factory=Counter)
+    tokens_per_language: Counter[str] = field(default_factory=Counter)  # end-of-text ids included
 
     def to_json(self) -> dict[str, Any]:
         by_length = sorted(self.tokens_per_document.items(), key=lambda kv: int(kv[0]))
@@ -234,6 +235,7 @@ class TokenizeStats(Additive):
             "text_bytes": self.text_bytes,
             "empty_documents": self.empty_documents,
             "tokens_per_document": dict(by_length),
+            "tokens_per_language": dict(self.tokens_per_language.most_common()),
         }
 
     @classmethod
@@ -244,6 +246,7 @@ class TokenizeStats(Additive):
             data.get("text_bytes", 0),
             data.get("empty_documents", 0),
             Counter(data.get("tokens_per_document", {})),
+            Counter(data.get("tokens_per_language", {})),
         )
 
     @property

@@ -50,6 +50,8 @@ class EncodeResult:
     # power-of-two bucket (histogram_bucket) -> documents
     tokens_per_document: dict[str, int] = field(default_factory=dict)
     cpu_seconds: float = 0.0
+    # language (the documents' `language` column; "unknown" without one) -> tokens
+    tokens_per_language: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class EncodeResult:
             "empty_documents": self.empty_documents,
             "tokens_per_document": self.tokens_per_document,
             "cpu_seconds": self.cpu_seconds,
+            "tokens_per_language": self.tokens_per_language,
         }
 
     @classmethod
@@ -135,6 +138,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
     dtype, rule = np.dtype(settings.dtype), settings.rule
     splits = {split: {"documents": 0, "tokens": 0, "text_bytes": 0} for split in SPLITS}
     lengths: Counter[str] = Counter()
+    by_language: Counter[str] = Counter()
     empty: list[str] = []
     source = task.open()
     with (
@@ -144,14 +148,22 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
         open(val_tmp, "wb") as val_out,
     ):
         outputs = {"train": train_out, "val": val_out}
-        for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=["id", "text"]):
+        columns = ["id", "text", *(["language"] if "language" in source.schema_arrow.names else [])]
+        for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             sizes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
+            languages = (
+                batch.column("language").to_pylist()
+                if "language" in columns
+                else [None] * len(batch)
+            )
             texts: dict[str, list[str]] = {split: [] for split in SPLITS}
+            text_languages: dict[str, list[str]] = {split: [] for split in SPLITS}
             text_bytes = dict.fromkeys(SPLITS, 0)
-            for document_id, text, size in zip(
+            for document_id, text, size, language in zip(
                 batch.column("id").to_pylist(),
                 batch.column("text").to_pylist(),
                 sizes.tolist(),
+                languages,
                 strict=True,
             ):
                 if not text:
@@ -159,6 +171,7 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
                     continue
                 split = "val" if rule.is_validation(text_key(text)) else "train"
                 texts[split].append(text)
+                text_languages[split].append(language or "unknown")
                 text_bytes[split] += int(size)
             for split in SPLITS:
                 if not texts[split]:
@@ -170,10 +183,17 @@ def encode_shard(task: ShardTask, settings: EncodeSettings, folder: Path) -> Enc
                 counts["documents"] += len(texts[split])
                 counts["tokens"] += len(stream)
                 counts["text_bytes"] += text_bytes[split]
-                for length in np.diff(offsets).tolist():
+                per_document = np.diff(offsets).tolist()
+                for length, language in zip(per_document, text_languages[split], strict=True):
                     lengths[histogram_bucket(length)] += 1
+                    by_language[language] += length + 1  # its end-of-text id too
             progress.report(documents=len(batch))
     progress.report(nbytes=task.input_bytes)
     return EncodeResult(
-        task.index, splits, empty, dict(lengths), round(time.process_time() - started, 3)
+        task.index,
+        splits,
+        empty,
+        dict(lengths),
+        round(time.process_time() - started, 3),
+        dict(by_language),
     )

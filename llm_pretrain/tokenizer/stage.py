@@ -321,6 +321,7 @@ def commit_record(
     for result in encoded:
         merge_stats(totals, {"splits": result.splits, "empty_documents": result.empty_documents})
         merge_stats(totals, {"tokens_per_document": result.tokens_per_document})
+        merge_stats(totals, {"tokens_per_language": result.tokens_per_language})
         merge_stats(totals, {"encode_cpu_seconds": result.cpu_seconds})
     splits: dict[str, Any] = {}
     for split in SPLITS:
@@ -339,7 +340,12 @@ def commit_record(
     cpu = totals.get("encode_cpu_seconds", 0.0)
     empty = totals.get("empty_documents", [])
     counted = TokenizeStats(
-        documents, tokens, text_bytes, len(empty), Counter(totals.get("tokens_per_document", {}))
+        documents,
+        tokens,
+        text_bytes,
+        len(empty),
+        Counter(totals.get("tokens_per_document", {})),
+        Counter(totals.get("tokens_per_language", {})),
     )
     stats = {
         **counted.to_json(),

@@ -29,6 +29,9 @@ GERMAN = (
 )
 
 
+SCRIPT_AS_TEXT = "Beispiel: &lt;script&gt;alert(1)&lt;/script&gt; im Text."
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """Two refreshes of a crawl with a German page, PII, copies and a junk PDF."""
@@ -37,8 +40,9 @@ def corpus(tmp_path_factory) -> Path:
     build_sample(inbox / "first", pages=12, pdfs=2, seed=1)
     (inbox / "first" / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a PDF at all")
     pages = inbox / "first" / "pages"
-    (pages / "german.html").write_text(
-        f"<html><body><article><p>{GERMAN}</p><p>{GERMAN}</p></article></body></html>"
+    (pages / "german.html").write_text(  # its text holds a <script> tag, as text
+        f"<html><body><article><p>{GERMAN}</p><p>{GERMAN}</p>"
+        f"<p>{SCRIPT_AS_TEXT}</p></article></body></html>"
     )
     text = (pages / "page-000.html").read_text()
     (pages / "page-000-copy.html").write_text(text + "<!-- reposted -->")
@@ -121,9 +125,10 @@ def test_the_page_is_self_contained_and_escaped(corpus):
     )
     page = render_html(report)
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert not re.search(r"""(src|href)=['"](?!data:)""", page)  # nothing fetched from outside
+    assert not re.search(r"""src=['"](?!data:)""", page)  # nothing fetched from outside
+    assert not re.search(r"""href=['"][a-z]+:""", page)  # links only to the corpus's own files
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
-    assert len(images) >= 5  # funnel, rejections, languages, clusters, tokens, growth
+    assert len(images) >= 5  # funnel, rejections, languages, tokens, growth
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
     for heading in ("Funnel", "Rejections", "Languages", "Deduplication", "Tokens", "Batches"):
         assert f"<h2>{heading}" in page
@@ -178,3 +183,35 @@ def test_bytes_an_earlier_version_did_not_count_show_as_unknown(corpus, tmp_path
     funnel = {row["stage"]: row for row in collect_report(old)["funnel"]}
     assert funnel["filter"]["bytes_out"] is None and funnel["dedup"]["bytes_in"] is None
     assert funnel["extract"]["bytes_out"] > 0 and funnel["dedup"]["bytes_out"] > 0
+
+
+def test_examples_sites_thresholds_and_languages_come_from_the_datasets(corpus):
+    report = collect_report(corpus)
+    groups = {(g["stage"], g["reason"]): g["examples"] for g in report["rejection_examples"]}
+    assert set(groups) == {(r["stage"], r["reason"]) for r in report["rejections"]}
+    for (stage, reason), examples in groups.items():
+        assert 1 <= len(examples) <= 3
+        for example in examples:  # the link and row lead to the document
+            row = pq.read_table(corpus / example["shard"]).slice(example["row"], 1).to_pylist()[0]
+            key = row["reason"].split(":", 1)[0] if stage == "dedup" else row["reason"]
+            assert key == reason
+            assert row["text"].startswith(example["text"])
+    german = groups[("filter", "language:other_language")][0]
+    assert "<script>alert(1)</script>" in german["text"]
+    page = render_html(report)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+
+    funnel = {row["stage"]: row for row in report["funnel"]}
+    sites = [*report["sites"], report["other_sites"]]
+    assert sum(site["kept"] for site in sites) == funnel["dedup"]["documents_out"]
+    rejected = sum(funnel[stage]["rejected"] for stage in ("extract", "filter", "dedup"))
+    assert sum(site["rejected"] for site in sites) == rejected
+    assert sum(site["kept_bytes"] for site in sites) == funnel["dedup"]["bytes_out"]
+
+    assert report["settings"]["filter.language"]["min_score"] == 0.65
+    assert report["settings"]["dedup"]["minhash"]["threshold"] == 0.8
+    by_language = report["tokens"]["tokens_per_language"]
+    assert sum(by_language.values()) == report["tokens"]["tokens"] and "en" in by_language
+    for heading in ("Examples of rejected documents", "Thresholds the rules ran with",
+                    "Documents per site", "Tokens per language"):  # fmt: skip
+        assert heading in page

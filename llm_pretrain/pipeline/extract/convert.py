@@ -59,6 +59,12 @@ def guarded(
         return Rejected(doc, exc.reason)
     except Exception as exc:  # a library choking on hostile input: record it, go on
         return _failed(doc, "extract_error:failed", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        # A Rust library's panic (pyo3's PanicException, e.g. resiliparse interrupted by the
+        # time limit) derives from BaseException; it is the document's failure, not the run's.
+        if type(exc).__name__ != "PanicException":
+            raise
+        return _failed(doc, "extract_error:failed", f"PanicException: {exc}")
     if len(doc.text.strip()) < config.min_chars:
         return Rejected(doc, "too_short")
     return doc

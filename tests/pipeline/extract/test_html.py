@@ -78,3 +78,47 @@ def test_both_engines_extract_the_same_warc(tmp_path, config):
         words = set(text.split())
         other = set(texts["resiliparse"][url].split())
         assert len(words & other) / len(words | other) > 0.8, url
+
+
+def test_dates_outside_the_web_era_or_inside_numbers_are_not_dates():
+    assert iso_date("ref 123456-01-01") is None
+    assert iso_date("9999-12-31") is None and iso_date("1990-05-01") is None
+    assert iso_date("printed 1990-05-01, published 2001-09-10") == "2001-09-10"
+
+
+def test_thousands_of_meta_tags_are_read_by_selector(tmp_path, config):
+    """Iterating resiliparse's collections costs time quadratic in their length; one selector
+    per known tag does not (a page of 4,000 tags took 48 s, then broke the task)."""
+    junk = "".join(f'<meta name="m{i}" content="{i}">' for i in range(4000))
+    date = '<meta property="article:published_time" content="2024-03-05">'
+    html = BOILERPLATE_PAGE.replace("<title>", junk + date + "<title>")
+    assert extract_page(html, None, HtmlConfig(engine="resiliparse")).date == "2024-03-05"
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "many.html").write_text(html)
+    config.extract.html.engine = "resiliparse"
+    config.extract.document_timeout_s = 5
+    summary = run_extract([str(tmp_path / "raw")], tmp_path / "ex", config, show_progress=False)
+    assert summary.manifest["counts"] == {"documents": 1, "rejected": 0}
+
+
+class PanicException(BaseException):
+    """What pyo3 raises when Rust code panics (resiliparse interrupted by the time limit)."""
+
+
+def test_a_rust_panic_rejects_the_document_not_the_task(config):
+    from llm_pretrain.pipeline.documents import Rejected
+    from llm_pretrain.pipeline.extract.convert import guarded
+    from tests.pipeline.filters.documents import doc_of
+
+    def panic(doc):
+        raise PanicException("coll.rs:130")
+
+    outcome = guarded(doc_of(text=""), 10, config.extract, panic, watched=False)
+    assert isinstance(outcome, Rejected) and outcome.reason == "extract_error:failed"
+    assert "PanicException" in outcome.document.metadata["error"]
+
+    def interrupted(doc):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        guarded(doc_of(text=""), 10, config.extract, interrupted, watched=False)

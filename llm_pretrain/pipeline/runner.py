@@ -336,11 +336,10 @@ class AddedKey:
 
 
 # Version 0: 0.1.0 up to issue 18 (input datasets by the path as typed); 1: issues 19-21;
-# 2: issue 22 (line dedup, decontamination, the HTML engine).
+# 2: issue 22 (decontamination, the HTML engine, the extract prefilter).
 FINGERPRINT_VERSION = 2
 ADDED_KEYS = [
     AddedKey("filter", ("pii", "mask_bare_digit_runs"), 1, lambda value, _: value is False),
-    AddedKey("dedup", ("lines",), 2, lambda value, _: value.get("mode") == "off"),
     AddedKey("extract", ("html", "engine"), 2, lambda value, _: value == "trafilatura"),
     AddedKey(
         "extract",

@@ -12,6 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from llm_pretrain.cli import data
+from llm_pretrain.config import load_config
 from llm_pretrain.pipeline.runner import earlier_fingerprints, stage_fingerprint
 from llm_pretrain.samples import paragraph
 
@@ -49,16 +50,16 @@ def test_a_dataset_the_earlier_version_finished_is_up_to_date(tmp_path, monkeypa
     assert "up to date" in run("filter", "-i", "ex", "-o", "fi")
 
 
-def test_a_dedup_output_made_before_line_dedup_is_up_to_date(tmp_path, monkeypatch):
+def test_dedup_without_line_dedup_keeps_its_identity(tmp_path, monkeypatch):
+    """Line dedup off leaves no trace in the run's config or its index batch, so outputs and
+    index parts made before it existed stay what they were (its fingerprint and batch id)."""
     make_corpus(tmp_path)
     monkeypatch.chdir(tmp_path)
     run("dedup", "-i", "ex", "-o", "dd")
-    manifest = json.loads((tmp_path / "dd" / "_manifest.json").read_text())
-    before = {key: value for key, value in manifest["config"].items() if key != "lines"}
-    earlier = earlier_fingerprints("dedup", manifest["config"], manifest["inputs"])
-    assert earlier[0] == stage_fingerprint("dedup", before, manifest["inputs"])
-    as_earlier_version(tmp_path / "dd" / "_manifest.json")
-    assert "up to date" in run("dedup", "-i", "ex", "-o", "dd")
+    config = json.loads((tmp_path / "dd" / "_manifest.json").read_text())["config"]
+    assert "lines" not in config and "partitions" not in config
+    on = load_config(None, {"dedup.lines.mode": "keep_first"}).dedup
+    assert on.decision_settings()["lines"]["mode"] == "keep_first"
 
 
 def test_an_extract_output_made_before_the_engine_keys_is_up_to_date(tmp_path, monkeypatch):

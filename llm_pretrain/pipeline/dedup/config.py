@@ -152,5 +152,8 @@ class DedupConfig(Section):
 
     def decision_settings(self) -> dict:
         """The settings that change decisions (not `partitions`): what the run's identity,
-        its index batch and its manifest record."""
-        return self.model_dump(exclude={"partitions"})
+        its index batch and its manifest record. `lines` only when on: runs without it keep
+        the identity (and index batch) they had before line dedup existed."""
+        return self.model_dump(
+            exclude={"partitions"} if self.lines.enabled else {"partitions", "lines"}
+        )

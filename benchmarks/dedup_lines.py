@@ -3,7 +3,8 @@ unit occurrences (lines or paragraphs) of the batch's surviving documents go, in
 with an index of earlier batches, against a Python set grown document by document (CCNet).
 
 The input is made-up phase-1 signature files, built in an interpreter of their own: 40 files
-with one `unit_hashes` column (list<uint64>), `--docs` documents of 10-30 units (mean 20); ~30%
+with a `unit_hashes` column (list<uint64>) and `unit_chars` (list<int32>), `--docs` documents
+of 10-30 units (mean 20); ~30%
 of the units are drawn (Zipf-like) from a pool of 20,000 boilerplate hashes, the rest unique
 random hashes, and ~5% are 0 (too short: never removed). 5% of the documents are dropped, as if
 document dedup had found them duplicates. The index of `ours-with-index` is one committed batch
@@ -35,7 +36,7 @@ from harness import Column, Table, peak_rss_mb, ratio, report, run_child
 from llm_pretrain.pipeline.dataset import shard_name
 from llm_pretrain.pipeline.dedup.config import DedupConfig
 from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema
-from llm_pretrain.pipeline.dedup.lines import UNIT_HASHES
+from llm_pretrain.pipeline.dedup.lines import UNIT_CHARS, UNIT_HASHES
 from llm_pretrain.pipeline.dedup.stage import DedupPlan
 
 WORK = Path(__file__).resolve().parent / "_work" / "dedup_lines"
@@ -91,7 +92,10 @@ def build(docs: int) -> dict:
     for i, count in enumerate(np.array_split(np.arange(docs), FILES)):
         offsets, hashes = made_up_documents(rng, len(count))
         column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(hashes, pa.uint64()))
-        pq.write_table(pa.table({UNIT_HASHES: column}), WORK / "batch" / shard_name(i))
+        chars = rng.integers(5, 120, len(hashes), dtype=np.int32)  # a line's length, trimmed
+        lengths = pa.ListArray.from_arrays(pa.array(offsets), pa.array(chars, pa.int32()))
+        table = pa.table({UNIT_HASHES: column, UNIT_CHARS: lengths})
+        pq.write_table(table, WORK / "batch" / shard_name(i))
         units += len(hashes)
     config = bench_config("keep_first")
     index = DedupIndex(WORK / "index", config)
@@ -142,7 +146,7 @@ def ours(mode: str, with_index: bool, docs: int) -> dict:
     plan = DedupPlan(tasks, config, index, "bench")  # type: ignore[arg-type]
     kept, rows = survivors(docs), batch_rows()
     started = time.perf_counter()
-    removed, stats = plan._line_decisions(WORK / "batch", kept, rows)
+    removed, _, stats = plan._line_decisions(WORK / "batch", kept, rows)
     seconds = time.perf_counter() - started
     shards = []
     for array in removed:

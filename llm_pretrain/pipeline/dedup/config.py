@@ -102,8 +102,9 @@ class LinesConfig(Section):
     min_document_chars: int = Field(
         50,
         ge=0,
-        description="a document left with fewer characters (ends trimmed) is rejected as "
-        "duplicate_<unit>s:too_short; 50 as extract's min_chars",
+        description="a document whose kept units hold fewer characters (each unit's ends "
+        "trimmed) is rejected as duplicate_<unit>s:too_short, and one left with none even at "
+        "0; 50 as extract's min_chars",
     )
     normalize: NormalizeConfig = Field(
         default_factory=NormalizeConfig,

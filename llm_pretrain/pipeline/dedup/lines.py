@@ -37,11 +37,18 @@ from llm_pretrain.pipeline.dedup.config import LinesConfig
 from llm_pretrain.pipeline.dedup.normalize import normalize
 
 UNIT_HASHES = "unit_hashes"  # phase 1's column: a hash per unit, 0 for units never removed
+UNIT_CHARS = "unit_chars"  # phase 1's column: the characters of each unit, ends trimmed
 REMOVED_UNITS = "removed_units"  # the decisions' column: positions of the units to remove
 UNITS_REMOVED = "units_removed"  # output columns: how many, and their bytes (UTF-8)
 UNIT_BYTES_REMOVED = "unit_bytes_removed"
 
-_SEPARATORS = {"line": re.compile(r"(\n)"), "paragraph": re.compile(r"(\n[ \t\r\f\v]*\n\s*)")}
+# A unit's separator: a line's newline (CRLF whole); for paragraphs, a newline and one or more
+# blank lines. The next unit's own indentation is not part of the separator.
+_BLANK = r"[ \t\r\f\v]*\n"
+_SEPARATORS = {
+    "line": re.compile(r"(\r?\n)"),
+    "paragraph": re.compile(rf"(\n{_BLANK}(?:{_BLANK})*)"),
+}
 
 
 # --- Per document -----------------------------------------------------------------------------
@@ -64,12 +71,15 @@ def unit_hash(unit: str, config: LinesConfig) -> int:
     return value or 1
 
 
-def unit_hashes(texts: Sequence[str], config: LinesConfig) -> pa.Array:
-    """Phase 1's column: the hash of every unit of every text."""
-    return pa.array(
-        [[unit_hash(u, config) for u in split_units(t, config.unit)[0]] for t in texts],
-        pa.list_(pa.uint64()),
-    )
+def unit_columns(texts: Sequence[str], config: LinesConfig) -> tuple[pa.Array, pa.Array]:
+    """Phase 1's columns: the hash of every unit of every text, and its characters (ends
+    trimmed: what a document has left is the sum over the units it keeps)."""
+    hashes, chars = [], []
+    for text in texts:
+        units = split_units(text, config.unit)[0]
+        hashes.append([unit_hash(unit, config) for unit in units])
+        chars.append([len(unit.strip()) for unit in units])
+    return pa.array(hashes, pa.list_(pa.uint64())), pa.array(chars, pa.list_(pa.int32()))
 
 
 def remove_units(text: str, positions: Sequence[int], unit: str) -> tuple[str, int]:
@@ -155,6 +165,21 @@ def occurrences(column: pa.ChunkedArray | pa.ListArray) -> tuple[np.ndarray, ...
     positions = (np.arange(len(hashes), dtype=np.int64) - offsets[documents]).astype(np.int32)
     eligible = hashes != 0
     return documents[eligible], positions[eligible], hashes[eligible]
+
+
+def characters_left(
+    chars: pa.ChunkedArray | pa.ListArray, documents: np.ndarray, positions: np.ndarray
+) -> np.ndarray:
+    """Per row of a phase-1 `unit_chars` column: the characters its units hold once the units
+    at (`documents`, `positions`) are removed."""
+    array = chars.combine_chunks() if isinstance(chars, pa.ChunkedArray) else chars
+    offsets = array.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    flat = array.flatten().to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    owner = np.repeat(np.arange(len(array)), np.diff(offsets))
+    total = np.bincount(owner, weights=flat, minlength=len(array))
+    removed = flat[offsets[documents] + positions]
+    return (total - np.bincount(documents, weights=removed, minlength=len(array))).astype(np.int64)
 
 
 def positions_by_document(documents: np.ndarray, positions: np.ndarray, count: int) -> pa.ListArray:

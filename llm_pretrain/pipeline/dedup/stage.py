@@ -40,13 +40,15 @@ from llm_pretrain.pipeline.dedup.index import DedupIndex, signature_schema, tabl
 from llm_pretrain.pipeline.dedup.lines import (
     REMOVED_UNITS,
     UNIT_BYTES_REMOVED,
+    UNIT_CHARS,
     UNIT_HASHES,
     UNITS_REMOVED,
+    characters_left,
     occurrences,
     positions_by_document,
     remove_units,
     removed_mask,
-    unit_hashes,
+    unit_columns,
 )
 from llm_pretrain.pipeline.dedup.minhash import EMPTY, shingle_hashes, shingle_set, signatures
 from llm_pretrain.pipeline.dedup.nodes import SHINGLES, NodeReader, date_keys, sources
@@ -95,7 +97,10 @@ def signature_file_schema(width: int, with_sets: bool, with_lines: bool = False)
     schema = schema.append(pa.field("length", pa.int64())).append(pa.field("date", DATE_TYPE))
     if with_sets:
         schema = schema.append(pa.field(SHINGLES, pa.list_(pa.uint32())))
-    return schema.append(pa.field(UNIT_HASHES, pa.list_(pa.uint64()))) if with_lines else schema
+    if with_lines:
+        schema = schema.append(pa.field(UNIT_HASHES, pa.list_(pa.uint64())))
+        schema = schema.append(pa.field(UNIT_CHARS, pa.list_(pa.int32())))
+    return schema
 
 
 def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> pa.Table:
@@ -119,7 +124,7 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
     if with_sets:
         columns[SHINGLES] = pa.array([shingle_set(h) for h in shingles], pa.list_(pa.uint32()))
     if config.lines.enabled:
-        columns[UNIT_HASHES] = unit_hashes(texts, config.lines)
+        columns[UNIT_HASHES], columns[UNIT_CHARS] = unit_columns(texts, config.lines)
     schema = signature_file_schema(width, with_sets, config.lines.enabled)
     return pa.table(columns).cast(schema)
 
@@ -244,11 +249,12 @@ class DedupPlan:
         rows = [source.rows for source in reader.sources if source.in_batch]
         survivors = SurvivorIds.read(decisions, reader)
         kept = decisions.survivor == np.arange(reader.n_index, reader.total)
-        removed_units, line_stats = None, {}
+        removed_units, too_short, line_stats = None, None, {}
         if self.config.lines.enabled:
-            removed_units, line_stats = self._line_decisions(folder, kept, rows)
+            removed_units, too_short, line_stats = self._line_decisions(folder, kept, rows)
+            kept &= ~too_short  # not in the index either
         self._write_decisions(
-            run.progress_dir, decisions, survivors, reader.n_index, rows, removed_units
+            run.progress_dir, decisions, survivors, reader.n_index, rows, removed_units, too_short
         )
         if self.index is not None:
             self._write_index_part(folder, kept)
@@ -270,9 +276,11 @@ class DedupPlan:
 
     def _line_decisions(
         self, folder: Path, kept: np.ndarray, rows: list[int]
-    ) -> tuple[list[pa.ListArray], dict[str, Any]]:
-        """The units to remove from each document that survives, per input shard (lines.py);
-        with an index, the batch's new unit hashes go into its part."""
+    ) -> tuple[list[pa.ListArray], np.ndarray, dict[str, Any]]:
+        """The units to remove from each document that survives, per input shard (lines.py),
+        and which documents that leaves too short (over the batch); with an index, the
+        batch's new unit hashes go into its part. A document left too short still marked its
+        units as seen: deciding that needs every removal first."""
         started = time.perf_counter()
         lines = self.config.lines
         seen = np.empty(0, np.uint64)
@@ -295,20 +303,28 @@ class DedupPlan:
         if self.index is not None:
             self.index.write_lines_part(self.batch, new)
         document, position = document[removed], position[removed]
+        too_short = np.zeros(len(kept), dtype=bool)
         per_shard, start = [], 0
-        for count in rows:
+        for task, count in zip(self.tasks, rows, strict=True):
             lo, hi = np.searchsorted(document, [start, start + count])
-            per_shard.append(positions_by_document(document[lo:hi] - start, position[lo:hi], count))
+            mine, where = document[lo:hi] - start, position[lo:hi]
+            per_shard.append(positions_by_document(mine, where, count))
+            chars = pq.read_table(folder / shard_name(task.index), columns=[UNIT_CHARS])
+            left = characters_left(chars.column(UNIT_CHARS), mine, where)
+            changed = np.zeros(count, dtype=bool)
+            changed[mine] = True
+            too_short[start : start + count] = changed & (left < max(1, lines.min_document_chars))
             start += count
         stats = {
             "lines": {
                 "units_compared": int(len(unit)),
                 "units_to_remove": int(removed.sum()),
+                "documents_too_short": int(too_short.sum()),
                 "index_units": int(len(seen)),
                 "seconds": round(time.perf_counter() - started, 3),
             }
         }
-        return per_shard, stats
+        return per_shard, too_short, stats
 
     def _write_decisions(
         self,
@@ -318,6 +334,7 @@ class DedupPlan:
         n_index: int,
         rows: list[int],
         removed_units: list[pa.ListArray] | None,
+        too_short: np.ndarray | None,
     ) -> None:
         folder = progress_dir / "decisions"
         folder.mkdir(parents=True, exist_ok=True)
@@ -325,6 +342,11 @@ class DedupPlan:
         for n, (task, count) in enumerate(zip(self.tasks, rows, strict=True)):
             part = slice(start, start + count)
             texts = survivors.reasons(decisions, part, n_index)
+            if too_short is not None:
+                short = f"{self.config.lines.reason_kind}:too_short"
+                texts = [
+                    short if cut else why for why, cut in zip(texts, too_short[part], strict=True)
+                ]
             removed = [text is not None for text in texts]
             columns = {
                 "reason": pa.array(texts, pa.string()),
@@ -365,10 +387,10 @@ def _concatenated(parts: list[np.ndarray], dtype: type) -> np.ndarray:
 
 def apply_units(
     table: pa.Table, part: pa.Table, lines: LinesConfig, counts: DedupStats
-) -> tuple[pa.Table, pa.Array, pa.Table]:
+) -> tuple[pa.Table, pa.Table]:
     """Line dedup's decisions on a batch of rows: the texts of kept documents without their
-    removed units, the reasons with documents left too short added (these keep their whole
-    text in `_rejected/`), and the per-document counts of units and bytes removed."""
+    removed units, and the per-document counts of units and bytes removed. (Documents left too
+    short were decided in the global step: their reason is set, and they keep their text.)"""
     texts = table.column("text").to_pylist()
     reasons = part.column("reason").to_pylist()
     units = [0] * len(texts)
@@ -376,20 +398,17 @@ def apply_units(
     for i, positions in enumerate(part.column(REMOVED_UNITS).to_pylist()):
         if reasons[i] is not None or not positions:
             continue
-        text, removed_bytes = remove_units(texts[i], positions, lines.unit)
-        if len(text.strip()) < lines.min_document_chars:
-            reasons[i] = f"{lines.reason_kind}:too_short"
-            continue
-        texts[i], units[i], unit_bytes[i] = text, len(positions), removed_bytes
+        texts[i], unit_bytes[i] = remove_units(texts[i], positions, lines.unit)
+        units[i] = len(positions)
         counts.documents_changed += 1
         counts.units_removed += len(positions)
-        counts.unit_bytes_removed += removed_bytes
+        counts.unit_bytes_removed += unit_bytes[i]
     text_column = table.schema.get_field_index("text")
     table = table.set_column(text_column, table.schema.field(text_column), pa.array(texts))
     removed = pa.table(
         {UNITS_REMOVED: pa.array(units, pa.int32()), UNIT_BYTES_REMOVED: pa.array(unit_bytes)}
     )
-    return table, pa.array(reasons, pa.string()), removed
+    return table, removed
 
 
 def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult:
@@ -425,7 +444,7 @@ def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult
             reason, original = part.column("reason"), table
             removed_units = None
             if config.lines.enabled:
-                table, reason, removed_units = apply_units(table, part, config.lines, counts)
+                table, removed_units = apply_units(table, part, config.lines, counts)
             removed = pc.is_valid(reason)
             keep = pc.invert(removed)
             output_table = table.filter(keep).append_column(

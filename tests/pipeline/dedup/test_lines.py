@@ -109,6 +109,18 @@ def test_units_of_removed_duplicates_do_not_count(tmp_path, config):
     assert by_name(tmp_path / "out", True)["a_copy"]["reason"].startswith("exact_duplicate_of:")
 
 
+def test_a_document_left_empty_goes_even_at_zero_and_stays_out_of_the_index(tmp_path, config):
+    docs = {"a": documents()["a"], "b": COOKIES, "c": documents()["c"]}
+    source = extracted(tmp_path, config, docs)
+    config.dedup.lines = LinesConfig(mode="keep_first", min_document_chars=0)
+    index = tmp_path / "index"
+    run_dedup(source, tmp_path / "out", config, index, show_progress=False)
+    assert by_name(tmp_path / "out", True)["b"]["reason"] == "duplicate_lines:too_short"
+    kept = by_name(tmp_path / "out")
+    assert sorted(kept) == ["a", "c"]
+    assert json.loads((index / INDEX_MANIFEST).read_text())["documents"] == len(kept)
+
+
 def test_the_index_carries_units_to_later_batches(tmp_path, config):
     index = tmp_path / "index"
     config.dedup.lines = LinesConfig(mode="keep_first", min_document_chars=30)
@@ -162,6 +174,15 @@ def test_split_and_remove_keep_the_separators():
     paragraphs = "p one\nstill one\n\n \np two\n\n\np three"
     assert split_units(paragraphs, "paragraph")[0] == ["p one\nstill one", "p two", "p three"]
     assert remove_units(paragraphs, [1], "paragraph")[0] == "p one\nstill one\n\n \np three"
+
+
+def test_indentation_and_crlf_survive_removal():
+    """The next unit's indentation is its own, not the separator's; CRLF is one separator."""
+    code = "P1 text here\n\n    indented P2 code\n\n\tP3 tabbed"
+    assert remove_units(code, [1], "paragraph")[0] == "P1 text here\n\n\tP3 tabbed"
+    assert remove_units(code, [0], "paragraph")[0] == "    indented P2 code\n\n\tP3 tabbed"
+    assert remove_units("a\r\nb\r\nc", [2], "line")[0] == "a\r\nb"
+    assert remove_units("a\r\nb\r\nc\r\n", [1], "line")[0] == "a\r\nc\r\n"
 
 
 def test_normalisation_and_the_minimum_length():

@@ -9,6 +9,7 @@ name order, hidden files and folders left out as extract leaves them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,14 +59,19 @@ def read_text_set(
 
 
 def set_files(path: Path) -> list[Path]:
-    """The files of a set: `path` itself, or those in the folder."""
+    """The files of a set: `path` itself, or those in the folder. A folder that cannot be
+    listed is an error, not a smaller set."""
+
+    def refuse(error: OSError) -> None:
+        raise TextSetError(f"cannot list {error.filename}: {error.strerror}")
+
     if not path.is_dir():
         return [path]
-    return sorted(
-        file
-        for file in path.rglob("*")
-        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
-    )
+    files = []
+    for folder, subfolders, names in os.walk(path, onerror=refuse):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        files += [Path(folder) / name for name in names if not name.startswith(".")]
+    return sorted(files)
 
 
 def _file_texts(file: Path, what: str, field: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -92,7 +98,8 @@ def _decoded(file: Path) -> str:
 
 def _jsonl_texts(file: Path, field: str) -> list[str]:
     texts = []
-    for number, line in enumerate(_decoded(file).splitlines(), start=1):
+    # Lines end at "\n" only: a JSON string may hold U+2028 or U+0085, which splitlines() cuts.
+    for number, line in enumerate(_decoded(file).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -110,6 +117,7 @@ def _parquet_texts(file: Path, field: str) -> list[str]:
         table = pq.read_table(file)
     except (OSError, pa.ArrowException) as exc:
         raise TextSetError(f"{file} is not a readable Parquet file ({exc})") from None
-    if field not in table.column_names or not pa.types.is_string(table.schema.field(field).type):
+    kind = table.schema.field(field).type if field in table.column_names else None
+    if kind is None or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise TextSetError(f"{file} has no string column {field!r}")
     return [text for text in table.column(field).to_pylist() if text is not None]

@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -118,11 +118,12 @@ def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
 
 
 def normalized_words(text: str) -> list[str]:
-    """The words of `text` as compared, in one pass over the whole text (the fast path; the
-    spans of `words` are only needed where something matched)."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return _WORD.findall(text.lower())
+    """The words of `text` as compared: the same words, normalised word by word, as the spans
+    of `words` (so a match found here is found again where the spans are cut)."""
+    found = _WORD.findall(text)
+    if text.isascii():
+        return [word.lower() for word in found]
+    return [token(word) for word in found]
 
 
 # --- Eval sets --------------------------------------------------------------------------------
@@ -166,11 +167,18 @@ def set_name(path: Path) -> str:
 
 def identity(path: Path) -> dict[str, str]:
     """What an eval set's n-grams depend on: the content of its files."""
-    files = set_files(path)
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        digest.update(file_sha256(file).encode())
+    try:
+        files = set_files(path)
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+            digest.update(file_sha256(file).encode())
+    except TextSetError as exc:
+        raise DecontaminateError(f"filter.decontaminate.eval_files: {exc}") from None
+    except OSError as exc:
+        raise DecontaminateError(
+            f"filter.decontaminate.eval_files: cannot read {exc.filename or path}: {exc.strerror}"
+        ) from None
     return {"name": set_name(path), "sha256": digest.hexdigest()}
 
 
@@ -224,8 +232,13 @@ class Decontaminate(Step):
                 "rename a file or folder"
             )
 
-    def identities(self) -> list[dict[str, str]]:
-        return [identity(Path(entry)) for entry in self.config.eval_files]
+    def identities(self) -> list[dict[str, Any]]:
+        """Each eval set's content digest, texts, and texts too short to be matched (fewer
+        than `ngram` words: short questions, scripts without spaces), for the manifest."""
+        return [
+            {**identity(Path(entry)), "texts": found.texts, "too_short": found.too_short}
+            for entry, found in zip(self.config.eval_files, self.sets, strict=True)
+        ]
 
     def apply(self, doc: Document) -> str | None:
         config: DecontaminateConfig = self.config
@@ -233,18 +246,19 @@ class Decontaminate(Step):
         hashes = ngram_hashes(normalized_words(doc.text), config.ngram)
         if not len(hashes):
             return None
+        matched = np.zeros(len(hashes), dtype=bool)
+        names = []
         for eval_set in self.sets:
-            if not eval_set.contains(hashes).any():
-                continue
-            self.counts[f"matched:{eval_set.name}"] += 1
-            if config.mode == "reject":
-                return eval_set.name
-            found = words(doc.text)  # word by word, with their spans in the text as written
-            matched = eval_set.contains(
-                ngram_hashes([token(m.group()) for m in found], config.ngram)
-            )
-            return self._remove_spans(doc, found, matched, eval_set.name)
-        return None
+            found = eval_set.contains(hashes)
+            if found.any():
+                self.counts[f"matched:{eval_set.name}"] += 1
+                names.append(eval_set.name)
+                matched |= found
+        if not names:
+            return None
+        if config.mode == "reject":
+            return names[0]
+        return self._remove_spans(doc, words(doc.text), matched, names[0])
 
     def _remove_spans(
         self, doc: Document, found: list[re.Match[str]], matched: np.ndarray, name: str
@@ -260,8 +274,6 @@ class Decontaminate(Step):
         edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
         bounds = zip(edges[::2], edges[1::2], strict=True)
         stretches = [(found[a].start(), found[b - 1].end()) for a, b in bounds]
-        if not stretches:  # the word-by-word pass found no match after all
-            return None
         if len(stretches) > config.max_spans:
             return name
         text, pieces, at = doc.text, [], 0

@@ -25,10 +25,12 @@ from llm_pretrain.pipeline.filters.base import Step
 from llm_pretrain.pipeline.filters.config import FilterConfig
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
+from llm_pretrain.pipeline.outputs import overlap_problem
 from llm_pretrain.pipeline.runner import (
     DocumentStage,
     RunSummary,
     ShardTask,
+    StageError,
     TaskResult,
     check_dataset_output,
     read_input_dataset,
@@ -174,6 +176,10 @@ def run_filter(
     source = read_input_dataset(input_dir)
     check_dataset_output(output, [input_dir], "input dataset")
     steps = build_steps(config)  # fail fast (e.g. a missing model) before starting workers
+    for entry in config.decontaminate.eval_files if "decontaminate" in config.steps else []:
+        problem = overlap_problem(output, [entry], "--output", "eval set")
+        if problem:  # --overwrite would delete it
+            raise StageError(problem)
     inputs = [source.identity()]
     files = [identity for step in steps for identity in step.identities()]
     if files:

@@ -20,6 +20,7 @@ from llm_pretrain.pipeline.filters.decontaminate import (
     DecontaminateConfig,
     DecontaminateError,
 )
+from llm_pretrain.pipeline.runner import StageError
 from llm_pretrain.stages import run_extract, run_filter
 from tests.pipeline.filters.documents import doc_of
 
@@ -173,3 +174,82 @@ def test_filter_run_without_the_step_keeps_its_fingerprint(tmp_path, config, ext
     """Adding the step's config section changes nothing for runs that do not use it."""
     summary = run_filter(extracted, tmp_path / "fi", config, show_progress=False)
     assert all("step_files" not in i for i in summary.manifest["inputs"])
+
+
+def test_remove_spans_cuts_the_passages_of_every_eval_set(tmp_path):
+    (tmp_path / "qa.txt").write_text(QUESTION)
+    other = "the committee approved seven new bridges over the eastern canal in a single vote today"
+    (tmp_path / "qb.txt").write_text(other)
+    decontaminate = step(tmp_path / "qa.txt", tmp_path / "qb.txt", mode="remove_spans")
+    text = f"{filler(1, 120)} {QUESTION} {filler(2, 120)} {other} {filler(3, 120)}"
+    doc = doc_of(text=text)
+    assert decontaminate.apply(doc) is None
+    assert "boiling" not in doc.text and "committee" not in doc.text
+    assert decontaminate.counts == {"matched:qa": 1, "matched:qb": 1, "spans_removed": 2}
+
+
+def test_words_that_change_length_when_normalised_match_in_both_modes(tmp_path):
+    """ "İ".lower() is two characters; both passes must still find the same words."""
+    text = "İstanbul " + " ".join(f"word{n}" for n in range(14))
+    (tmp_path / "turkish.txt").write_text(text)
+    doc_text = f"{filler(1, 100)} {text} {filler(2, 100)}"
+    assert step(tmp_path / "turkish.txt").apply(doc_of(text=doc_text)) == "turkish"
+    doc = doc_of(text=doc_text)
+    assert step(tmp_path / "turkish.txt", mode="remove_spans").apply(doc) is None
+    assert "İstanbul" not in doc.text and doc.annotations[REMOVED_COLUMN] > 0
+
+
+def test_eval_files_as_other_tools_write_them(tmp_path):
+    """A JSON string may hold U+2028 (json.dumps with ensure_ascii=False writes it raw), and
+    pandas or polars write large_string columns."""
+    (tmp_path / "sep.jsonl").write_text(
+        json.dumps({"text": " ".join(Q[:14]) + "\u2028more"}, ensure_ascii=False) + "\n"
+    )
+    pq.write_table(pa.table({"text": pa.array([" ".join(Q[14:29])], pa.large_string())}),
+                   tmp_path / "large.parquet")  # fmt: skip
+    decontaminate = step(tmp_path / "sep.jsonl", tmp_path / "large.parquet")
+    assert decontaminate.apply(doc_of(text=" ".join(Q[:13]))) == "sep"
+    assert decontaminate.apply(doc_of(text=" ".join(Q[15:28]))) == "large"
+    assert [i["texts"] for i in decontaminate.identities()] == [1, 1]
+
+
+def test_short_eval_texts_are_counted_in_the_manifest(tmp_path, config, extracted):
+    (tmp_path / "mixed.jsonl").write_text(
+        json.dumps({"text": QUESTION}) + "\n" + json.dumps({"text": "What is 2 + 2?"}) + "\n"
+    )
+    config.filter.steps = ["decontaminate"]
+    config.filter.decontaminate.eval_files = [str(tmp_path / "mixed.jsonl")]
+    summary = run_filter(extracted, tmp_path / "fi", config, show_progress=False)
+    (files,) = [i["step_files"] for i in summary.manifest["inputs"] if "step_files" in i]
+    assert files[0]["name"] == "mixed" and files[0]["texts"] == 2 and files[0]["too_short"] == 1
+
+
+def test_an_eval_set_inside_the_output_is_refused_before_anything_is_deleted(
+    tmp_path, config, extracted
+):
+    out = tmp_path / "fi"
+    (out / "_rejected").mkdir(parents=True)
+    inside = out / "_rejected" / "ev.txt"
+    inside.write_text(QUESTION)
+    config.filter.steps = ["decontaminate"]
+    config.filter.decontaminate.eval_files = [str(inside)]
+    with pytest.raises(StageError, match="eval set"):
+        run_filter(extracted, out, config, show_progress=False, overwrite=True)
+    assert inside.read_text() == QUESTION
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_not_a_smaller_set(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "set" / "locked").mkdir(parents=True)
+    (tmp_path / "set" / "a.txt").write_text(QUESTION)
+    real = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(DecontaminateError, match="cannot list .*locked"):
+        step(tmp_path / "set")

@@ -160,10 +160,14 @@ class TaskShards:
 
 
 @contextmanager
-def atomic_parquet(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """A zstd Parquet writer whose file appears as `path` only if the block completes (for
-    files that are not document shards: dedup's signatures, decisions and index parts)."""
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+def atomic_parquet(
+    path: Path, schema: pa.Schema, compression: str = "zstd"
+) -> Iterator[pq.ParquetWriter]:
+    """A Parquet writer whose file appears as `path` only if the block completes (for files
+    that are not document shards: dedup's signatures, decisions and index parts). Files of
+    hashes that live only until the stage commits are better written uncompressed (`none`):
+    random hashes do not compress, and zstd would spend its time on them anyway."""
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
         yield writer
 
 

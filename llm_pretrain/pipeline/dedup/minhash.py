@@ -109,11 +109,14 @@ def shingle_hashes(text: str, config: MinHashConfig) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's (a, b) permutation parameters for the affine32 scheme."""
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """The (a, b) parameters of datasketch's affine32 scheme (datasketch 2.x,
+    `MinHash._init_permutations`): from numpy's RandomState(seed), an odd `a` (a bijection
+    modulo 2^32) and any `b`. Computed here: importing datasketch costs each worker 0.25 s
+    (it imports scipy); the tests check the signatures against datasketch's own."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,8 +218,12 @@ def uncertainty(threshold: float, num_perm: int) -> float:
 
 
 def shingle_set(hashes: np.ndarray) -> np.ndarray:
-    """The sorted distinct shingle hashes: what exact verification compares."""
-    return np.unique(hashes)
+    """The sorted distinct shingle hashes: what exact verification compares. (Sort and mask:
+    numpy 2.3+'s hash-based `np.unique` is several times slower here.)"""
+    ordered = np.sort(hashes)
+    keep = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def jaccard(left: np.ndarray, right: np.ndarray) -> float:

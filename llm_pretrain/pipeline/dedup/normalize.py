@@ -14,6 +14,10 @@ from llm_pretrain.pipeline.dedup.config import NormalizeConfig
 
 # Punctuation and symbols: anything that is neither a word character nor whitespace, and "_".
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
+# The same for ASCII text, as str.translate tables (5-10x faster than the regex).
+_ASCII_PUNCTUATION = [chr(code) for code in range(128) if _PUNCTUATION.match(chr(code))]
+_TO_SPACE = str.maketrans(dict.fromkeys(_ASCII_PUNCTUATION, " "))
+_TO_NOTHING = str.maketrans(dict.fromkeys(_ASCII_PUNCTUATION, None))
 
 
 def normalize(text: str, config: NormalizeConfig, words: bool = False) -> str:
@@ -24,7 +28,10 @@ def normalize(text: str, config: NormalizeConfig, words: bool = False) -> str:
     if config.lowercase:
         text = text.lower()
     if config.punctuation:
-        text = _PUNCTUATION.sub(" " if config.whitespace else "", text)
+        if text.isascii():
+            text = text.translate(_TO_SPACE if config.whitespace else _TO_NOTHING)
+        else:
+            text = _PUNCTUATION.sub(" " if config.whitespace else "", text)
     if config.whitespace and not words:
         text = " ".join(text.split())  # 3-4x faster than a regex
     return text

@@ -139,7 +139,7 @@ def signature_task(
     with_sets = config.minhash.enabled and config.minhash.verify == "exact"
     schema = signature_file_schema(width, with_sets, config.lines.enabled)
     rows = 0
-    with atomic_parquet(folder / shard_name(task.index), schema) as writer:
+    with atomic_parquet(folder / shard_name(task.index), schema, "none") as writer:
         for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             writer.write_table(signature_table(batch, config, width))
             rows += len(batch)

@@ -8,7 +8,11 @@ import pytest
 from datasketch import MinHash
 
 from llm_pretrain.pipeline.dedup import minhash as mh
-from llm_pretrain.pipeline.dedup.config import MinHashConfig, NormalizeConfig
+from llm_pretrain.pipeline.dedup.config import (
+    MinHashConfig,
+    NormalizeConfig,
+    ShingleNormalizeConfig,
+)
 from llm_pretrain.pipeline.dedup.normalize import normalize, text_hash
 from tests.pipeline.dedup.corpus import original, words_changed
 
@@ -94,3 +98,29 @@ def test_config_rejects_half_given_bands():
         MinHashConfig(bands=4)
     with pytest.raises(ValueError, match="exceeds num_perm"):
         MinHashConfig(bands=20, rows=10)
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 0), (256, 42)])
+def test_permutations_are_datasketchs_without_importing_it(num_perm, seed):
+    from llm_pretrain.pipeline.dedup.minhash import permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = permutations(num_perm, seed)
+    assert np.array_equal(mine[0], a.astype(np.uint32))
+    assert np.array_equal(mine[1], b.astype(np.uint32))
+
+
+def test_the_ascii_fast_path_removes_what_the_regex_removes():
+    import random
+
+    from llm_pretrain.pipeline.dedup import normalize as module
+
+    rng = random.Random(5)
+    for whitespace in (True, False):
+        config = ShingleNormalizeConfig(whitespace=whitespace, lowercase=False, unicode=False)
+        for _ in range(200):
+            text = "".join(chr(rng.randrange(128)) for _ in range(rng.randrange(60)))
+            slow = module._PUNCTUATION.sub(" " if whitespace else "", text)
+            if whitespace:
+                slow = " ".join(slow.split())
+            assert module.normalize(text, config) == slow

@@ -2,11 +2,12 @@
 
 Three phases, each resumable, all under the output's `_progress/` until the commit:
 
-1. signatures (worker pool, one task per input shard): the normalised-text hash and the MinHash
-   signature of every document -> `_progress/signatures/part-i.parquet`;
+1. signatures (worker pool, one task per group of consecutive input shards of at least
+   GROUP_ROWS documents): the normalised-text hash and the MinHash signature of every document
+   -> `_progress/signatures/part-g.parquet`;
 2. clusters: every signature of the batch and of the index, LSH candidates, verification,
-   connected components, survivors -> `_progress/decisions/part-i.parquet` (the reason for
-   every row) and the batch's index part; in this process (`clusters.cluster`, ~2.4 KB per
+   connected components, survivors -> `_progress/decisions.arrow` (one record batch per input
+   shard: the reason for every row) and the batch's index part; in this process (`clusters.cluster`, ~2.4 KB per
    document of the batch and the index at the defaults, measured) or, with
    `dedup.partitions`, as tasks over bucket partitions (`partitioned.decide`), same decisions;
 3. apply (worker pool, one task per input shard): shard i of the output and of `_rejected/`.
@@ -71,6 +72,7 @@ from llm_pretrain.pipeline.runner import (
     shard_task_failed,
 )
 from llm_pretrain.pipeline.stats import DedupStats
+from llm_pretrain.storage import atomic_path
 
 DUPLICATE_COUNT = "duplicate_count"
 SIMILARITY = "similarity"
@@ -80,7 +82,7 @@ _BATCH_ROWS = 1000
 @dataclass
 class SignatureResult:
     index: int
-    rows: int
+    rows: list[int]  # of each shard of the group
     cpu_seconds: float
 
     def to_json(self) -> dict[str, Any]:
@@ -129,23 +131,74 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
     return pa.table(columns).cast(schema)
 
 
+# Input shards are grouped into signature tasks of at least this many documents: a task, its
+# signature file and its done-marker cost ~10 ms whatever their size, which many small shards
+# (extract writes one per 64 small files) would pay again and again.
+GROUP_ROWS = 1_000
+
+
+@dataclass(frozen=True)
+class SignatureGroup:
+    """Consecutive input shards whose signatures one task computes into one file."""
+
+    index: int
+    tasks: tuple[ShardTask, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(task.input_bytes for task in self.tasks)
+
+    @property
+    def shard(self) -> str:
+        first, last = self.tasks[0].shard, self.tasks[-1].shard
+        return first if first == last else f"{first} .. {last}"
+
+    def describe(self) -> str:
+        return self.shard
+
+
+def signature_groups(tasks: list[ShardTask]) -> list[SignatureGroup]:
+    """Consecutive shards, GROUP_ROWS documents or more a group (the last may hold fewer; a
+    shard whose rows its manifest does not say is a group of its own)."""
+    groups: list[SignatureGroup] = []
+    current: list[ShardTask] = []
+    rows = 0
+    for task in tasks:
+        if task.rows is None and current:
+            groups.append(SignatureGroup(len(groups), tuple(current)))
+            current, rows = [], 0
+        current.append(task)
+        rows += task.rows if task.rows is not None else GROUP_ROWS
+        if rows >= GROUP_ROWS:
+            groups.append(SignatureGroup(len(groups), tuple(current)))
+            current, rows = [], 0
+    if current:
+        groups.append(SignatureGroup(len(groups), tuple(current)))
+    return groups
+
+
 def signature_task(
-    task: ShardTask, config: DedupConfig, folder: Path, width: int
+    group: SignatureGroup, config: DedupConfig, folder: Path, width: int
 ) -> SignatureResult:
-    """Worker side: phase 1's columns for one input shard, into `folder/part-i.parquet`."""
+    """Worker side: phase 1's columns for the group's input shards, in order, into
+    `folder/part-g.parquet`; the rows of each shard."""
     started = time.process_time()
-    source = task.open()
-    columns = [name for name in ("id", "text", "date") if name in source.schema_arrow.names]
     with_sets = config.minhash.enabled and config.minhash.verify == "exact"
     schema = signature_file_schema(width, with_sets, config.lines.enabled)
-    rows = 0
-    with atomic_parquet(folder / shard_name(task.index), schema, "none") as writer:
-        for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
-            writer.write_table(signature_table(batch, config, width))
-            rows += len(batch)
-            progress.report(documents=len(batch))
-    progress.report(nbytes=task.input_bytes)
-    return SignatureResult(task.index, rows, round(time.process_time() - started, 3))
+    rows = []
+    with atomic_parquet(folder / shard_name(group.index), schema, "none") as writer:
+        for task in group.tasks:
+            source = task.open()
+            names = source.schema_arrow.names
+            columns = [name for name in ("id", "text", "date") if name in names]
+            count = 0
+            for batch in source.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+                writer.write_table(signature_table(batch, config, width))
+                count += len(batch)
+                progress.report(documents=len(batch))
+            progress.report(nbytes=task.input_bytes)
+            rows.append(count)
+    return SignatureResult(group.index, rows, round(time.process_time() - started, 3))
 
 
 # --- Phase 2: clusters ------------------------------------------------------------------------
@@ -229,11 +282,13 @@ class DedupPlan:
         started = time.perf_counter()
         folder = run.progress_dir / "signatures"
         task = partial(signature_task, config=self.config, folder=folder, width=self.width)
-        run.map(self.tasks, task, shard_task_failed, phase="signatures")
+        groups = signature_groups(self.tasks)
+        results, _ = run.map(groups, task, shard_task_failed, phase="signatures")
+        rows = [count for result in results for count in result["rows"]]  # per input shard
         signature_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        batch_files = [folder / shard_name(task.index) for task in self.tasks]
+        batch_files = [folder / shard_name(group.index) for group in groups]
         index_files = self.index.part_files(self.batch) if self.index is not None else []
         reader = NodeReader(sources(index_files, batch_files), self.width)
         partitions = partition_count(self.config.partitions, run.executor, reader.total)
@@ -244,20 +299,19 @@ class DedupPlan:
             index_docs = Documents.empty(self.width)
             if self.index is not None:
                 index_docs = self.index.load(self.batch)
-            batch = _load_batch(folder, len(self.tasks), self.width)
+            batch = _load_batch(folder, len(groups), self.width)
             decisions = cluster(index_docs, batch, self.config, reader.jaccard)
-        rows = [source.rows for source in reader.sources if source.in_batch]
         survivors = SurvivorIds.read(decisions, reader)
         kept = decisions.survivor == np.arange(reader.n_index, reader.total)
         removed_units, too_short, line_stats = None, None, {}
         if self.config.lines.enabled:
-            removed_units, too_short, line_stats = self._line_decisions(folder, kept, rows)
+            removed_units, too_short, line_stats = self._line_decisions(batch_files, kept, rows)
             kept &= ~too_short  # not in the index either
         self._write_decisions(
             run.progress_dir, decisions, survivors, reader.n_index, rows, removed_units, too_short
         )
         if self.index is not None:
-            self._write_index_part(folder, kept)
+            self._write_index_part(batch_files, kept)
         return {
             "dedup": {
                 **decisions.stats,
@@ -275,12 +329,13 @@ class DedupPlan:
         }
 
     def _line_decisions(
-        self, folder: Path, kept: np.ndarray, rows: list[int]
+        self, files: list[Path], kept: np.ndarray, rows: list[int]
     ) -> tuple[list[pa.ListArray], np.ndarray, dict[str, Any]]:
         """The units to remove from each document that survives, per input shard (lines.py),
         and which documents that leaves too short (over the batch); with an index, the
         batch's new unit hashes go into its part. A document left too short still marked its
-        units as seen: deciding that needs every removal first."""
+        units as seen: deciding that needs every removal first. `files`: the signature files,
+        whose rows are the batch's documents in order."""
         started = time.perf_counter()
         lines = self.config.lines
         seen = np.empty(0, np.uint64)
@@ -288,14 +343,14 @@ class DedupPlan:
             seen = self.index.load_lines(self.batch)
         documents, positions, hashes = [], [], []
         start = 0
-        for task, count in zip(self.tasks, rows, strict=True):
-            table = pq.read_table(folder / shard_name(task.index), columns=[UNIT_HASHES])
-            document, position, unit = occurrences(table.column(UNIT_HASHES))
+        for path in files:
+            column = pq.read_table(path, columns=[UNIT_HASHES]).column(UNIT_HASHES)
+            document, position, unit = occurrences(column)
             survives = kept[start + document]
             documents.append((document[survives] + start).astype(np.int32))
             positions.append(position[survives])
             hashes.append(unit[survives])
-            start += count
+            start += len(column)
         document = _concatenated(documents, np.int32)  # each list emptied as it is joined
         position = _concatenated(positions, np.int32)
         unit = _concatenated(hashes, np.uint64)
@@ -303,17 +358,19 @@ class DedupPlan:
         if self.index is not None:
             self.index.write_lines_part(self.batch, new)
         document, position = document[removed], position[removed]
-        too_short = np.zeros(len(kept), dtype=bool)
+        left, start = [], 0
+        for path in files:
+            chars = pq.read_table(path, columns=[UNIT_CHARS]).column(UNIT_CHARS)
+            lo, hi = np.searchsorted(document, [start, start + len(chars)])
+            left.append(characters_left(chars, document[lo:hi] - start, position[lo:hi]))
+            start += len(chars)
+        changed = np.zeros(len(kept), dtype=bool)
+        changed[document] = True
+        too_short = changed & (_concatenated(left, np.int64) < max(1, lines.min_document_chars))
         per_shard, start = [], 0
-        for task, count in zip(self.tasks, rows, strict=True):
+        for count in rows:
             lo, hi = np.searchsorted(document, [start, start + count])
-            mine, where = document[lo:hi] - start, position[lo:hi]
-            per_shard.append(positions_by_document(mine, where, count))
-            chars = pq.read_table(folder / shard_name(task.index), columns=[UNIT_CHARS])
-            left = characters_left(chars.column(UNIT_CHARS), mine, where)
-            changed = np.zeros(count, dtype=bool)
-            changed[mine] = True
-            too_short[start : start + count] = changed & (left < max(1, lines.min_document_chars))
+            per_shard.append(positions_by_document(document[lo:hi] - start, position[lo:hi], count))
             start += count
         stats = {
             "lines": {
@@ -336,17 +393,15 @@ class DedupPlan:
         removed_units: list[pa.ListArray] | None,
         too_short: np.ndarray | None,
     ) -> None:
-        folder = progress_dir / "decisions"
-        folder.mkdir(parents=True, exist_ok=True)
+        batches = []
         start = 0
-        for n, (task, count) in enumerate(zip(self.tasks, rows, strict=True)):
+        for n, count in enumerate(rows):
             part = slice(start, start + count)
             texts = survivors.reasons(decisions, part, n_index)
             if too_short is not None:
                 short = f"{self.config.lines.reason_kind}:too_short"
-                texts = [
-                    short if cut else why for why, cut in zip(texts, too_short[part], strict=True)
-                ]
+                cut = too_short[part]
+                texts = [short if cut[i] else why for i, why in enumerate(texts)]
             removed = [text is not None for text in texts]
             columns = {
                 "reason": pa.array(texts, pa.string()),
@@ -357,22 +412,39 @@ class DedupPlan:
             }
             if removed_units is not None:
                 columns[REMOVED_UNITS] = removed_units[n]
-            table = pa.table(columns)
-            with atomic_parquet(folder / shard_name(task.index), table.schema) as writer:
-                writer.write_table(table)
+            batches.append(pa.record_batch(columns))
             start += count
+        write_decisions(progress_dir / DECISIONS, batches)
 
-    def _write_index_part(self, folder: Path, kept: np.ndarray) -> None:
-        """The batch's kept documents (hash and signature), shard by shard, into its part."""
+    def _write_index_part(self, files: list[Path], kept: np.ndarray) -> None:
+        """The batch's kept documents (hash and signature), file by file, into its part."""
         assert self.index is not None
         schema = signature_schema(self.config.minhash.num_perm)
         with self.index.part_writer(self.batch, schema) as writer:
             start = 0
-            for task in self.tasks:
-                table = pq.read_table(folder / shard_name(task.index), columns=schema.names)
+            for path in files:
+                table = pq.read_table(path, columns=schema.names)
                 mask = pa.array(kept[start : start + len(table)])
                 writer.write_table(table.filter(mask).cast(schema))
                 start += len(table)
+
+
+DECISIONS = "decisions.arrow"  # under _progress/: one record batch of decisions per input shard
+
+
+def write_decisions(path: Path, batches: list[pa.RecordBatch]) -> None:
+    """Every shard's decisions in one Arrow IPC file (one write, where a file per shard cost
+    ~2 ms each), batch i for shard i; an empty shard has an empty batch."""
+    schema = batches[0].schema if batches else pa.schema([])
+    with atomic_path(path) as tmp, pa.ipc.new_file(str(tmp), schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+def read_decisions(path: Path, index: int) -> pa.Table:
+    """Shard `index`'s decisions (memory-mapped: only its batch is read)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.Table.from_batches([pa.ipc.open_file(source).get_batch(index)])
 
 
 def _concatenated(parts: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -414,7 +486,7 @@ def apply_units(
 def apply_task(task: ShardTask, config: DedupConfig, output: Path) -> TaskResult:
     """Worker side: split input shard i into output shard i and rejected shard i."""
     started = time.process_time()
-    decisions = pq.read_table(output / PROGRESS_DIR / "decisions" / shard_name(task.index))
+    decisions = read_decisions(output / PROGRESS_DIR / DECISIONS, task.index)
     source = task.open()  # the shard its signatures were computed from (sha256 checked)
     if source.metadata.num_rows != len(decisions):  # every row needs its decision
         raise StageError(f"{task.shard} changed since its signatures were computed")

@@ -155,10 +155,11 @@ def test_output_does_not_depend_on_workers(tmp_path, config):
 
 @pytest.mark.parametrize(
     ("partitions", "markers"),
-    [("0", "_progress/task-*.json"), ("2", "_progress/global/spread/task-*.json")],
+    [("0", "_progress/task-*.json"), ("2", "_progress/global/*/task-*.json")],
 )
 def test_killed_dedup_rerun_gives_identical_output(tmp_path, config, partitions, markers):
-    """Killed in the apply phase, or (global step in partitions) in the spread tasks."""
+    """Killed in the apply phase, or (global step in partitions) in its spread, exact and near
+    tasks."""
     documents = {f"doc{i:03d}": original(i, paragraphs=2) for i in range(60)}
     documents.update({f"copy{i:03d}": documents[f"doc{i:03d}"] for i in range(0, 60, 7)})
     source = extracted(tmp_path, config, documents)
@@ -244,3 +245,27 @@ def test_the_global_step_in_partitions_gives_the_same_datasets(tmp_path, config)
     for one, three in zip(stats, stats3, strict=True):
         assert one == {k: v for k, v in three.items() if k != "partitions"}
     assert stats3[1]["duplicates_of_index"] == 2
+
+
+def test_signature_groups_do_not_change_the_output(tmp_path, config, monkeypatch):
+    """Small shards are grouped into signature tasks of GROUP_ROWS documents; how they are
+    grouped changes nothing in the datasets or the index."""
+    source = extracted(tmp_path, config, first_batch())
+    config.dedup.lines.mode = "keep_first"
+    run_dedup(source, tmp_path / "one", config, tmp_path / "index1", show_progress=False)
+    monkeypatch.setattr(stage, "GROUP_ROWS", 5)  # 8 shards of 3 documents: groups of 2
+    run_dedup(source, tmp_path / "many", config, tmp_path / "index2", show_progress=False)
+    assert shard_checksums(tmp_path / "one") == shard_checksums(tmp_path / "many")
+    for name in ("part-*.parquet", "lines-*.parquet"):  # the same rows (row groups may differ)
+        tables = [pq.read_table(next((tmp_path / i).glob(name))) for i in ("index1", "index2")]
+        assert tables[0].equals(tables[1])
+
+
+def test_signature_groups_are_consecutive_shards_of_enough_rows(monkeypatch):
+    from llm_pretrain.pipeline.runner import ShardTask
+
+    monkeypatch.setattr(stage, "GROUP_ROWS", 10)
+    tasks = [ShardTask(i, f"s{i}", 1, rows=r) for i, r in enumerate([4, 4, 4, 12, 0, 3, None, 2])]
+    groups = stage.signature_groups(tasks)
+    assert [[t.index for t in g.tasks] for g in groups] == [[0, 1, 2], [3], [4, 5], [6], [7]]
+    assert [g.index for g in groups] == [0, 1, 2, 3, 4] and groups[0].shard == "s0 .. s2"

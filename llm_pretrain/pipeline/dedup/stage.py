@@ -4,12 +4,13 @@ Three phases, each resumable, all under the output's `_progress/` until the comm
 
 1. signatures (worker pool, one task per group of consecutive input shards of at least
    GROUP_ROWS documents): the normalised-text hash and the MinHash signature of every document
-   -> `_progress/signatures/part-g.parquet`;
+   -> `_progress/signature-groups/part-g.parquet`;
 2. clusters: every signature of the batch and of the index, LSH candidates, verification,
    connected components, survivors -> `_progress/decisions.arrow` (one record batch per input
-   shard: the reason for every row) and the batch's index part; in this process (`clusters.cluster`, ~2.4 KB per
-   document of the batch and the index at the defaults, measured) or, with
-   `dedup.partitions`, as tasks over bucket partitions (`partitioned.decide`), same decisions;
+   shard: the reason for every row) and the batch's index part; in this process
+   (`clusters.cluster`, ~2.4 KB per document of the batch and the index at the defaults,
+   measured) or, with `dedup.partitions`, as tasks over bucket partitions
+   (`partitioned.decide`), same decisions;
 3. apply (worker pool, one task per input shard): shard i of the output and of `_rejected/`.
 
 Then the output manifest is written, and the index lists the batch's part.
@@ -130,6 +131,13 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
     schema = signature_file_schema(width, with_sets, config.lines.enabled)
     return pa.table(columns).cast(schema)
 
+
+# Names of the phases' state under `_progress/`. Versions before signature groups kept a file
+# and a marker per shard under `signatures/`, their decisions under `decisions/` and the global
+# step's marker in `clusters.json`: an unfinished run they left is resumed from its apply
+# markers only (the same decisions are made again), never from their other files.
+SIGNATURE_PHASE = "signature-groups"
+GLOBAL_STEP_MARKER = "global-step"
 
 # Input shards are grouped into signature tasks of at least this many documents: a task, its
 # signature file and its done-marker cost ~10 ms whatever their size, which many small shards
@@ -276,14 +284,14 @@ class DedupPlan:
 
     def prepare(self, run: StageRun) -> dict[str, Any]:
         """Phases 1 and 2 (skipped when an earlier attempt finished them); their stats."""
-        return run.once("clusters", lambda: self._signatures_and_clusters(run))
+        return run.once(GLOBAL_STEP_MARKER, lambda: self._signatures_and_clusters(run))
 
     def _signatures_and_clusters(self, run: StageRun) -> dict[str, Any]:
         started = time.perf_counter()
-        folder = run.progress_dir / "signatures"
+        folder = run.progress_dir / SIGNATURE_PHASE
         task = partial(signature_task, config=self.config, folder=folder, width=self.width)
         groups = signature_groups(self.tasks)
-        results, _ = run.map(groups, task, shard_task_failed, phase="signatures")
+        results, _ = run.map(groups, task, shard_task_failed, phase=SIGNATURE_PHASE)
         rows = [count for result in results for count in result["rows"]]  # per input shard
         signature_seconds = time.perf_counter() - started
 

@@ -269,3 +269,30 @@ def test_signature_groups_are_consecutive_shards_of_enough_rows(monkeypatch):
     groups = stage.signature_groups(tasks)
     assert [[t.index for t in g.tasks] for g in groups] == [[0, 1, 2], [3], [4, 5], [6], [7]]
     assert [g.index for g in groups] == [0, 1, 2, 3, 4] and groups[0].shard == "s0 .. s2"
+
+
+def test_an_unfinished_run_of_the_version_before_groups_is_finished_alike(tmp_path, config):
+    """State an earlier version left under `_progress/` (a signature file and marker per shard,
+    `decisions/`, `clusters.json`) is not read: the run finishes as a fresh one would."""
+    source = extracted(tmp_path, config, first_batch())
+    run_dedup(source, tmp_path / "clean", config, show_progress=False)
+    out = tmp_path / "out"
+    run_dedup(source, out, config, show_progress=False)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    for shard in out.glob("part-*.parquet"):
+        shard.unlink()
+    (out / "_manifest.json").unlink()  # killed before its commit, with old state left behind
+    progress = out / "_progress"
+    (progress / "signatures").mkdir(parents=True)
+    (progress / "signatures" / "task-0.json").write_text(
+        '{"index": 0, "rows": 3, "cpu_seconds": 0}'
+    )
+    (progress / "signatures" / "part-00000.parquet").write_bytes(b"old")
+    (progress / "decisions").mkdir()
+    (progress / "decisions" / "part-00000.parquet").write_bytes(b"old")
+    (progress / "clusters.json").write_text("{}")
+    (progress / "plan.json").write_text(
+        json.dumps({"fingerprint": manifest["fingerprint"], "stage": "dedup"})
+    )
+    run_dedup(source, out, config, show_progress=False)
+    assert shard_checksums(out) == shard_checksums(tmp_path / "clean")

@@ -17,7 +17,7 @@ partitions (tested). Memory: a partition task holds ~(24 + 18 x bands) / P bytes
 of the batch and the index plus the signatures of its candidates; the driver, the edges and
 the documents that have a duplicate (measured: ~0.3 KB per document of the whole at 30%
 duplicates, against 2.4 KB in one process; `benchmarks/dedup_global.py`). Disk: the spread
-files, ~400 bytes per document at 21 bands, under `_progress/global/` until the stage commits.
+files, ~400 bytes per document at 21 bands, under `_progress/partitions/` until the stage commits.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def _read_all(files: list[Path], schema: pa.Schema) -> pa.Table:
 
 def decide(step: GlobalStep, stage_run: StageRun) -> Decisions:
     """The one-process step's decisions, computed in tasks on the stage's executor (phases
-    under `_progress/global/`, resumable)."""
+    under `_progress/partitions/`, resumable)."""
     config, reader = step.config, step.reader
     count = step.partitions
 

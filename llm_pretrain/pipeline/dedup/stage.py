@@ -133,11 +133,13 @@ def signature_table(batch: pa.RecordBatch, config: DedupConfig, width: int) -> p
 
 
 # Names of the phases' state under `_progress/`. Versions before signature groups kept a file
-# and a marker per shard under `signatures/`, their decisions under `decisions/` and the global
+# and a marker per shard under `signatures/`, their decisions under `decisions/`, the
+# partitioned global step's tasks (one spread chunk per shard) under `global/` and the global
 # step's marker in `clusters.json`: an unfinished run they left is resumed from its apply
 # markers only (the same decisions are made again), never from their other files.
 SIGNATURE_PHASE = "signature-groups"
 GLOBAL_STEP_MARKER = "global-step"
+PARTITIONS_DIR = "partitions"  # the partitioned global step's tasks (was global/: per shard)
 
 # Input shards are grouped into signature tasks of at least this many documents: a task, its
 # signature file and its done-marker cost ~10 ms whatever their size, which many small shards
@@ -301,7 +303,8 @@ class DedupPlan:
         reader = NodeReader(sources(index_files, batch_files), self.width)
         partitions = partition_count(self.config.partitions, run.executor, reader.total)
         if partitions:
-            step = GlobalStep(run.progress_dir / "global", reader.sources, partitions, self.config)
+            folder = run.progress_dir / PARTITIONS_DIR
+            step = GlobalStep(folder, reader.sources, partitions, self.config)
             decisions = decide(step, run)
         else:
             index_docs = Documents.empty(self.width)

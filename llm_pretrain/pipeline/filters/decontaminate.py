@@ -35,6 +35,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UsageError
+from llm_pretrain.pipeline.dedup.lines import sorted_distinct
 from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.text_sets import TextSetError, read_text_set, set_files
@@ -120,10 +121,9 @@ def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
 def normalized_words(text: str) -> list[str]:
     """The words of `text` as compared: the same words, normalised word by word, as the spans
     of `words` (so a match found here is found again where the spans are cut)."""
-    found = _WORD.findall(text)
-    if text.isascii():
-        return [word.lower() for word in found]
-    return [token(word) for word in found]
+    if text.isascii():  # lower() keeps ASCII lengths and word boundaries: one pass
+        return _WORD.findall(text.lower())
+    return [token(word) for word in _WORD.findall(text)]
 
 
 # --- Eval sets --------------------------------------------------------------------------------
@@ -144,10 +144,12 @@ class EvalSet:
         bits = max(20, int(np.ceil(np.log2(16 * max(1, len(self.ngrams))))))
         self.shift = np.uint64(64 - bits)
         self.bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        top = self.ngrams >> self.shift
-        np.bitwise_or.at(
-            self.bitmap, top >> np.uint64(3), (1 << (top & np.uint64(7))).astype(np.uint8)
-        )
+        top = self.ngrams >> self.shift  # sorted, as the n-grams are: one OR per byte
+        where = (top >> np.uint64(3)).astype(np.int64)
+        bits = np.left_shift(np.uint8(1), (top & np.uint64(7)).astype(np.uint8))
+        if len(where):
+            starts = np.flatnonzero(np.r_[True, where[1:] != where[:-1]])
+            self.bitmap[where[starts]] = np.bitwise_or.reduceat(bits, starts)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         top = hashes >> self.shift
@@ -196,7 +198,7 @@ def load_eval_set(path: str, text_field: str, n: int, content: str) -> EvalSet:
         hashes = ngram_hashes(normalized_words(text), n)
         too_short += not len(hashes)
         parts.append(hashes)
-    ngrams = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+    ngrams = sorted_distinct(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
     if not len(ngrams):
         raise DecontaminateError(
             f"filter.decontaminate.eval_files: {path} has no text of {n} words or more"

@@ -155,7 +155,7 @@ def test_output_does_not_depend_on_workers(tmp_path, config):
 
 @pytest.mark.parametrize(
     ("partitions", "markers"),
-    [("0", "_progress/task-*.json"), ("2", "_progress/global/*/task-*.json")],
+    [("0", "_progress/task-*.json"), ("2", "_progress/partitions/*/task-*.json")],
 )
 def test_killed_dedup_rerun_gives_identical_output(tmp_path, config, partitions, markers):
     """Killed in the apply phase, or (global step in partitions) in its spread, exact and near
@@ -271,9 +271,14 @@ def test_signature_groups_are_consecutive_shards_of_enough_rows(monkeypatch):
     assert [g.index for g in groups] == [0, 1, 2, 3, 4] and groups[0].shard == "s0 .. s2"
 
 
-def test_an_unfinished_run_of_the_version_before_groups_is_finished_alike(tmp_path, config):
+@pytest.mark.parametrize("partitions", [0, 2])
+def test_an_unfinished_run_of_the_version_before_groups_is_finished_alike(
+    tmp_path, config, partitions
+):
     """State an earlier version left under `_progress/` (a signature file and marker per shard,
-    `decisions/`, `clusters.json`) is not read: the run finishes as a fresh one would."""
+    `decisions/`, `global/`, `clusters.json`) is not read: the run finishes as a fresh one
+    would."""
+    config.dedup.partitions = partitions
     source = extracted(tmp_path, config, first_batch())
     run_dedup(source, tmp_path / "clean", config, show_progress=False)
     out = tmp_path / "out"
@@ -291,6 +296,9 @@ def test_an_unfinished_run_of_the_version_before_groups_is_finished_alike(tmp_pa
     (progress / "decisions").mkdir()
     (progress / "decisions" / "part-00000.parquet").write_bytes(b"old")
     (progress / "clusters.json").write_text("{}")
+    (progress / "global" / "spread").mkdir(parents=True)  # the partitioned step's, per shard
+    (progress / "global" / "spread" / "task-00000.json").write_text('{"index": 0}')
+    (progress / "global" / "spread" / "part-00000.arrow").write_bytes(b"old")
     (progress / "plan.json").write_text(
         json.dumps({"fingerprint": manifest["fingerprint"], "stage": "dedup"})
     )

@@ -253,3 +253,15 @@ def test_a_folder_that_cannot_be_listed_is_an_error_not_a_smaller_set(tmp_path, 
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(DecontaminateError, match="cannot list .*locked"):
         step(tmp_path / "set")
+
+
+def test_the_bitmap_answers_as_a_plain_membership_test():
+    import numpy as np
+
+    from llm_pretrain.pipeline.filters.decontaminate import EvalSet
+
+    rng = np.random.default_rng(3)
+    ngrams = np.unique(rng.integers(0, 2**64 - 1, 50_000, dtype=np.uint64))
+    found = EvalSet("x", ngrams, 1, 0)
+    queries = np.concatenate([ngrams[::7], rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64)])
+    assert np.array_equal(found.contains(queries), np.isin(queries, ngrams))

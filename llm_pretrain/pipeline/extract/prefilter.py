@@ -18,6 +18,7 @@ from typing import Any
 
 from resiliparse.extract.html2text import extract_plain_text
 
+from llm_pretrain.errors import UsageError
 from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.filters.blocklist import UrlBlocklist, UrlBlocklistConfig
@@ -32,6 +33,10 @@ from llm_pretrain.pipeline.filters.language import (
 # fastText reads the first line it is given; 2,000 characters identify a page's language well
 # and keep the check cheap on long pages.
 _LANGUAGE_CHARS = 2000
+
+
+class PrefilterError(UsageError, ValueError):
+    """A prefilter the filter's settings cannot back: a config error."""
 
 
 class Rejection(Exception):
@@ -51,10 +56,14 @@ class PrefilterPlan:
     language_min_score: float
 
     def identity(self) -> dict[str, Any]:
-        """Part of the extract run's config: the settings that decide."""
+        """Part of the extract run's config: the settings that decide (of the language step,
+        the languages kept and the model, not its own threshold)."""
+        language = None
+        if self.language is not None:
+            language = self.language.model_dump(include={"languages", "model_path"})
         return {
             "url_blocklist": self.url_blocklist.model_dump() if self.url_blocklist else None,
-            "language": self.language.model_dump() if self.language else None,
+            "language": language,
             "language_min_score": self.language_min_score,
         }
 
@@ -105,15 +114,25 @@ def prefilter(plan: PrefilterPlan | None) -> Prefilter | None:
 
 def plan_for(extract: ExtractConfig, filters: FilterConfig) -> ExtractConfig:
     """`extract` with the plan of its `prefilter` section attached (taking the filter's own
-    sections), or as it is when no check is on."""
+    sections), or as it is when no check is on. A check whose step the filter does not run is
+    refused (it would reject what the filter keeps), and the checks are built here once, so
+    that a missing list or model fails before any worker starts."""
     wanted = extract.prefilter
     if not (wanted.url_blocklist or wanted.language):
         return extract
+    for key, step in (("url_blocklist", "url_blocklist"), ("language", "language")):
+        if getattr(wanted, key) and step not in filters.steps:
+            raise PrefilterError(
+                f"extract.prefilter.{key} rejects early what the filter's {step} step would: "
+                f"add {step} to filter.steps, or turn the check off"
+            )
     plan = PrefilterPlan(
         filters.url_blocklist if wanted.url_blocklist else None,
         filters.language if wanted.language else None,
         wanted.language_min_score,
     )
-    if plan.url_blocklist is not None:
-        UrlBlocklist(plan.url_blocklist)  # a missing list file fails here, before any worker
+    try:
+        Prefilter(plan)
+    except ValueError as exc:  # fastText's "cannot be opened for loading"
+        raise PrefilterError(f"extract.prefilter.language: {exc}") from None
     return extract.with_prefilter(plan)

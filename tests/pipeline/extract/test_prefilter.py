@@ -89,11 +89,31 @@ def test_the_chain_keeps_what_it_kept_without_the_checks(tmp_path, config, crawl
     assert reasons == ["language:other_language"] * 4 + ["url_blocklist:blocked_domain"]
 
 
-def test_a_missing_list_is_one_line_before_anything_runs(tmp_path, crawl):
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            ["filter.steps=[url_blocklist]", "filter.url_blocklist.domains_file={tmp}/nope.txt"],
+            "nope.txt does not exist",
+        ),
+        (["filter.steps=[language]"], "add url_blocklist to filter.steps"),
+        (
+            ["filter.steps=[url_blocklist,language]", "extract.prefilter.language=true",
+             "filter.language.model_path={tmp}/missing.ftz"],
+            "extract.prefilter.language: ",
+        ),
+    ],
+)  # fmt: skip
+def test_a_check_the_filter_cannot_back_is_one_line_before_anything_runs(
+    tmp_path, crawl, settings, message
+):
     args = ["extract", "-i", str(crawl), "-o", str(tmp_path / "ex"), "--workers", "1", "-q"]
     args += ["--set", "extract.prefilter.url_blocklist=true"]
-    args += ["--set", f"filter.url_blocklist.domains_file={tmp_path / 'nope.txt'}"]
+    args += ["--set", f"filter.url_blocklist.domains_file={tmp_path / 'domains.txt'}"]
+    for setting in settings:
+        args += ["--set", setting.format(tmp=tmp_path)]
     result = CliRunner().invoke(data, args)
     assert result.exit_code == 2, result.output
-    assert "nope.txt does not exist" in result.output and "Traceback" not in result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "ex").exists()

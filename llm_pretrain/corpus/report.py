@@ -309,8 +309,18 @@ def _tokens(tokenize: TokenizeStats, manifest: dict[str, Any] | None) -> dict[st
         "tokens_per_document": dict(
             sorted(tokenize.tokens_per_document.items(), key=lambda kv: int(kv[0]))
         ),
-        "tokens_per_language": dict(tokenize.tokens_per_language.most_common()),
+        "tokens_per_language": _per_language(tokenize),
     }
+
+
+def _per_language(tokenize: TokenizeStats) -> dict[str, int]:
+    """Tokens per language; those of batches tokenized before languages were counted show as
+    "not counted", so that the shares still add up."""
+    counts = dict(tokenize.tokens_per_language.most_common())
+    missing = tokenize.tokens - sum(counts.values())
+    if counts and missing > 0:
+        counts["not counted"] = missing
+    return counts
 
 
 def format_report_line(data: dict[str, Any], path: Path) -> str:

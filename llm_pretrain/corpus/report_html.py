@@ -4,6 +4,8 @@ and no links to fetch, so it can be mailed, archived or opened on a machine with
 from __future__ import annotations
 
 import base64
+import os
+import posixpath
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
@@ -49,21 +51,25 @@ def write_report(data: dict[str, Any], output: Path) -> Path:
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     # A file name of non-UTF-8 bytes in an input error is escaped, not fatal.
-    atomic_write_bytes(output, render_html(data).encode("utf-8", "backslashreplace"))
+    page = render_html(data, links_from=output.parent)
+    atomic_write_bytes(output, page.encode("utf-8", "backslashreplace"))
     return output
 
 
-def render_html(data: dict[str, Any]) -> str:
+def render_html(data: dict[str, Any], links_from: Path | None = None) -> str:
+    """The page; links to shards work from `links_from` (the folder the page is written to;
+    None: the corpus folder)."""
+    prefix = os.path.relpath(data["corpus"], links_from) if links_from is not None else "."
     sections = [
         _header(data),
         _funnel(data),
         _rejections(data),
-        _rejection_examples(data),
+        _rejection_examples(data, prefix),
         _filter_steps(data),
         _settings(data),
         _sites(data),
         _languages(data),
-        _dedup(data),
+        _dedup(data, prefix),
         _tokens(data),
         _batches(data),
         _extraction(data),
@@ -269,7 +275,7 @@ def _languages(data: dict[str, Any]) -> str:
     return "<h2>Languages</h2>" + _table(header, rows) + chart
 
 
-def _dedup(data: dict[str, Any]) -> str:
+def _dedup(data: dict[str, Any], prefix: str) -> str:
     dedup = data["dedup"]
     rows = [
         ("exact duplicates removed", _number(dedup["exact_duplicates"])),
@@ -284,11 +290,11 @@ def _dedup(data: dict[str, Any]) -> str:
         + _table(("", "documents"), rows)
         + "<h3>Cluster sizes</h3>"
         + _table(("documents in the cluster", "clusters"), sizes)
-        + _pairs(data.get("near_duplicate_pairs", []))
+        + _pairs(data.get("near_duplicate_pairs", []), prefix)
     )
 
 
-def _pairs(pairs: list[dict[str, Any]]) -> str:
+def _pairs(pairs: list[dict[str, Any]], prefix: str) -> str:
     """Near duplicates beside the document kept in their place."""
     if not pairs:
         return ""
@@ -296,41 +302,58 @@ def _pairs(pairs: list[dict[str, Any]]) -> str:
     for pair in pairs:
         similarity = pair.get("similarity")
         kept = pair.get("kept")
-        kept_html = _example_html(kept) if kept else "<p class='note'>in an earlier batch</p>"
+        kept_html = (
+            _example_html(kept, prefix) if kept else "<p class='note'>in an earlier batch</p>"
+        )
         parts.append(
             f"<p>estimated Jaccard similarity {similarity:.2f}</p>"
             if similarity is not None
             else ""
         )
         parts.append(
-            "<div class='pair'><div><b>removed</b>" + _example_html(pair["removed"])
+            "<div class='pair'><div><b>removed</b>" + _example_html(pair["removed"], prefix)
             + "</div><div><b>kept</b>" + kept_html + "</div></div>"
         )  # fmt: skip
     return "<h3>Examples of near duplicates</h3>" + "".join(parts)
 
 
-def _example_html(example: dict[str, Any]) -> str:
-    """One document: where it lies (shard and row, relative to the corpus folder), its URL,
-    and the head of its text, escaped (a page's `<script>` shows as text)."""
+def _example_html(example: dict[str, Any], prefix: str) -> str:
+    """One document: where it lies (shard and row, relative to the corpus folder; the link is
+    relative to the page), its URL, and the head of its text, escaped (a page's `<script>`
+    shows as text)."""
     where = f"{example['shard']}, row {example['row']}"
+    href = (
+        posixpath.join(Path(prefix).as_posix(), example["shard"])
+        if prefix != "."
+        else example["shard"]
+    )
     url = f" · {escape(example['url'])}" if example.get("url") else ""
     more = " …" if example.get("truncated") else ""
     return (
-        f"<p class='note'><a href='{escape(example['shard'], quote=True)}'>{escape(where)}</a>"
+        f"<p class='note'><a href='{escape(href, quote=True)}'>{escape(where)}</a>"
         f"{url}</p><pre class='example'>{escape(example['text'])}{more}</pre>"
     )
 
 
-def _rejection_examples(data: dict[str, Any]) -> str:
+def _rejection_examples(data: dict[str, Any], prefix: str) -> str:
     groups = data.get("rejection_examples", [])
+    unreadable = data.get("unreadable_shards", [])
+    missing = ""
+    if unreadable:
+        missing = (
+            "<p class='note'>Shards that could not be read (missing or damaged): their examples "
+            "and sites are left out; the counts come from the stats.</p>"
+            + _table(("shard: error",), [(line,) for line in unreadable])
+        )
     if not groups:
-        return ""
+        return missing and "<h2>Examples of rejected documents</h2>" + missing
     parts = ["<h2>Examples of rejected documents</h2><p class='note'>The first documents found "
              "for every reason, their text cut to its head; links are relative to the corpus "
              "folder.</p>"]  # fmt: skip
+    parts.append(missing)
     for group in groups:
         parts.append(f"<h3>{escape(group['stage'])}: {escape(group['reason'])}</h3>")
-        parts.extend(_example_html(example) for example in group["examples"])
+        parts.extend(_example_html(example, prefix) for example in group["examples"])
     return "".join(parts)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -43,7 +44,10 @@ def reason_key(stage: str, reason: str) -> str:
 def site_of(url: str | None, source: str | None) -> str:
     """A document's site: its URL's host, or `file:` and the input's folder for files."""
     if url:
-        host = urlsplit(url).hostname
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:  # "http://[bad/page": WARCs hold such URLs as they were crawled
+            host = None
         if host:
             return host.removeprefix("www.")
     if source:
@@ -52,9 +56,10 @@ def site_of(url: str | None, source: str | None) -> str:
 
 
 def _shards(folder: Path, rejected: bool) -> list[Path]:
+    """The shards the manifest lists (missing ones too: reading them is what tells)."""
     manifest = read_manifest(folder) or {}
     entries = manifest.get("rejected_shards" if rejected else "shards", [])
-    return [folder / entry["file"] for entry in entries if (folder / entry["file"]).is_file()]
+    return [folder / entry["file"] for entry in entries]
 
 
 def _columns(path: Path, wanted: Iterable[str]) -> list[str]:
@@ -77,6 +82,7 @@ class Samples:
     examples: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     pairs: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[str, SiteCounts] = field(default_factory=lambda: defaultdict(SiteCounts))
+    unreadable: list[str] = field(default_factory=list)  # "shard: error" of shards left out
 
     def to_json(self) -> dict[str, Any]:
         ranked = sorted(self.sites.items(), key=lambda kv: (-(kv[1].kept + kv[1].rejected), kv[0]))
@@ -93,6 +99,7 @@ class Samples:
             "near_duplicate_pairs": self.pairs,
             "sites": shown,
             "other_sites": {"sites": max(0, len(ranked) - SITES_SHOWN), **vars(rest)},
+            "unreadable_shards": self.unreadable,
         }
 
 
@@ -103,13 +110,30 @@ def collect_samples(folders: list[StageFolder], final_stage: str | None) -> Samp
     samples = Samples()
     for item in folders:
         for path in _shards(item.folder, rejected=True):
-            _rejected_shard(samples, item, path)
+            _guarded(samples, item, path, lambda p=path, i=item: _rejected_shard(samples, i, p))
         if item.stage == final_stage:
             for path in _shards(item.folder, rejected=False):
-                for site, size in _sites(path):
-                    samples.sites[site].kept += 1
-                    samples.sites[site].kept_bytes += size
+                _guarded(samples, item, path, lambda p=path: _kept_shard(samples, p))
     return samples
+
+
+def _guarded(samples: Samples, item: StageFolder, path: Path, read: Any) -> None:
+    """Read one shard; a missing or damaged one is listed, not fatal (the counts come from the
+    stats: only its examples and sites are missing)."""
+    try:
+        read()
+    except (OSError, pa.ArrowException) as exc:
+        samples.unreadable.append(f"{_link(item, path)}: {str(exc).splitlines()[0][:200]}")
+
+
+def _kept_shard(samples: Samples, path: Path) -> None:
+    sites: dict[str, SiteCounts] = defaultdict(SiteCounts)
+    for site, size in _sites(path):  # counted whole or not at all
+        sites[site].kept += 1
+        sites[site].kept_bytes += size
+    for site, counts in sites.items():
+        samples.sites[site].kept += counts.kept
+        samples.sites[site].kept_bytes += counts.kept_bytes
 
 
 def _sites(path: Path) -> Iterator[tuple[str, int]]:
@@ -124,7 +148,8 @@ def _sites(path: Path) -> Iterator[tuple[str, int]]:
 
 def _rejected_shard(samples: Samples, item: StageFolder, path: Path) -> None:
     reasons = pq.read_table(path, columns=["reason"]).column("reason").to_pylist()
-    for site, size in _sites(path):
+    sites = list(_sites(path))  # counted whole or not at all
+    for site, size in sites:
         samples.sites[site].rejected += 1
         samples.sites[site].rejected_bytes += size
     wanted: dict[int, tuple[str, str]] = {}
@@ -181,7 +206,10 @@ def _link(item: StageFolder, path: Path) -> str:
 def _find(item: StageFolder, document_id: str) -> dict[str, Any] | None:
     """The kept document `document_id` of this batch's output (None: an earlier batch's)."""
     for path in _shards(item.folder, rejected=False):
-        table = pq.read_table(path, columns=_columns(path, ("id", "url", "text")))
+        try:
+            table = pq.read_table(path, columns=_columns(path, ("id", "url", "text")))
+        except (OSError, pa.ArrowException):
+            continue  # listed as unreadable by the pass over the kept shards
         hits = np.flatnonzero(pc.equal(table.column("id"), document_id).to_numpy(False))
         if len(hits):
             row = int(hits[0])

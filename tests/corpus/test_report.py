@@ -215,3 +215,28 @@ def test_examples_sites_thresholds_and_languages_come_from_the_datasets(corpus):
     for heading in ("Examples of rejected documents", "Thresholds the rules ran with",
                     "Documents per site", "Tokens per language"):  # fmt: skip
         assert heading in page
+
+
+def test_damaged_shards_and_odd_urls_leave_a_report_with_links_from_where_it_lies(tmp_path):
+    crawl = tmp_path / "crawl"
+    build_sample(crawl, pages=6, pdfs=0, seed=9)
+    (crawl / "odd.jsonl").write_text(json.dumps({"text": "x " * 40, "url": "http://[bad/page"}))
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(
+        data, ["extract", "-i", str(crawl), "-q", "--set", "extract.min_chars=20", "filter", "-q",
+               "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = collect_report(out)
+    assert any(site["site"] == "unknown" or "file:" in site["site"] for site in report["sites"])
+    shard = next((out / "filtered" / "_rejected").glob("part-*.parquet"))
+    shard.write_bytes(shard.read_bytes()[:50])  # damaged after the fact
+    report = collect_report(out)
+    assert report["unreadable_shards"] and "filtered/_rejected" in report["unreadable_shards"][0]
+    page_path = tmp_path / "elsewhere" / "report.html"
+    result = CliRunner().invoke(data, ["report", str(out), "--output", str(page_path)])
+    assert result.exit_code == 0, result.output
+    page = page_path.read_text()
+    assert "could not be read" in page
+    links = re.findall(r"href='([^']+)'", page)
+    assert links and all((page_path.parent / link).resolve().is_file() for link in links)

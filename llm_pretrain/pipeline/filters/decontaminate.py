@@ -107,7 +107,7 @@ def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
     """The hash of every run of `n` consecutive words (none when there are fewer)."""
     if len(tokens) < n:
         return np.empty(0, np.uint64)
-    if len(_word_hashes) > 5_000_000:  # bound the cache (a corpus of random strings)
+    if len(_word_hashes) > 1_000_000:  # bound the cache (~120 MB: a corpus of random strings)
         _word_hashes.clear()
     values = np.fromiter(map(_word_hashes.__getitem__, tokens), np.uint64, len(tokens))
     count = len(tokens) - n + 1

@@ -53,9 +53,20 @@ def charset_from_header(content_type: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+# WHATWG Encoding labels of UTF-16. A page that could declare them in ASCII bytes is not
+# UTF-16: the HTML standard's prescan reads such a <meta> as UTF-8.
+_UTF16_LABELS = {
+    "utf-16", "utf-16le", "utf-16be", "unicode", "unicodefeff", "unicodefffe", "csunicode",
+    "ucs-2", "iso-10646-ucs-2",
+}  # fmt: skip
+
+
 def charset_from_meta(raw: bytes) -> str | None:
     match = _META_CHARSET.search(raw[:4096])
-    return match.group(1).decode("ascii", "ignore") if match else None
+    if not match:
+        return None
+    label = match.group(1).decode("ascii", "ignore")
+    return "utf-8" if label.strip().lower() in _UTF16_LABELS else label
 
 
 def looks_binary(raw: bytes) -> bool:

@@ -235,3 +235,13 @@ def test_a_declaration_most_bytes_contradict_is_ignored():
     russian = "Съешь же ещё этих мягких французских булок, да выпей чаю. " * 5
     text, charset = decode(russian.encode("cp1251"), "utf-8")
     assert (text, charset) == (russian, "cp1251")
+
+
+def test_a_meta_that_declares_utf16_in_ascii_bytes_is_read_as_utf8():
+    """The HTML standard's prescan: a <meta> UTF-16 label is read as UTF-8 (the bytes that
+    spelled it were not UTF-16)."""
+    from llm_pretrain.pipeline.extract.decode import decode
+
+    page = '<html><head><meta charset="UTF-16"></head><body>Café au lait</body></html>'
+    text, codec = decode(page.encode("utf-8"))
+    assert "Café au lait" in text and codec == "utf-8"

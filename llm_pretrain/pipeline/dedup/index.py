@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 from llm_pretrain.pipeline.dataset import DamagedShard, atomic_parquet, open_shard
 from llm_pretrain.pipeline.dedup.clusters import Documents
 from llm_pretrain.pipeline.dedup.config import DedupConfig
-from llm_pretrain.pipeline.dedup.lines import sorted_distinct
 from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.pipeline.sorted_arrays import sorted_distinct
 from llm_pretrain.storage import (
     atomic_write_json,
     file_sha256,

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from llm_pretrain.pipeline.dedup.config import LinesConfig
 from llm_pretrain.pipeline.dedup.normalize import normalize
+from llm_pretrain.pipeline.sorted_arrays import in_sorted
 
 UNIT_HASHES = "unit_hashes"  # phase 1's column: a hash per unit, 0 for units never removed
 UNIT_CHARS = "unit_chars"  # phase 1's column: the characters of each unit, ends trimmed
@@ -98,25 +99,6 @@ def remove_units(text: str, positions: Sequence[int], unit: str) -> tuple[str, i
 
 
 # --- The global step --------------------------------------------------------------------------
-
-
-def sorted_distinct(values: np.ndarray) -> np.ndarray:
-    """`values` sorted, each once (numpy 2.3+'s hash-based `np.unique` is ~20x slower on
-    millions of uint64)."""
-    values = np.sort(values)
-    keep = np.ones(len(values), dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]
-
-
-def in_sorted(seen: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Which of the sorted `queries` are in the sorted `seen` (sorted queries keep the binary
-    searches in cache: 30x faster than random ones)."""
-    if not len(seen):
-        return np.zeros(len(queries), dtype=bool)
-    at = np.searchsorted(seen, queries)
-    at[at == len(seen)] = 0
-    return seen[at] == queries
 
 
 def removed_mask(

@@ -25,6 +25,7 @@ import numpy as np
 
 from llm_pretrain.pipeline.dedup.config import MinHashConfig
 from llm_pretrain.pipeline.dedup.normalize import normalize
+from llm_pretrain.pipeline.sorted_arrays import sorted_distinct
 
 EMPTY = np.uint32(0xFFFFFFFF)  # the value of every row of a signature of no shingles
 # Shingles hashed at once: bounds the (shingles x num_perm) work matrix to 32 MB at 128 perms.
@@ -218,12 +219,8 @@ def uncertainty(threshold: float, num_perm: int) -> float:
 
 
 def shingle_set(hashes: np.ndarray) -> np.ndarray:
-    """The sorted distinct shingle hashes: what exact verification compares. (Sort and mask:
-    numpy 2.3+'s hash-based `np.unique` is several times slower here.)"""
-    ordered = np.sort(hashes)
-    keep = np.ones(len(ordered), dtype=bool)
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+    """The sorted distinct shingle hashes: what exact verification compares."""
+    return sorted_distinct(hashes)
 
 
 def jaccard(left: np.ndarray, right: np.ndarray) -> float:

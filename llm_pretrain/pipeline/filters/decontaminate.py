@@ -35,9 +35,9 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UsageError
-from llm_pretrain.pipeline.dedup.lines import sorted_distinct
 from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.filters.base import Step, StepConfig
+from llm_pretrain.pipeline.sorted_arrays import in_sorted, sorted_distinct
 from llm_pretrain.pipeline.text_sets import TextSetError, read_text_set, set_files
 from llm_pretrain.storage import file_sha256
 
@@ -155,11 +155,7 @@ class EvalSet:
         top = hashes >> self.shift
         maybe = (self.bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & 1
         found = maybe.astype(bool)
-        candidates = hashes[found]
-        at = np.searchsorted(self.ngrams, candidates)
-        hit = at < len(self.ngrams)
-        hit[hit] = self.ngrams[at[hit]] == candidates[hit]
-        found[found] = hit
+        found[found] = in_sorted(self.ngrams, hashes[found])
         return found
 
 

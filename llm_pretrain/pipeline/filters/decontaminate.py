@@ -35,6 +35,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from llm_pretrain.errors import UsageError
+from llm_pretrain.pipeline.dedup.minhash import fmix64
 from llm_pretrain.pipeline.documents import Document
 from llm_pretrain.pipeline.filters.base import Step, StepConfig
 from llm_pretrain.pipeline.sorted_arrays import in_sorted, sorted_distinct
@@ -90,40 +91,88 @@ def token(word: str) -> str:
     return (word if word.isascii() else unicodedata.normalize("NFKC", word)).lower()
 
 
+# A word's hash: its code points as a polynomial in _BASE modulo 2^64 (Horner's rule), then
+# MurmurHash3's finalizer. The same number whether computed word by word (below) or for every
+# word of an ASCII text at once from prefix sums (`text_word_hashes`).
+_BASE = 0x100000001B3  # FNV-1a's 64-bit prime: odd, so invertible modulo 2^64
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+_MASK = (1 << 64) - 1
+_ASCII_WORD = np.array([bool(_WORD.fullmatch(chr(code))) for code in range(128)])
+
+
+def _word_hash(word: str) -> int:
+    value = 0
+    for char in word:
+        value = (value * _BASE + ord(char)) & _MASK
+    return int(fmix64(np.array([value], dtype=np.uint64))[0])
+
+
 class _WordHashes(dict):
-    """word -> stable 64-bit hash (BLAKE2b), filled on first use: words repeat (Zipf's law), so
-    most lookups are one dict access."""
+    """word (as compared) -> its hash, filled on first use: words repeat (Zipf's law), so most
+    lookups are one dict access."""
 
     def __missing__(self, word: str) -> int:
-        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-        value = self[word] = int.from_bytes(digest, "little")
+        value = self[word] = _word_hash(word)
         return value
 
 
 _word_hashes = _WordHashes()
 
 
-def ngram_hashes(tokens: list[str], n: int) -> np.ndarray:
-    """The hash of every run of `n` consecutive words (none when there are fewer)."""
-    if len(tokens) < n:
+class _Powers:
+    """_BASE and its inverse to the powers 0..n-1, grown on demand (uint64, wrapping)."""
+
+    def __init__(self) -> None:
+        self.up = np.ones(1, dtype=np.uint64)
+        self.down = np.ones(1, dtype=np.uint64)
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.up) < n:
+            size = max(n, 2 * len(self.up))
+            with np.errstate(over="ignore"):
+                self.up = np.cumprod(np.r_[1, np.full(size - 1, _BASE)].astype(np.uint64))
+                inverse = np.full(size - 1, _BASE_INVERSE, dtype=np.uint64)
+                self.down = np.cumprod(np.r_[np.uint64(1), inverse].astype(np.uint64))
+        return self.up[:n], self.down[:n]
+
+
+_powers = _Powers()
+_VECTOR_CHARS = 1 << 21  # longer texts go word by word: the powers kept stay under 32 MB
+
+
+def text_word_hashes(text: str) -> np.ndarray:
+    """The hash of every word of `text`, in order, as compared (NFKC, lower case, word by word).
+    An ASCII text (up to 2M characters) is hashed with numpy alone: code points times powers
+    of the base's inverse, prefix sums, and each word's difference scaled back; other texts
+    word by word."""
+    if not text.isascii() or len(text) > _VECTOR_CHARS:
+        if len(_word_hashes) > 1_000_000:  # bound the cache (~120 MB)
+            _word_hashes.clear()
+        tokens = [token(word) for word in _WORD.findall(text)]
+        return np.fromiter(map(_word_hashes.__getitem__, tokens), np.uint64, len(tokens))
+    codes = np.frombuffer(text.lower().encode("ascii"), dtype=np.uint8)
+    edges = np.diff(np.r_[False, _ASCII_WORD[codes], False].astype(np.int8))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
         return np.empty(0, np.uint64)
-    if len(_word_hashes) > 1_000_000:  # bound the cache (~120 MB: a corpus of random strings)
-        _word_hashes.clear()
-    values = np.fromiter(map(_word_hashes.__getitem__, tokens), np.uint64, len(tokens))
-    count = len(tokens) - n + 1
+    up, down = _powers.upto(len(codes))
+    with np.errstate(over="ignore"):
+        prefix = np.r_[np.uint64(0), np.cumsum(codes.astype(np.uint64) * down, dtype=np.uint64)]
+        values = (prefix[ends] - prefix[starts]) * up[ends - 1]
+    return fmix64(values)
+
+
+def ngram_hashes(values: np.ndarray, n: int) -> np.ndarray:
+    """The hash of every run of `n` consecutive words (their hashes `values`; none when there
+    are fewer)."""
+    if len(values) < n:
+        return np.empty(0, np.uint64)
+    count = len(values) - n + 1
     hashes = values[:count].copy()
     with np.errstate(over="ignore"):
         for k in range(1, n):
             hashes = hashes * _MULTIPLIER + values[k : k + count]
     return hashes
-
-
-def normalized_words(text: str) -> list[str]:
-    """The words of `text` as compared: the same words, normalised word by word, as the spans
-    of `words` (so a match found here is found again where the spans are cut)."""
-    if text.isascii():  # lower() keeps ASCII lengths and word boundaries: one pass
-        return _WORD.findall(text.lower())
-    return [token(word) for word in _WORD.findall(text)]
 
 
 # --- Eval sets --------------------------------------------------------------------------------
@@ -180,6 +229,45 @@ def identity(path: Path) -> dict[str, str]:
     return {"name": set_name(path), "sha256": digest.hexdigest()}
 
 
+def set_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, int]:
+    """The distinct n-gram hashes of all `texts` (sorted), and how many texts are too short to
+    have one. The words of all texts are hashed at once (ASCII texts joined by newlines, which
+    no word crosses); an n-gram counts only if its words are of one text."""
+    hashed: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    plain = [number for number, text in enumerate(texts) if text.isascii()]
+    for chunk in _chunks(plain, texts):  # ~1 MB each: the powers of the base stay small
+        hashed.append(text_word_hashes("\n".join(texts[i] for i in chunk)))
+        owners.append(np.repeat(chunk, [_word_count(texts[i]) for i in chunk]))
+    for number, text in enumerate(texts):
+        if not text.isascii():
+            hashed.append(text_word_hashes(text))
+            owners.append(np.full(len(hashed[-1]), number))
+    values = np.concatenate(hashed) if hashed else np.empty(0, np.uint64)
+    owner = np.concatenate(owners) if owners else np.empty(0, np.int64)
+    grams = ngram_hashes(values, n)
+    whole = owner[: len(grams)] == owner[n - 1 : n - 1 + len(grams)]
+    counts = np.bincount(owner, minlength=len(texts))
+    return sorted_distinct(grams[whole]), int((counts < n).sum())
+
+
+def _word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _chunks(numbers: list[int], texts: list[str], size: int = 1 << 20) -> list[list[int]]:
+    """`numbers` in runs whose texts hold about `size` characters together."""
+    chunks: list[list[int]] = [[]]
+    length = 0
+    for number in numbers:
+        if length >= size:
+            chunks.append([])
+            length = 0
+        chunks[-1].append(number)
+        length += len(texts[number]) + 1
+    return [chunk for chunk in chunks if chunk]
+
+
 @cache
 def load_eval_set(path: str, text_field: str, n: int, content: str) -> EvalSet:
     """An eval set's n-grams, read once per process (`content`, its digest, keys the cache so
@@ -189,12 +277,7 @@ def load_eval_set(path: str, text_field: str, n: int, content: str) -> EvalSet:
         texts = read_text_set(Path(path), "text of an eval set", text_field)
     except TextSetError as exc:
         raise DecontaminateError(f"filter.decontaminate.eval_files: {exc}") from None
-    parts, too_short = [], 0
-    for text in texts:
-        hashes = ngram_hashes(normalized_words(text), n)
-        too_short += not len(hashes)
-        parts.append(hashes)
-    ngrams = sorted_distinct(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+    ngrams, too_short = set_ngrams(texts, n)
     if not len(ngrams):
         raise DecontaminateError(
             f"filter.decontaminate.eval_files: {path} has no text of {n} words or more"
@@ -241,7 +324,7 @@ class Decontaminate(Step):
     def apply(self, doc: Document) -> str | None:
         config: DecontaminateConfig = self.config
         doc.annotations[REMOVED_COLUMN] = 0
-        hashes = ngram_hashes(normalized_words(doc.text), config.ngram)
+        hashes = ngram_hashes(text_word_hashes(doc.text), config.ngram)
         if not len(hashes):
             return None
         matched = np.zeros(len(hashes), dtype=bool)

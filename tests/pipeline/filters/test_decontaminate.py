@@ -265,3 +265,34 @@ def test_the_bitmap_answers_as_a_plain_membership_test():
     found = EvalSet("x", ngrams, 1, 0)
     queries = np.concatenate([ngrams[::7], rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64)])
     assert np.array_equal(found.contains(queries), np.isin(queries, ngrams))
+
+
+def test_ascii_texts_hash_their_words_as_word_by_word_hashing_does():
+    """The numpy path for ASCII text (prefix sums of code points) gives each word the hash the
+    word-by-word path gives it, which other texts, and matched documents' spans, use."""
+    import numpy as np
+
+    from llm_pretrain.pipeline.filters import decontaminate as module
+
+    rng = random.Random(1)
+    alphabet = "abcXYZ019_ .,;-\n\t"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(300))) for _ in range(500)]
+    texts += [filler(7, 5000), "", "...", QUESTION]  # longer than any before: powers grow
+    for text in texts:
+        words = module._WORD.findall(text)
+        expected = np.array([module._word_hashes[module.token(w)] for w in words], np.uint64)
+        assert np.array_equal(module.text_word_hashes(text), expected), text
+
+
+def test_no_ngram_crosses_from_one_eval_text_to_the_next(tmp_path):
+    """Eval texts are hashed together; an n-gram made of the end of one and the start of the
+    next is not one of the set's."""
+    first, second = " ".join(Q[:8]), " ".join(Q[8:16])  # 8 + 8 words, 13 only together
+    (tmp_path / "pair.jsonl").write_text(
+        json.dumps({"text": first}) + "\n" + json.dumps({"text": second}) + "\n"
+        + json.dumps({"text": " ".join(Q[16:29])}) + "\n"
+    )  # fmt: skip
+    decontaminate = step(tmp_path / "pair.jsonl")
+    assert decontaminate.apply(doc_of(text=" ".join(Q[:16]))) is None
+    assert decontaminate.apply(doc_of(text=" ".join(Q[16:29]))) == "pair"
+    assert decontaminate.identities()[0]["too_short"] == 2

@@ -4,11 +4,12 @@ Benchmarks leak into crawls; a model trained on its test questions scores what i
 GPT-3 (Brown et al. 2020, appendix C) removed training documents that share a 13-gram with an
 evaluation set; Dolma/OLMo and DCLM remove documents (or spans) by long n-gram overlap too. Here:
 
-- words are the `\\w+` runs of the text, NFKC-normalised and lower-cased (punctuation and spacing
-  ignored, as GPT-3's lower-cased, punctuation-stripped words);
-- every `ngram` consecutive words of every eval text go into a set of 64-bit hashes (stable
-  BLAKE2b of each word, combined by a polynomial: the same on every machine and run); a text
-  shorter than `ngram` words cannot be matched and is counted as such;
+- words are the `\\w+` runs of the text, each NFKC-normalised and lower-cased (punctuation and
+  spacing ignored, as GPT-3's lower-cased, punctuation-stripped words);
+- every `ngram` consecutive words of every eval text go into a set of 64-bit hashes (a word's
+  code points as a polynomial, mixed by MurmurHash3's finalizer; a word run's hashes combined
+  by a polynomial: the same on every machine and run); a text shorter than `ngram` words
+  cannot be matched and is counted as such;
 - `reject`: a document with any eval n-gram is rejected as `decontaminate:<name>`, the name of
   the first eval set (in config order) it overlaps;
 - `remove_spans`: as GPT-3 did to its training documents, each matched stretch is cut out with
@@ -16,8 +17,9 @@ evaluation set; Dolma/OLMo and DCLM remove documents (or spans) by long n-gram o
   dropped, and a document with more than `max_spans` (10) stretches, or nothing left, is
   rejected as above.
 
-A document is checked in one pass of numpy over its words: the cost is one dict lookup per word
-(the word hashes are cached per process) and a sorted-array search per n-gram.
+A document is checked with a few numpy passes: over its characters (an ASCII text's word hashes
+from prefix sums; other texts word by word, through a per-process cache), over its n-grams,
+and a bitmap lookup per n-gram that sends the few candidates on to a sorted-array search.
 """
 
 from __future__ import annotations

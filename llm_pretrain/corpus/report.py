@@ -1,7 +1,7 @@
 """`llm-data report`: what happened to a corpus's documents, gathered from the stats the stages
 already wrote (`_stats.json`, manifests), plus what only the datasets show (report_samples.py:
 example documents per rejection reason, near-duplicate pairs, documents per site), which costs
-one pass over their url, reason and text-length columns.
+one read of every stage's rejected shards and of the final documents, a shard at a time.
 
 Works on a refresh work folder (every committed batch, summed) and on the folder a chained
 `llm-data extract ... tokenize --output DIR` wrote (one batch). `render_html` turns the result

@@ -1,8 +1,8 @@
 """What the report reads from the datasets themselves, beyond the stats: example documents of
 every rejection reason, near-duplicate pairs, and documents and text per site.
 
-These cost one pass over the `url` and `reason` columns and the text lengths of each stage's
-shards (kept and rejected); the texts of the few examples are read by row.
+These cost one read of each stage's rejected shards and of the final stage's kept shards
+(their url, source, text and reason columns, one shard at a time).
 """
 
 from __future__ import annotations
@@ -127,31 +127,31 @@ def _guarded(samples: Samples, item: StageFolder, path: Path, read: Any) -> None
 
 
 def _kept_shard(samples: Samples, path: Path) -> None:
-    sites: dict[str, SiteCounts] = defaultdict(SiteCounts)
-    for site, size in _sites(path):  # counted whole or not at all
-        sites[site].kept += 1
-        sites[site].kept_bytes += size
-    for site, counts in sites.items():
-        samples.sites[site].kept += counts.kept
-        samples.sites[site].kept_bytes += counts.kept_bytes
+    table = pq.read_table(path, columns=_columns(path, ("url", "source", "text")))
+    for site, size in _sites(table):
+        samples.sites[site].kept += 1
+        samples.sites[site].kept_bytes += size
 
 
-def _sites(path: Path) -> Iterator[tuple[str, int]]:
-    columns = _columns(path, ("url", "source", "text"))
-    for batch in pq.ParquetFile(path).iter_batches(columns=columns):
-        sizes = pc.binary_length(batch.column("text")).to_numpy(zero_copy_only=False)
-        urls = batch.column("url").to_pylist() if "url" in columns else [None] * len(batch)
-        sources = batch.column("source").to_pylist() if "source" in columns else [None] * len(batch)
-        for url, source, size in zip(urls, sources, np.nan_to_num(sizes).tolist(), strict=True):
-            yield site_of(url, source), int(size)
+def _sites(table: pa.Table) -> Iterator[tuple[str, int]]:
+    """Each row's site and text bytes."""
+    count = len(table)
+    sizes = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+    urls = table.column("url").to_pylist() if "url" in table.column_names else [None] * count
+    names = table.column_names
+    sources = table.column("source").to_pylist() if "source" in names else [None] * count
+    for url, source, size in zip(urls, sources, np.nan_to_num(sizes).tolist(), strict=True):
+        yield site_of(url, source), int(size)
 
 
 def _rejected_shard(samples: Samples, item: StageFolder, path: Path) -> None:
-    reasons = pq.read_table(path, columns=["reason"]).column("reason").to_pylist()
-    sites = list(_sites(path))  # counted whole or not at all
-    for site, size in sites:
+    """One read of the shard: its sites, and the rows it gives as examples and pairs."""
+    wanted_columns = ("id", "url", "source", "text", "reason", "similarity")
+    table = pq.read_table(path, columns=_columns(path, wanted_columns))
+    for site, size in _sites(table):
         samples.sites[site].rejected += 1
         samples.sites[site].rejected_bytes += size
+    reasons = table.column("reason").to_pylist()
     wanted: dict[int, tuple[str, str]] = {}
     taken: dict[tuple[str, str], int] = {}
     for row, reason in enumerate(reasons):
@@ -167,21 +167,18 @@ def _rejected_shard(samples: Samples, item: StageFolder, path: Path) -> None:
     rows_needed = sorted(set(wanted) | set(near))
     if not rows_needed:
         return
-    columns = _columns(path, ("id", "url", "text", "reason", "similarity"))
-    table = pq.read_table(path, columns=columns).take(rows_needed).to_pylist()
-    by_row = dict(zip(rows_needed, table, strict=True))
+    by_row = dict(zip(rows_needed, table.take(rows_needed).to_pylist(), strict=True))
     link = _link(item, path)
     for row in sorted(wanted):
         samples.examples[wanted[row]].append(_example(by_row[row], link, row))
     for row in near:
         record = by_row[row]
         survivor_id = record["reason"].split(":", 1)[1]
-        survivor = _find(item, survivor_id)
         samples.pairs.append(
             {
                 "similarity": record.get("similarity"),
                 "removed": _example(record, link, row),
-                "kept": survivor,
+                "kept": _find(item, survivor_id),
             }
         )
 

@@ -18,6 +18,7 @@ from llm_pretrain.config import load_config
 from llm_pretrain.corpus.refresh import refresh
 from llm_pretrain.corpus.report import collect_report
 from llm_pretrain.corpus.report_html import render_html
+from llm_pretrain.corpus.report_samples import site_of
 from llm_pretrain.pipeline.dataset import shard_paths
 from llm_pretrain.samples import build_sample
 from tests.corpus.test_refresh import SETTINGS, write_pages
@@ -229,6 +230,8 @@ def test_damaged_shards_and_odd_urls_leave_a_report_with_links_from_where_it_lie
     assert result.exit_code == 0, result.output
     report = collect_report(out)
     assert any(site["site"] == "unknown" or "file:" in site["site"] for site in report["sites"])
+    assert site_of("http://[bad/page", "crawl/odd.jsonl") == "file:crawl"  # a bad host: no site
+    assert site_of("https://www.example.org/a", None) == "example.org"
     shard = next((out / "filtered" / "_rejected").glob("part-*.parquet"))
     shard.write_bytes(shard.read_bytes()[:50])  # damaged after the fact
     report = collect_report(out)

@@ -65,8 +65,9 @@ data.chain_folders = STAGE_FOLDERS
     multiple=True,
     required=True,
     metavar="PATH...",
-    help=f"Files, folders (read recursively) or globs: {suffixes_help()}. Several may follow "
-    "one --input.",
+    help=f"Files, folders (read recursively) or globs: {suffixes_help()}; store URLs "
+    "(s3://, gs://, az://: a prefix, a glob, an object), web URLs, or path lists (*.paths.gz, "
+    "with --base-url: Common Crawl). Several may follow one --input.",
 )
 @dataset_output_options
 @config_file_options
@@ -90,6 +91,9 @@ def extract(
       llm-data extract --input crawl/ pdfs/ --output corpus/extracted
       llm-data extract -i "dumps/*.warc.gz" -o corpus/extracted --workers 8 --html-mode precision
       llm-data extract --input crawl/ filter dedup tokenize --output corpus/
+      llm-data extract -i s3://bucket/crawl/ -o s3://bucket/corpus/extracted
+      llm-data extract -i warc.paths.gz --base-url https://data.commoncrawl.org/ \\
+          --paths-range 0:100 -o corpus/extracted
     """
     from llm_pretrain.stages import run_extract
 

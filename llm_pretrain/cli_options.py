@@ -23,6 +23,7 @@ from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
 from llm_pretrain.storage import url_error
 
@@ -47,6 +48,16 @@ class LocalPath(click.Path):
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, str) and (problem := url_error(value)) is not None:
             self.fail(problem, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Location(click.Path):
+    """A folder, or an object-store URL (s3://, gs://, az://; remote/stores.py), given as
+    the string it is: `Path("s3://b/x")` would quietly become the local folder `s3:/b/x`."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and is_url(value):
+            return value.rstrip("/")
         return super().convert(value, param, ctx)
 
 
@@ -215,6 +226,12 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s", force=True
     )
+    for library in QUIET_LIBRARIES:  # their INFO lines say nothing a user acts on
+        logging.getLogger(library).setLevel(max(level, logging.WARNING))
+
+
+# The object stores' clients, which log every credential lookup and retry at INFO.
+QUIET_LIBRARIES = ("botocore", "aiobotocore", "boto3", "s3fs", "gcsfs", "adlfs", "azure", "fsspec")
 
 
 class StopsCleanly(click.Group):
@@ -482,8 +499,9 @@ def dataset_output_options(command: Callable) -> Callable:
         "--output",
         "-o",
         required=True,
-        type=LocalPath(file_okay=False, path_type=Path),
-        help="Dataset folder to write (created if missing).",
+        type=Location(file_okay=False, path_type=Path),
+        help="Dataset folder to write (created if missing), or an object-store URL "
+        "(s3://bucket/corpus/extracted; not for tokenize).",
     )(command)
 
 
@@ -495,7 +513,7 @@ def dataset_input_option(help_text: str) -> Callable[[Callable], Callable]:
         "input_dir",
         required=True,
         # Not checked here: in a chain it is written by the stage before, after parsing.
-        type=LocalPath(file_okay=False, path_type=Path),
+        type=Location(file_okay=False, path_type=Path),
         help=help_text,
     )
 

@@ -26,6 +26,7 @@ from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.filters.config import FilterConfig
 from llm_pretrain.pipeline.filters.training import TrainClassifierConfig
+from llm_pretrain.remote.config import StorageConfig
 from llm_pretrain.tokenizer.config import TokenizeConfig, TokenizerConfig
 
 
@@ -46,6 +47,7 @@ class PipelineConfig(Section):
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     train_classifier: TrainClassifierConfig = Field(default_factory=TrainClassifierConfig)
     refresh: RefreshConfig = Field(default_factory=RefreshConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
 
 def load_config(

@@ -39,7 +39,7 @@ DOCUMENT_STAGES = tuple(stage.name for stage in STAGES if stage.documents)
 
 def run_extract(
     inputs: list[str],
-    output: Path,
+    output: Path | str,
     config: PipelineConfig,
     show_progress: bool = True,
     overwrite: bool = False,
@@ -48,7 +48,9 @@ def run_extract(
     from llm_pretrain.pipeline.extract.prefilter import plan_for
 
     settings = plan_for(config.extract, config.filter)
-    return extract.run_extract(inputs, output, settings, config.executor, show_progress, overwrite)
+    return extract.run_extract(
+        inputs, output, settings, config.executor, show_progress, overwrite, config.storage
+    )
 
 
 def extract_files(
@@ -63,36 +65,43 @@ def extract_files(
     from llm_pretrain.pipeline.extract import stage as extract
     from llm_pretrain.pipeline.extract.prefilter import plan_for
     from llm_pretrain.pipeline.runner import run_stage
+    from llm_pretrain.remote import stores
 
     settings = plan_for(config.extract, config.filter)
+    stores.use(config.storage)
     stage = extract.extract_stage(files, output, settings, unsupported)
-    return run_stage(stage, config.executor, show_progress, overwrite)
+    return run_stage(stage, extract.polite(config.executor, files, config.storage),
+                     show_progress, overwrite)  # fmt: skip
 
 
 def run_filter(
-    input_dir: Path,
-    output: Path,
+    input_dir: Path | str,
+    output: Path | str,
     config: PipelineConfig,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
     from llm_pretrain.pipeline.filters import stage as filters
+    from llm_pretrain.remote import stores
 
+    stores.use(config.storage)
     return filters.run_filter(
         input_dir, output, config.filter, config.executor, show_progress, overwrite
     )
 
 
 def run_dedup(
-    input_dir: Path,
-    output: Path,
+    input_dir: Path | str,
+    output: Path | str,
     config: PipelineConfig,
     index_dir: Path | None = None,
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
     from llm_pretrain.pipeline.dedup import stage as dedup
+    from llm_pretrain.remote import stores
 
+    stores.use(config.storage)
     return dedup.run_dedup(
         input_dir, output, config.dedup, config.executor, index_dir, show_progress, overwrite
     )
@@ -106,8 +115,15 @@ def run_tokenize(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
+    from llm_pretrain.remote.stores import StoreError, is_url
     from llm_pretrain.tokenizer import stage as tokenize
 
+    for given in (input_dir, output):
+        if is_url(given):
+            raise StoreError(
+                f"{given}: tokenize reads and writes local folders (the trainer memory-maps "
+                "its shards); run it on a local copy of the dataset"
+            )
     return tokenize.run_tokenize(
         input_dir, output, config.tokenize, config.tokenizer, config.executor,
         tokenizer_path, show_progress, overwrite,

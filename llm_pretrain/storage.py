@@ -1,7 +1,7 @@
 """Atomic local writes: temporary name in the same folder, fsync, rename, fsync the folder.
 
-All writes of the pipeline go through here, so that an object store can be added behind the
-same small interface later without touching the stages.
+All local writes of the pipeline go through here. A stage writing to an object store writes
+here too, into a staging folder, and publishes that (pipeline/published.py, remote/).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def url_error(value: str) -> str | None:
-    """Why `value` cannot be a path here, when it is a URL (s3://, gs://, hdfs://, ...): paths
-    are local or on a shared filesystem; an object store is read and written through a mount.
-    Without this, `Path("s3://b/x")` would quietly become the local folder `s3:/b/x`."""
+    """Why `value` cannot be a path here, when it is a URL (s3://, gs://, hdfs://, ...): only
+    the datasets of extract, filter and dedup may be URLs (remote/). Without this,
+    `Path("s3://b/x")` would quietly become the local folder `s3:/b/x`."""
     if not _URL.match(value):
         return None
     return (
-        f"{value}: URLs are not supported as paths; mount the bucket (s3fs, gcsfuse, "
-        "blobfuse) or use a shared filesystem, and give its path"
+        f"{value}: a URL is not supported here (only the --input and --output of extract, "
+        "filter and dedup may be store URLs); give a local path"
     )
 
 

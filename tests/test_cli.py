@@ -230,18 +230,25 @@ def test_expand_chain():
             expand_chain(args, data.commands, folders)
 
 
-def test_urls_are_refused_instead_of_becoming_local_folders(tmp_path, monkeypatch):
-    """`Path("s3://b/x")` is the local folder `s3:/b/x`: a URL must be an error instead."""
+def test_urls_a_store_cannot_take_are_refused_instead_of_becoming_local_folders(
+    tmp_path, monkeypatch
+):
+    """`Path("s3://b/x")` is the local folder `s3:/b/x`: a URL that cannot be used must be an
+    error naming why, never a folder."""
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     (tmp_path / "x.html").write_text("<p>hi</p>")
-    as_output = runner.invoke(data, ["extract", "-i", "x.html", "-o", "s3://bucket/out"])
-    assert as_output.exit_code == 2 and "mount the bucket" in as_output.output
-    as_input = runner.invoke(data, ["extract", "-i", "gs://bucket/crawl", "-o", "out"])
-    assert as_input.exit_code == 2 and "URLs are not supported" in as_input.output
+    as_output = runner.invoke(data, ["extract", "-i", "x.html", "-o", "hdfs://bucket/out"])
+    assert as_output.exit_code == 2 and "hdfs:// is not a supported store" in as_output.output
+    web_output = runner.invoke(data, ["extract", "-i", "x.html", "-o", "https://x.org/out"])
+    assert web_output.exit_code == 2 and "can be read, not written" in web_output.output
+    as_input = runner.invoke(data, ["extract", "-i", "ftp://bucket/crawl", "-o", "out"])
+    assert as_input.exit_code == 2 and "ftp:// is not a supported store" in as_input.output
+    tokens = runner.invoke(data, ["tokenize", "-i", "s3://bucket/deduped", "-o", "tokens"])
+    assert tokens.exit_code == 2 and "tokenize reads and writes local folders" in tokens.output
     as_corpus = runner.invoke(data, ["refresh", "--workdir", "s3://bucket/corpus", "-i", "x"])
     assert as_corpus.exit_code == 2
-    assert not (tmp_path / "s3:").exists() and not (tmp_path / "gs:").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(":")]
 
 
 CHAIN_CONFIG = """

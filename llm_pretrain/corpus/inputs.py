@@ -17,6 +17,7 @@ from typing import Any
 from llm_pretrain.pipeline.extract.input_file import InputFile
 from llm_pretrain.pipeline.extract.inputs import InputError, discover
 from llm_pretrain.pipeline.outputs import inside
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.storage import file_sha256
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def scan_inputs(
     seen: list[dict[str, Any]],
     read_content: bool = True,
     workdir: Path | None = None,
+    base_url: str | None = None,
+    paths_range: str | None = None,
 ) -> Scan:
     """Files under `patterns` that are not in `seen` (the inputs of committed batches).
 
@@ -47,20 +50,21 @@ def scan_inputs(
     new counts as new, copies included. Files inside `workdir` (reached through a link in a
     watched folder) are never inputs: they are the corpus's own files, counted in `own`. A file
     that cannot be opened safely (a FIFO, a device, a broken link, an unreadable file) is new
-    once, with its `problem`, and never hashed: its batch records it as a rejected input.
+    once, with its `problem`, and never hashed: its batch records it as a rejected input. A
+    URL is known by its URL, size and mtime alone: it is not downloaded to be hashed.
     """
     scan = Scan()
     known_stats = {(s["path"], s["size"], s["mtime_ns"]) for s in seen}
     known_content = {s["sha256"]: s.get("same_as", s["path"]) for s in seen if s.get("sha256")}
     for pattern in patterns:
         try:
-            files, unsupported = discover([pattern])
+            files, unsupported = discover([pattern], base_url, paths_range)
         except InputError:
             scan.unmatched.append(pattern)
             continue
         scan.unsupported += unsupported
         if workdir is not None:
-            own = {file.path for file in files if inside(workdir, file.path)}
+            own = {f.path for f in files if not is_url(f.path) and inside(workdir, f.path)}
             scan.own += sorted(own)
             files = [file for file in files if file.path not in own]
         for file in files:
@@ -87,7 +91,7 @@ def scan_inputs(
 def _hashed(file: InputFile) -> dict[str, Any] | None:
     """The file's record with the sha256 of its content (None for a file with a problem, which
     is never opened); None when it is gone."""
-    if file.problem:
+    if file.problem or is_url(file.path):
         return {**file.to_json(), "sha256": None}
     try:
         return {**file.to_json(), "sha256": file_sha256(file.path)}

@@ -16,6 +16,7 @@ from typing import Any
 
 from llm_pretrain.pipeline.dataset import read_manifest
 from llm_pretrain.pipeline.extract.input_file import InputFile, inspect
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.stages import STAGE_FOLDERS
 from llm_pretrain.storage import file_sha256
 
@@ -38,6 +39,8 @@ def changed_inputs(record: dict[str, Any]) -> list[str]:
     changes = []
     recorded = record["inputs"]
     for i, file in enumerate(recorded_files(record)):
+        if is_url(file.path):
+            continue  # known by its URL alone: read again as it is (remote/listing.py)
         if not os.path.lexists(file.path):
             changes.append(f"{file.path} is gone")
             continue

@@ -44,6 +44,8 @@ from llm_pretrain.corpus.versions import (
 from llm_pretrain.pipeline.dataset import LEGACY_REJECTED_DIR, README, REJECTED_DIR
 from llm_pretrain.pipeline.outputs import input_patterns_problem, protected_problem
 from llm_pretrain.pipeline.runner import StageError
+from llm_pretrain.remote import stores
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.stages import (
     DOCUMENT_STAGES,
     STAGE_FOLDERS,
@@ -172,6 +174,7 @@ def refresh(
     with workdir_lock(workdir), logging_to(log_file):
         log.info("refresh of %s started (inputs: %s)", workdir, ", ".join(patterns))
         try:
+            stores.use(config.storage)
             result = _refresh(workdir, config, patterns, show_progress)
         except BaseException as exc:
             log.error("refresh failed: %s", exc, extra={"file_only": True})
@@ -214,7 +217,13 @@ def _refresh(
     if record is not None:
         log.info("finishing batch %s, which a stopped run did not commit", batch_name(number))
     else:
-        scan = scan_inputs(patterns, seen_inputs(workdir, manifest), workdir=workdir)
+        scan = scan_inputs(
+            patterns,
+            seen_inputs(workdir, manifest),
+            workdir=workdir,
+            base_url=config.extract.base_url,
+            paths_range=config.extract.paths_range,
+        )
         if scan.own:
             log.warning(
                 "%d files of the work folder itself are reachable from the watched inputs "
@@ -283,7 +292,7 @@ def _run_batch(
         given = {item["path"] for item in done["inputs"]}
         present = [file for file in files if file.path in given]
     else:
-        present = [file for file in files if os.path.lexists(file.path)]
+        present = [file for file in files if is_url(file.path) or os.path.lexists(file.path)]
     missing = [file.path for file in files if file not in present]
     for path in missing:
         log.warning("%s is gone; batch %s goes on without it", path, batch_name(number))

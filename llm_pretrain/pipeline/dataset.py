@@ -15,6 +15,7 @@ with `_` or `.`, which pyarrow and pandas skip when they read a folder:
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from llm_pretrain.errors import StageError
+from llm_pretrain.remote.folders import StoreFolder
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.storage import (
     atomic_path,
     atomic_write_bytes,
@@ -180,7 +183,11 @@ class DamagedShard(StageError):
 
 def open_shard(path: Path | str, size: int, sha256: str | None, rows: int | None) -> pq.ParquetFile:
     """The Parquet shard at `path`, after checking it is the one its manifest describes:
-    size, sha256 (one read at ~1.6 GB/s, a fraction of what parsing the shard costs) and rows."""
+    size, sha256 (one read at ~1.6 GB/s, a fraction of what parsing the shard costs) and rows.
+    A shard in an object store is downloaded first, to a temporary file that is gone once the
+    shard is closed."""
+    if is_url(path):
+        return _open_downloaded(str(path), size, sha256, rows)
     path = Path(path)
     advice = "it changed after its dataset was written; rebuild the dataset"
     problem = file_problem(path, str(path), size, sha256)
@@ -195,6 +202,14 @@ def open_shard(path: Path | str, size: int, sha256: str | None, rows: int | None
             f"{path} holds {shard.metadata.num_rows:,} rows, its manifest says {rows:,}; {advice}"
         )
     return shard
+
+
+def _open_downloaded(url: str, size: int, sha256: str | None, rows: int | None) -> pq.ParquetFile:
+    with tempfile.TemporaryDirectory(prefix="llm-pretrain-shard-") as scratch:
+        local = Path(scratch) / url.rsplit("/", 1)[-1]
+        folder, name = url.rsplit("/", 1)
+        StoreFolder(folder).download(name, local)
+        return open_shard(local, size, sha256, rows)  # open: the file may go, the handle stays
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:

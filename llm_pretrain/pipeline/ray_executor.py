@@ -18,6 +18,7 @@ retries it first (it cannot be told which exceptions not to retry).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from llm_pretrain.errors import StageError
 from llm_pretrain.pipeline.executor import TaskFailure, default_workers
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
+from llm_pretrain.remote.stores import STORAGE_ENV
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ def connect(config: ExecutorConfig, workers: int) -> Any:
         options["address"] = config.ray_address
     else:
         options["num_cpus"] = workers
+    if STORAGE_ENV in os.environ:  # how workers reach object stores (remote/stores.py)
+        options["runtime_env"] = {"env_vars": {STORAGE_ENV: os.environ[STORAGE_ENV]}}
     try:
         ray.init(**options)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 
 from llm_pretrain import __version__
-from llm_pretrain.errors import StageError, must_exist
+from llm_pretrain.errors import NotFound, StageError, must_exist
 from llm_pretrain.pipeline.dataset import (
     HF_YAML,
     LEGACY_REJECTED_DIR,
@@ -48,6 +48,8 @@ from llm_pretrain.pipeline.lock import folder_lock
 from llm_pretrain.pipeline.outputs import dangling_problem, foreign_entries, overlap_problem
 from llm_pretrain.pipeline.progress import ProgressBar
 from llm_pretrain.pipeline.stats import DocumentStats
+from llm_pretrain.remote.folders import StoreFolder
+from llm_pretrain.remote.stores import is_url, join
 from llm_pretrain.storage import (
     atomic_write_json,
     read_json,
@@ -93,14 +95,17 @@ class ShardTask:
 class InputDataset:
     """A finished dataset a stage reads, as its manifest describes it."""
 
-    path: Path
+    path: Path | str  # a folder, or a store URL
     manifest: dict[str, Any]
 
     def tasks(self) -> list[ShardTask]:
         return [
-            ShardTask(i, str(self.path / s["file"]), s["bytes"], s["sha256"], s["rows"])
+            ShardTask(i, self.file(s["file"]), s["bytes"], s["sha256"], s["rows"])
             for i, s in enumerate(self.manifest["shards"])
         ]
+
+    def file(self, name: str) -> str:
+        return str(self.path / name) if isinstance(self.path, Path) else join(self.path, name)
 
     def identity(self) -> dict[str, Any]:
         """What the reading stage's manifest records (and fingerprints) of this input."""
@@ -112,27 +117,39 @@ class InputDataset:
         }
 
 
-def read_input_dataset(folder: Path) -> InputDataset:
+def read_input_dataset(folder: Path | str) -> InputDataset:
     """A finished document dataset; every shard it lists is there with its size (the tasks
-    check each one's sha256 and rows before reading it)."""
-    must_exist(folder, "input dataset")
-    manifest = read_manifest(folder)
+    check each one's sha256 and rows before reading it). `folder` may be a store URL."""
+    if is_url(folder):
+        store = StoreFolder(str(folder))
+        sizes = store.files()
+        manifest = store.read_json(MANIFEST) if MANIFEST in sizes else None
+        if not sizes:
+            raise NotFound(f"input dataset {folder} does not exist")
+    else:
+        must_exist(Path(folder), "input dataset")
+        manifest = read_manifest(Path(folder))
+        sizes = None
     if manifest is None:
         raise StageError(f"{folder} is not a finished dataset (no {MANIFEST})")
     if not isinstance(manifest, dict) or not _lists_shards(manifest):
         if isinstance(manifest, dict) and "shards" not in manifest:
             raise StageError(f"{folder} holds {manifest.get('stage')} output, not documents")
-        raise StageError(f"{folder / MANIFEST} is not a dataset manifest (edited?)")
+        raise StageError(f"{join(str(folder), MANIFEST)} is not a dataset manifest (edited?)")
     for shard in manifest["shards"]:
-        path = Path(folder) / shard["file"]
-        size = path.stat().st_size if path.is_file() else None
+        if sizes is not None:
+            size = sizes.get(shard["file"])
+            path: Path | str = join(str(folder), shard["file"])
+        else:
+            path = Path(folder) / shard["file"]
+            size = path.stat().st_size if path.is_file() else None
         if size != shard["bytes"]:
             found = "is missing" if size is None else f"is {size:,} bytes"
             raise StageError(
                 f"{path} {found}, its manifest says {shard['bytes']:,}; it changed after its "
                 "dataset was written; rebuild the dataset"
             )
-    return InputDataset(Path(folder), manifest)
+    return InputDataset(folder if sizes is not None else Path(folder), manifest)
 
 
 def _lists_shards(manifest: dict[str, Any]) -> bool:
@@ -275,6 +292,7 @@ class DocumentStage:
     prepare: Callable[[StageRun], dict[str, Any]] | None = None
     data_glob: str = SHARD_GLOB
     data_folders: tuple[str, ...] = ("", REJECTED_DIR)
+    publish_to: str | None = None  # the object-store URL `output` (a staging folder) goes to
 
     def clear(self, output: Path) -> None:
         clear_output(output)
@@ -477,12 +495,19 @@ def run_stage(
     show_progress: bool = True,
     overwrite: bool = False,
 ) -> RunSummary:
-    """Run `stage` into its output (see the module's docstring)."""
+    """Run `stage` into its output (see the module's docstring), and publish it to the object
+    store its `publish_to` names, if any (pipeline/published.py)."""
+    url = getattr(stage, "publish_to", None)
+    if url is not None:
+        from llm_pretrain.pipeline.published import run_published
+
+        return run_published(stage, url, executor, show_progress, overwrite)
     with claimed_output(stage.output, overwrite, stage.clear):
-        return _run_stage(stage, executor, show_progress)
+        return run_claimed_stage(stage, executor, show_progress)
 
 
-def _run_stage(stage: Stage, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
+def run_claimed_stage(stage: Stage, executor: ExecutorConfig, show_progress: bool) -> RunSummary:
+    """Run `stage` into its output, which the caller holds (`claimed_output`)."""
     output = stage.output
     fingerprint, earlier = fingerprints(stage)
     finished = finished_run(output, fingerprint, earlier)

@@ -59,6 +59,7 @@ from llm_pretrain.pipeline.dedup.partitioned import GlobalStep, decide, partitio
 from llm_pretrain.pipeline.documents import upgrade_schema, upgrade_table
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.outputs import overlap_problem
+from llm_pretrain.pipeline.published import staged_output
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     DocumentStage,
@@ -73,6 +74,7 @@ from llm_pretrain.pipeline.runner import (
     shard_task_failed,
 )
 from llm_pretrain.pipeline.stats import DedupStats
+from llm_pretrain.remote.stores import is_url
 from llm_pretrain.storage import atomic_path
 
 DUPLICATE_COUNT = "duplicate_count"
@@ -576,8 +578,8 @@ def batch_id(input_info: dict[str, Any], config: DedupConfig) -> str:
 
 
 def run_dedup(
-    input_dir: Path,
-    output: Path,
+    input_dir: Path | str,
+    output: Path | str,
     config: DedupConfig,
     executor: ExecutorConfig,
     index_dir: Path | None = None,
@@ -587,9 +589,12 @@ def run_dedup(
     """Deduplicate the dataset in `input_dir` (against the index in `index_dir`, which then
     lists this batch) into `output`."""
     source = read_input_dataset(input_dir)
-    check_dataset_output(output, [input_dir], "input dataset")
+    output, url = staged_output(output, [input_dir])
+    if url is None:
+        check_dataset_output(output, [input_dir], "input dataset")
     if index_dir is not None:
-        problem = overlap_problem(index_dir, [input_dir, output], "--index", "dataset folder")
+        local = [folder for folder in (input_dir, output) if not is_url(folder)]
+        problem = overlap_problem(index_dir, local, "--index", "dataset folder")
         if problem:
             raise StageError(problem)
     tasks = source.tasks()
@@ -610,6 +615,7 @@ def run_dedup(
             inputs=inputs,
             prepare=DedupPlan(tasks, config, index, batch).prepare,
             stats_type=DedupStats,
+            publish_to=url,
         )
         summary = run_stage(stage, executor, show_progress, overwrite)
         if index is not None:

@@ -80,6 +80,17 @@ class ExtractConfig(Section):
         256_000_000, ge=1, description="input bytes grouped into one task and output shard"
     )
     row_group_rows: int = Field(1000, ge=1, description="rows per Parquet row group")
+    base_url: str | None = Field(
+        None,
+        description="the URL a path list's relative paths are joined to (an --input ending in "
+        ".paths or .paths.gz): https://data.commoncrawl.org/ or s3://commoncrawl/ for Common "
+        "Crawl",
+    )
+    paths_range: str | None = Field(
+        None,
+        description="START:END, the lines of each path list to read, as a Python slice (0:100: "
+        "its first 100 files); empty: all",
+    )
     html: HtmlConfig = Field(default_factory=HtmlConfig)
     pdf: PdfConfig = Field(default_factory=PdfConfig)
     prefilter: PrefilterConfig = Field(default_factory=PrefilterConfig)

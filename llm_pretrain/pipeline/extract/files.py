@@ -15,7 +15,8 @@ from llm_pretrain.pipeline import progress, watchdog
 from llm_pretrain.pipeline.documents import Document, Rejected, document_id, printable
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded
-from llm_pretrain.pipeline.extract.input_file import InputFile
+from llm_pretrain.pipeline.extract.input_file import InputFile, open_input
+from llm_pretrain.remote.stores import is_url
 
 Outcome = Document | Rejected
 # Row fields that map onto document columns; all other fields go into `metadata`.
@@ -31,8 +32,9 @@ def read_document(
     if file.size > config.max_document_bytes:
         yield guarded(doc, file.size, config, lambda _: None)
         return
-    opener = gzip.open if file.path.lower().endswith(".gz") else open
-    with opener(file.path, "rb") as handle:
+    with open_input(file.path) as stream:
+        gzipped = file.path.lower().endswith(".gz")
+        handle = gzip.GzipFile(fileobj=stream) if gzipped else stream
         raw = handle.read(config.max_document_bytes + 1)
     progress.report(documents=1, nbytes=file.size)
     yield guarded(doc, len(raw), config, convert(raw))
@@ -58,7 +60,7 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
 
 def read_jsonl(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
     limit = jsonl_line_limit(config)
-    with open(file.path, "rb") as raw_handle:
+    with open_input(file.path) as raw_handle:
         gzipped = file.path.lower().endswith(".gz")
         lines = gzip.GzipFile(fileobj=raw_handle) if gzipped else raw_handle
         done = 0
@@ -87,7 +89,7 @@ def _too_long(file: InputFile, number: int, limit: int) -> Rejected:
 def read_parquet(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
     """Row group by row group: one that cannot be read (damaged pages) is one rejected row for
     its records, and the groups after it are read."""
-    parquet = pq.ParquetFile(file.path)
+    parquet = pq.ParquetFile(open_input(file.path) if is_url(file.path) else file.path)
     if config.text_field not in parquet.schema_arrow.names:
         raise ValueError(f"no column {config.text_field!r} (set --text-field)")
     number = 0

@@ -7,6 +7,11 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from typing import BinaryIO
+
+from llm_pretrain.pipeline import watchdog
+from llm_pretrain.remote.stores import is_url
+from llm_pretrain.remote.streams import open_url
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,11 @@ def inspect(path: str, kind: str) -> InputFile:
         special = _SPECIAL.get(stat.S_IFMT(info.st_mode), "not a regular file")
         return InputFile(path, kind, 0, info.st_mtime_ns, f"is {special}, not a file")
     return InputFile(path, kind, info.st_size, info.st_mtime_ns)
+
+
+def open_input(path: str) -> BinaryIO:
+    """An input file's bytes: a local file, or a URL read as a stream that resumes after a
+    dropped connection (remote/streams.py) and keeps the task's watchdog fed meanwhile."""
+    if is_url(path):
+        return open_url(path, keep_alive=watchdog.progress)
+    return open(path, "rb")  # noqa: SIM115 (the caller closes it)

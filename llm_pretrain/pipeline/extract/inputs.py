@@ -10,7 +10,8 @@ from pathlib import Path
 from llm_pretrain.errors import UsageError
 from llm_pretrain.pipeline.extract.formats import FORMATS, format_of
 from llm_pretrain.pipeline.extract.input_file import InputFile, inspect
-from llm_pretrain.storage import url_error
+from llm_pretrain.remote import listing
+from llm_pretrain.remote.stores import is_url
 
 
 class InputError(UsageError, ValueError):
@@ -23,8 +24,15 @@ def kind_of(path: str) -> str | None:
     return format.name if format is not None else None
 
 
-def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
+def discover(
+    arguments: list[str], base_url: str | None = None, paths_range: str | None = None
+) -> tuple[list[InputFile], list[str]]:
     """Expand arguments into supported files (sorted, unique) and unsupported ones (reported).
+
+    An argument may be a URL (a store prefix or object, a glob in a store, a web file) or a
+    path list (`*.paths.gz`, local or a URL: paths relative to `base_url`, the lines
+    `paths_range` selects): see remote/listing.py. Their files are known by URL, size and
+    modification time where the store tells them (a web file's are 0: not known unread).
 
     Hidden files and folders are ignored inside folders. An argument that matches nothing is
     an error: a typo must not silently produce an empty dataset. Files that cannot be opened
@@ -36,8 +44,14 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
     for argument in arguments:
         if not argument.strip():
             raise InputError("an --input is empty")
-        if (problem := url_error(argument)) is not None:
-            raise InputError(problem)
+        if is_url(argument) or listing.is_path_list(argument):
+            for url, size, mtime_ns in _listed(argument, base_url, paths_range):
+                kind = kind_of(url)
+                if kind is None:
+                    unsupported.append(url)
+                else:
+                    found[url] = InputFile(url, kind, size, mtime_ns)
+            continue
         unlisted: list[OSError] = []
         matches = _expand(argument, unlisted)
         if not matches and not unlisted:
@@ -55,6 +69,15 @@ def discover(arguments: list[str]) -> tuple[list[InputFile], list[str]]:
                 continue
             found[path] = inspect(path, kind)
     return [found[path] for path in sorted(found)], sorted(set(unsupported))
+
+
+def _listed(
+    argument: str, base_url: str | None, paths_range: str | None
+) -> list[tuple[str, int, int]]:
+    try:
+        return listing.named_files(argument, base_url, paths_range)
+    except listing.ListingError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _expand(argument: str, unlisted: list[OSError]) -> list[str]:

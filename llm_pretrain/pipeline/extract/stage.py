@@ -20,13 +20,14 @@ from llm_pretrain.pipeline.documents import (
     document_id,
     printable,
 )
-from llm_pretrain.pipeline.executor import TaskFailure
+from llm_pretrain.pipeline.executor import TaskFailure, default_workers
 from llm_pretrain.pipeline.executor_config import ExecutorConfig
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.formats import FORMATS, load_readers
 from llm_pretrain.pipeline.extract.input_file import InputFile
 from llm_pretrain.pipeline.extract.inputs import ExtractTask, discover, plan_tasks
 from llm_pretrain.pipeline.outputs import first_inside, input_patterns_problem
+from llm_pretrain.pipeline.published import staged_output
 from llm_pretrain.pipeline.runner import (
     PROGRESS_DIR,
     DocumentStage,
@@ -39,6 +40,9 @@ from llm_pretrain.pipeline.runner import (
 )
 from llm_pretrain.pipeline.stats import ExtractStats
 from llm_pretrain.pipeline.watchdog import Watch, dead_worker, watching
+from llm_pretrain.remote import stores
+from llm_pretrain.remote.config import StorageConfig
+from llm_pretrain.remote.stores import is_url
 
 Outcome = Document | Rejected | Skipped
 # Files the stage writes into its output, for telling whether an input glob would read them.
@@ -181,24 +185,44 @@ def write_failed_task(task: ExtractTask, failure: TaskFailure, output: Path) -> 
 
 def run_extract(
     inputs: list[str],
-    output: Path,
+    output: Path | str,
     config: ExtractConfig,
     executor: ExecutorConfig,
     show_progress: bool = True,
     overwrite: bool = False,
+    storage: StorageConfig | None = None,
 ) -> RunSummary:
-    """Extract the files that the arguments (files, folders, globs) name into `output`."""
-    problem = input_patterns_problem(output, inputs, WRITES, "--output")
-    if problem:
-        raise StageError(problem)
-    files, unsupported = discover(inputs)
+    """Extract the files that the arguments (files, folders, globs, URLs, path lists) name
+    into `output` (a folder, or a store URL: pipeline/published.py)."""
+    stores.use(storage or StorageConfig())
+    if is_url(output):
+        staged_output(output, [argument for argument in inputs if is_url(argument)])
+    else:
+        local = [argument for argument in inputs if not is_url(argument)]
+        problem = input_patterns_problem(Path(output), local, WRITES, "--output")
+        if problem:
+            raise StageError(problem)
+    files, unsupported = discover(inputs, config.base_url, config.paths_range)
     stage = extract_stage(files, output, config, unsupported)
-    return run_stage(stage, executor, show_progress, overwrite)
+    return run_stage(stage, polite(executor, files, storage), show_progress, overwrite)
+
+
+def polite(
+    executor: ExecutorConfig, files: list[InputFile], storage: StorageConfig | None
+) -> ExecutorConfig:
+    """At most `storage.max_connections` workers when inputs are read over the network: each
+    worker streams one file at a time, so this bounds the connections a run holds."""
+    limit = (storage or StorageConfig()).max_connections
+    if not any(is_url(file.path) for file in files) or executor.kind != "local":
+        return executor
+    workers = min(executor.workers or default_workers(), limit)
+    return executor.model_copy(update={"workers": workers})
 
 
 def run_settings(config: ExtractConfig) -> dict[str, Any]:
     """What names the run: the section, and the filter settings its prefilter checks use."""
-    settings = config.model_dump()
+    # Which files a path list names is the inputs' part of the identity, not the config's.
+    settings = config.model_dump(exclude={"base_url", "paths_range"})
     if config.prefilter_plan is not None:
         settings["prefilter_checks"] = config.prefilter_plan.identity()
     return settings
@@ -206,16 +230,18 @@ def run_settings(config: ExtractConfig) -> dict[str, Any]:
 
 def extract_stage(
     files: list[InputFile],
-    output: Path,
+    output: Path | str,
     config: ExtractConfig,
     unsupported: list[str] | None = None,
 ) -> DocumentStage:
     """The stage that extracts these files, as they were found (their size and mtime name the
     run, so that a refresh resumes the batch it recorded), into `output`."""
-    inside = first_inside(output, [f.path for f in files])
-    if inside:
-        raise StageError(f"--output {output} contains the input {inside}")
-    check_dataset_output(output, [], "input")
+    output, url = staged_output(output, [f.path for f in files])
+    if url is None:
+        inside = first_inside(output, [f.path for f in files if not is_url(f.path)])
+        if inside:
+            raise StageError(f"--output {output} contains the input {inside}")
+        check_dataset_output(output, [], "input")
     load_readers()  # a missing library fails here, and workers start with the readers loaded
     return DocumentStage(
         name="extract",
@@ -227,4 +253,5 @@ def extract_stage(
         inputs=[f.to_json() for f in files],
         extra_stats={"unsupported_files": unsupported or []},
         stats_type=ExtractStats,
+        publish_to=url,
     )

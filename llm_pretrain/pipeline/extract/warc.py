@@ -11,7 +11,7 @@ from llm_pretrain.pipeline.documents import Document, Rejected, Skipped, documen
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded, html_filler, pdf_filler, text_filler
 from llm_pretrain.pipeline.extract.decode import charset_from_header
-from llm_pretrain.pipeline.extract.input_file import InputFile
+from llm_pretrain.pipeline.extract.input_file import InputFile, open_input
 from llm_pretrain.pipeline.extract.warc_records import (
     TruncatedInput,
     WarcRecords,
@@ -27,7 +27,7 @@ def read_warc(file: InputFile, config: ExtractConfig) -> Iterator[Document | Rej
     """Each record's outcome once the whole record (and its gzip member) has been read and
     checked; a damaged stretch becomes one `extract_error:damaged` row and reading goes on at
     the next record found after it. A cut at the end raises TruncatedInput."""
-    with open(file.path, "rb") as stream:
+    with open_input(file.path) as stream:
         records = open_records(stream, file.path)
         done = 0
         while True:
@@ -80,7 +80,7 @@ def _damaged(file: InputFile, records: WarcRecords, exc: Exception) -> Rejected:
             "error": error,
             "damaged_at": start,
             "resumed_at": resumed,
-            "skipped_bytes": (records.size if resumed is None else resumed) - start,
+            "skipped_bytes": ((records.size or start) if resumed is None else resumed) - start,
         },
     )
     return Rejected(doc, "extract_error:damaged")

@@ -60,6 +60,14 @@ def open_records(raw: BinaryIO, path: str) -> WarcRecords:
     return PlainRecords(raw)
 
 
+def stream_size(raw: BinaryIO) -> int | None:
+    """The size of a local file, or of a URL's stream once its first answer said it."""
+    try:
+        return os.fstat(raw.fileno()).st_size
+    except (OSError, ValueError):
+        return getattr(getattr(raw, "raw", raw), "size", None)
+
+
 class WarcRecords:
     """A WARC file as records: `next_record` parses one's headers, the caller reads its block
     (or part of it), `end_record` checks that the record ends where its length says. After an
@@ -67,7 +75,7 @@ class WarcRecords:
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
-        self.size = os.fstat(raw.fileno()).st_size
+        self.size = stream_size(raw)
         self.record_start = 0  # file offset of the record being read (gzip: of its member)
         self._pending: tuple[int, bytes] | None = None  # the next record's offset, first line
         self.line_bytes = 0  # read by `readline` since the record began
@@ -162,7 +170,7 @@ class PlainRecords(WarcRecords):
         return self.raw.readline(_line_limit(limit))
 
     def at_eof(self) -> bool:
-        return self.raw.tell() >= self.size
+        return self.raw.tell() >= self.size if self.size is not None else not self.raw.peek(1)
 
     def resync(self) -> int | None:
         """Go to the first `WARC/x.y` line after the broken record's start; its offset."""

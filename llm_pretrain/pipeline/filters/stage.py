@@ -26,6 +26,7 @@ from llm_pretrain.pipeline.filters.config import FilterConfig
 from llm_pretrain.pipeline.filters.registry import build_steps
 from llm_pretrain.pipeline.limits import DocumentTimeout, time_limit
 from llm_pretrain.pipeline.outputs import overlap_problem
+from llm_pretrain.pipeline.published import staged_output
 from llm_pretrain.pipeline.runner import (
     DocumentStage,
     RunSummary,
@@ -165,8 +166,8 @@ def filter_task(task: ShardTask, config: FilterConfig, output: Path) -> TaskResu
 
 
 def run_filter(
-    input_dir: Path,
-    output: Path,
+    input_dir: Path | str,
+    output: Path | str,
     config: FilterConfig,
     executor: ExecutorConfig,
     show_progress: bool = True,
@@ -174,7 +175,9 @@ def run_filter(
 ) -> RunSummary:
     """Filter the dataset in `input_dir` into `output`."""
     source = read_input_dataset(input_dir)
-    check_dataset_output(output, [input_dir], "input dataset")
+    output, url = staged_output(output, [input_dir])
+    if url is None:
+        check_dataset_output(output, [input_dir], "input dataset")
     steps = build_steps(config)  # fail fast (e.g. a missing model) before starting workers
     for entry in config.decontaminate.eval_files if "decontaminate" in config.steps else []:
         problem = overlap_problem(output, [entry], "--output", "eval set")
@@ -193,5 +196,6 @@ def run_filter(
         config=config.model_dump(),
         inputs=inputs,
         stats_type=FilterStats,
+        publish_to=url,
     )
     return run_stage(stage, executor, show_progress, overwrite)

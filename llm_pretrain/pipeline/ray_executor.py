@@ -92,8 +92,11 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise RayUnavailable(f"cannot reach the Ray head at {address}: {exc}") from None
 
 
-def _with_time_limit(fn: Callable[[T], Any], task: T, timeout_s: float) -> Any:
-    """Runs on the Ray worker: the task, stopped by SIGALRM once its time is up."""
+def _with_time_limit(fn: Callable[[T], Any], task: T, timeout_s: float, cwd: str) -> Any:
+    """Runs on the Ray worker: the task, in the driver's working folder (a worker starts in its
+    raylet's, where relative input and output paths would name other files), stopped by
+    SIGALRM once its time is up."""
+    os.chdir(cwd)
 
     def expire(*_: object) -> None:
         raise TaskTimedOut(f"task exceeded its time limit of {timeout_s:g} s")
@@ -138,7 +141,8 @@ def run_ray_tasks(
         _with_time_limit
     )
     function = ray.put(fn)  # shipped once, not once per task
-    pending = {remote.remote(function, task, timeout_s): task for task in tasks}
+    cwd = os.getcwd()  # the same folder on every node: the filesystem is shared
+    pending = {remote.remote(function, task, timeout_s, cwd): task for task in tasks}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

@@ -520,6 +520,8 @@ def run_claimed_stage(stage: Stage, executor: ExecutorConfig, show_progress: boo
         remove_stale_temporaries(output / folder)
     started = time.monotonic()
     commit = stage.run(StageRun(stage.name, progress_dir, executor, show_progress))
+    for folder in stage.data_folders:  # of attempts whose worker died mid-shard (Ray reran them)
+        remove_stale_temporaries(output / folder)
     manifest, stats = _commit(stage, fingerprint, commit, time.monotonic() - started)
     remove_tree(progress_dir)
     return RunSummary(manifest, stats, up_to_date=False, tasks_run=commit.tasks_run)

@@ -162,7 +162,7 @@ def extract_spec(pages: Path, out: Path, config: PipelineConfig, task_fn) -> Doc
         tasks=plan_tasks(files, config.extract.task_max_files, config.extract.task_max_bytes),
         run_task=partial(task_fn, config=config.extract, output=out),
         on_failure=partial(stage.write_failed_task, output=out),
-        config=config.extract.model_dump(),
+        config=stage.run_settings(config.extract),
         inputs=[f.to_json() for f in files],
         stats_type=ExtractStats,
     )

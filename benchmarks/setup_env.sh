@@ -20,7 +20,9 @@ PIP=("$VENV/bin/python" -m pip install --quiet)
 "${PIP[@]}" --upgrade pip
 # torch first and pinned: the CPU build lies on disk; any other torch spec pulls CUDA builds.
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e .
+"${PIP[@]}" -e ".[s3]"
+# remote_read.py: an S3 server on 127.0.0.1 (moto's) to read from.
+"${PIP[@]}" "moto[server]>=5.0,<6"
 # Not datatrove[processing]: it pins trafilatura<1.12, which conflicts with our trafilatura>=2.
 # Its Trafilatura extractor only imports `trafilatura` (ours, 2.x, is compatible), and its
 # WarcReader needs warcio, cchardet and python-magic (libmagic); JsonlWriter needs orjson.

@@ -23,7 +23,7 @@ from llm_pretrain.config import PipelineConfig, load_config, parse_assignment
 from llm_pretrain.configbase import load_yaml
 from llm_pretrain.errors import UserError
 from llm_pretrain.pipeline.documents import for_console
-from llm_pretrain.remote.stores import is_url
+from llm_pretrain.remote.stores import canonical, is_url, strip_scheme
 from llm_pretrain.signals import exit_code, signal_number, stops_raise
 from llm_pretrain.storage import url_error
 
@@ -57,7 +57,10 @@ class Location(click.Path):
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, str) and is_url(value):
-            return value.rstrip("/")
+            url = canonical(value)  # S3://b/x is s3://b/x: one staging folder, one lock
+            if not strip_scheme(url):
+                self.fail(f"{value}: name a bucket (and a prefix): s3://bucket/corpus", param, ctx)
+            return url.rstrip("/")
         return super().convert(value, param, ctx)
 
 

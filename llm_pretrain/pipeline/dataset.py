@@ -209,7 +209,10 @@ def _open_downloaded(url: str, size: int, sha256: str | None, rows: int | None) 
         local = Path(scratch) / url.rsplit("/", 1)[-1]
         folder, name = url.rsplit("/", 1)
         StoreFolder(folder).download(name, local)
-        return open_shard(local, size, sha256, rows)  # open: the file may go, the handle stays
+        try:
+            return open_shard(local, size, sha256, rows)  # open: the file may go, the handle stays
+        except DamagedShard as exc:  # named by its URL, not by the temporary file
+            raise DamagedShard(str(exc).replace(str(local), url)) from None
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:

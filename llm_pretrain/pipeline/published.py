@@ -66,7 +66,7 @@ def staged_output(output: Path | str, sources: list[Path | str]) -> tuple[Path, 
     is by `check_dataset_output`)."""
     if not stores.is_url(output):
         return Path(output), None
-    url = str(output).rstrip("/")
+    url = stores.canonical(str(output)).rstrip("/")
     stores.check_url(url, writing=True)
     for source in sources:
         if stores.is_url(source) and stores.overlap(url, str(source)):
@@ -100,6 +100,7 @@ def run_published(
     """Run `stage` (whose output is the staging folder of `url`) and publish it to `url`."""
     staging = stage.output
     folder = StoreFolder(url)
+    folder.check_bucket()
     staging.mkdir(parents=True, exist_ok=True)
     with folder_lock(staging / OUTPUT_LOCK, "being written"):
         fingerprint, earlier = fingerprints(stage)
@@ -124,6 +125,13 @@ def run_published(
         publisher.known(remote)
         with publisher.in_background():
             summary = run_claimed_stage(stage, executor, show_progress)
+        named = listed_files(summary.manifest) + summary.manifest.get("rejected_shards", [])
+        lost = [shard["file"] for shard in named if not (staging / shard["file"]).is_file()]
+        if lost:  # never commit a manifest naming a file the store will not hold
+            raise StageError(
+                f"{url}: {lost[0]} is named by a done-marker but was never uploaded; "
+                "pass --overwrite to make the dataset again"
+            )
         publisher.publish(final=True)
         folder.delete([name for name in folder.files() if name.startswith(PROGRESS_DIR + "/")])
         remove_tree(staging)  # published: nothing here is needed any more

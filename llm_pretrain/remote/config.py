@@ -45,7 +45,8 @@ class StorageConfig(Section):
         gt=0,
         le=3600,
         description="seconds a connection may stay silent before it counts as dropped (keep "
-        "it under extract.document_timeout_s: a worker silent for twice that is ended)",
+        "it under 3/4 of extract.document_timeout_s: a worker silent for 1.5 to 2 times that "
+        "is ended as hung)",
     )
     staging_dir: str | None = Field(
         None,

@@ -32,6 +32,16 @@ class StoreFolder:
     def _key(self, name: str) -> str:
         return f"{self.root}/{name}"
 
+    def check_bucket(self) -> None:
+        """Fail before any work when the bucket (or container) is not there."""
+        bucket = self.root.split("/", 1)[0]
+        try:
+            found = self.fs.exists(bucket)
+        except stores.network_errors() as exc:
+            raise StageError(f"{self.url} cannot be reached: {exc}") from None
+        if not found:
+            raise StageError(f"{self.url}: the bucket {bucket} does not exist; create it first")
+
     def files(self) -> dict[str, int]:
         """Every object under the folder: its name relative to the folder, and its size."""
         try:
@@ -117,8 +127,15 @@ class Publisher:
     def publish(self, final: bool = False) -> int:
         """One pass: upload what is new or changed; with `final`, the commit files last."""
         with self._lock:
-            names = [name for name in self._local_files() if name not in self.last]
-            names.sort(key=lambda name: (name.startswith(self.progress_dir + "/"), name))
+            progress = self.progress_dir + "/"
+            # The done-markers are listed before the files they name: a task's shard is in
+            # place before its marker is written, so every marker listed here has its shard
+            # in the listing that follows (one walk could see a marker and miss its shard).
+            markers = sorted(n for n in self._local_files(self.progress_dir) if n not in self.last)
+            names = sorted(
+                n for n in self._local_files() if not n.startswith(progress) and n not in self.last
+            )
+            names += markers
             if final:
                 names += [name for name in self.last if (self.local / name).is_file()]
             sent = 0
@@ -135,9 +152,9 @@ class Publisher:
                 sent += 1
             return sent
 
-    def _local_files(self) -> list[str]:
+    def _local_files(self, under: str = "") -> list[str]:
         names = []
-        for root, _, files in os.walk(self.local):
+        for root, _, files in os.walk(self.local / under):
             for file in files:
                 name = os.path.relpath(os.path.join(root, file), self.local).replace(os.sep, "/")
                 if not self.skip(name):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ class ListingError(UsageError, ValueError):
 
 
 def is_path_list(argument: str) -> bool:
-    return argument.lower().endswith(PATH_LIST_SUFFIXES)
+    return stores.name_part(argument).lower().endswith(PATH_LIST_SUFFIXES)
 
 
 def named_files(
@@ -57,11 +58,15 @@ def list_url(argument: str) -> list[tuple[str, int, int]]:
             infos = {path: fs.info(path)}
     except FileNotFoundError:
         raise ListingError(f"input {argument} does not exist") from None
-    except stores.network_errors() as exc:
+    except (*stores.network_errors(), ValueError) as exc:
         raise ListingError(f"input {argument} cannot be listed: {exc}") from None
+    # hidden names are those below what the argument names (a glob: its folder before the
+    # first wildcard), as a local glob or folder is read
+    magic = [at for at in (path.find(char) for char in "*?[") if at >= 0]
+    base = path[: min(magic)].rsplit("/", 1)[0] if magic else path
     files = []
     for name, info in sorted(infos.items()):
-        relative = name[len(path) :] if name.startswith(path) else name
+        relative = name[len(base) :] if name.startswith(base) else name
         if info.get("type") == "directory" or any(p.startswith(".") for p in relative.split("/")):
             continue
         files.append((prefix + name, int(info.get("size") or 0), _mtime_ns(info)))
@@ -95,12 +100,12 @@ def read_path_list(argument: str, base_url: str | None, paths_range: str | None)
                 raw = handle.read()
         else:
             raw = Path(argument).read_bytes()
-        if argument.lower().endswith(".gz"):
+        if stores.name_part(argument).lower().endswith(".gz"):
             raw = gzip.GzipFile(fileobj=io.BytesIO(raw)).read()
         lines = raw.decode("utf-8").splitlines()
     except FileNotFoundError:
         raise ListingError(f"path list {argument} does not exist") from None
-    except (*stores.network_errors(), EOFError, UnicodeDecodeError) as exc:
+    except (*stores.network_errors(), EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise ListingError(f"path list {argument} cannot be read: {exc}") from None
     entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     selected = entries[parse_range(paths_range)] if paths_range else entries

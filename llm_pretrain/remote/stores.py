@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from functools import cache
 from typing import Any
 
@@ -54,6 +55,8 @@ def check_url(value: str, writing: bool = False) -> None:
     if scheme not in STORES:
         known = ", ".join(f"{name}://" for name in (*STORES, *WEB))
         raise StoreError(f"{value}: {scheme}:// is not a supported store ({known})")
+    if not strip_scheme(value).strip("/"):
+        raise StoreError(f"{value}: name a bucket (and a prefix): {scheme}://bucket/prefix")
     filesystem_class(scheme)
 
 
@@ -110,7 +113,13 @@ def filesystem(url: str) -> tuple[Any, str]:
 def _filesystem(scheme: str) -> Any:
     # skip_instance_cache: a filesystem made before a fork holds the parent's event loop
     options = {"skip_instance_cache": True, **settings().for_scheme(scheme)}
-    return filesystem_class(scheme)(**options)
+    try:
+        fs = filesystem_class(scheme)(**options)
+        if scheme == "s3":  # s3fs makes its client (and reads its options) on first use
+            fs.connect()
+        return fs
+    except (TypeError, ValueError) as exc:  # an option the filesystem does not take
+        raise StoreError(f"storage.options.{scheme} is not accepted: {exc}") from None
 
 
 # A filesystem made before a fork holds the parent's event loop thread, absent in the child.
@@ -128,9 +137,29 @@ def join(base: str, *names: str) -> str:
 
 
 def overlap(a: str, b: str) -> bool:
-    """Whether two URLs (or globs) are the same folder or one lies inside the other."""
-    a, b = _folder_of(a), _folder_of(b)
+    """Whether two URLs (or globs) are the same folder or one lies inside the other (a
+    scheme is compared in lower case, and by the store it names: gs:// is gcs://)."""
+    a, b = _folder_of(canonical(a)), _folder_of(canonical(b))
     return a.startswith(b) or b.startswith(a)
+
+
+_SAME_STORE = {"gcs": "gs", "abfs": "az"}
+
+
+def canonical(url: str) -> str:
+    """`url` with its scheme in lower case, and named as its store's first scheme."""
+    scheme = scheme_of(url)
+    if scheme is None:
+        return url
+    return f"{_SAME_STORE.get(scheme, scheme)}://{url.split('://', 1)[1]}"
+
+
+def name_part(path: str) -> str:
+    """What a file's name is read from: a web URL without its query and fragment (a signed
+    URL's `?X-Amz-Signature=...`), anything else as it is."""
+    if scheme_of(path) in WEB:
+        return urllib.parse.urlsplit(path).path
+    return path
 
 
 def _folder_of(url: str) -> str:

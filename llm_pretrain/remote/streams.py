@@ -10,8 +10,10 @@ import contextlib
 import http.client
 import io
 import logging
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import IO, Any
@@ -92,8 +94,17 @@ class ResumingReader(io.RawIOBase):
             try:
                 if self._stream is None:
                     self._stream, size = self._open_at(self._position)
+                    if size is not None and self.size is not None and size != self.size:
+                        raise RemoteReadError(
+                            f"its size changed from {self.size:,} to {size:,} bytes while it "
+                            "was read"
+                        )
                     self.size = self.size if size is None else size
-                count = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+                    self._keep_alive()  # connected: the watchdog hears of it before the body
+                # at most one read of the connection: the watchdog is fed as bytes arrive,
+                # not once per full buffer (a slow but steady server is no hang)
+                read = getattr(self._stream, "readinto1", None) or self._stream.readinto
+                count = read(buffer)  # type: ignore[attr-defined]
                 if not count and self.size is not None and self._position < self.size:
                     raise EOFError(f"the body ended at byte {self._position:,} of {self.size:,}")
                 self._position += count or 0
@@ -159,11 +170,15 @@ def open_url(url: str, keep_alive: Callable[[], None] | None = None) -> io.Buffe
 
 
 def _web_opener(url: str, timeout_s: float) -> Callable[[int], tuple[IO[bytes], int | None]]:
+    # spaces and non-ASCII characters percent-encoded (http.client refuses them); what is
+    # already encoded stays as it is
+    quoted = urllib.parse.quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+
     def open_at(offset: int) -> tuple[IO[bytes], int | None]:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(url, headers=headers)
+        request = urllib.request.Request(quoted, headers=headers)
         try:
             response = urllib.request.urlopen(request, timeout=timeout_s)  # noqa: S310 (http(s) only)
         except urllib.error.HTTPError as exc:
@@ -173,7 +188,8 @@ def _web_opener(url: str, timeout_s: float) -> Callable[[int], tuple[IO[bytes], 
             if exc.code in (401, 403):
                 raise PermissionError(f"HTTP {exc.code} {exc.reason}") from None
             if exc.code == 416:  # the range starts past the end: nothing more to read
-                return io.BytesIO(b""), offset
+                total = (exc.headers.get("Content-Range") or "").rpartition("/")[2]
+                return io.BytesIO(b""), int(total) if total.isdigit() else None
             if exc.code == 429 or exc.code >= 500:
                 raise Transient(f"HTTP {exc.code} {exc.reason}", _retry_after(exc)) from None
             raise RemoteReadError(f"HTTP {exc.code} {exc.reason}") from None
@@ -186,8 +202,14 @@ def _positioned(response: Any, offset: int) -> tuple[IO[bytes], int | None]:
     """The response's body from `offset` on, and the file's whole size when the answer says."""
     length = response.headers.get("Content-Length")
     if response.status == 206:
-        total = response.headers.get("Content-Range", "").rpartition("/")[2]
-        return response, int(total) if total.isdigit() else None
+        given = response.headers.get("Content-Range", "")
+        match = _CONTENT_RANGE.fullmatch(given.strip())
+        if match is None or int(match[1]) != offset:
+            response.close()
+            raise RemoteReadError(
+                f"asked for the bytes from {offset:,} on, the server sent {given or 'no range'!r}"
+            )
+        return response, int(match[3]) if match[3] != "*" else None
     size = int(length) if length and length.isdigit() else None
     skipped = 0
     while skipped < offset:  # a server that ignores ranges: read up to the offset again
@@ -196,6 +218,9 @@ def _positioned(response: Any, offset: int) -> tuple[IO[bytes], int | None]:
             raise EOFError(f"the body ended at byte {skipped:,}, before byte {offset:,}")
         skipped += len(chunk)
     return response, size
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 def _retry_after(exc: urllib.error.HTTPError) -> float | None:

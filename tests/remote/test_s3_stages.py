@@ -144,3 +144,14 @@ def test_a_killed_run_resumes_and_gives_the_same_shards(s3, tmp_path, machine, m
     assert json.loads(rerun.stdout)["tasks_run"] < 10  # resumed, not started again
     fs.invalidate_cache()
     assert shards(fs, url) == shards(fs, f"s3://{bucket}/clean")
+
+
+def test_a_bucket_that_does_not_exist_fails_before_any_work(crawl, tmp_path):
+    folder, _ = crawl
+    done = llm_data("extract", "-i", str(folder), "-o", "s3://no-such-bucket-here/x",
+                    check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(
+        "the bucket no-such-bucket-here does not exist; create it first"
+    )
+    assert not list((tmp_path / "staging").glob("*/_progress"))

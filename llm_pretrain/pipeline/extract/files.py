@@ -3,6 +3,7 @@ comes from formats.py), and JSONL/Parquet passthrough."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from llm_pretrain.pipeline.documents import Document, Rejected, document_id, pri
 from llm_pretrain.pipeline.extract.config import ExtractConfig
 from llm_pretrain.pipeline.extract.convert import guarded
 from llm_pretrain.pipeline.extract.input_file import InputFile, open_input
-from llm_pretrain.remote.stores import is_url
+from llm_pretrain.remote.stores import is_url, name_part
 
 Outcome = Document | Rejected
 # Row fields that map onto document columns; all other fields go into `metadata`.
@@ -33,7 +34,7 @@ def read_document(
         yield guarded(doc, file.size, config, lambda _: None)
         return
     with open_input(file.path) as stream:
-        gzipped = file.path.lower().endswith(".gz")
+        gzipped = name_part(file.path).lower().endswith(".gz")
         handle = gzip.GzipFile(fileobj=stream) if gzipped else stream
         raw = handle.read(config.max_document_bytes + 1)
     progress.report(documents=1, nbytes=file.size)
@@ -61,7 +62,7 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
 def read_jsonl(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
     limit = jsonl_line_limit(config)
     with open_input(file.path) as raw_handle:
-        gzipped = file.path.lower().endswith(".gz")
+        gzipped = name_part(file.path).lower().endswith(".gz")
         lines = gzip.GzipFile(fileobj=raw_handle) if gzipped else raw_handle
         done = 0
         for number, line in enumerate(bounded_lines(lines, limit), start=1):
@@ -89,20 +90,21 @@ def _too_long(file: InputFile, number: int, limit: int) -> Rejected:
 def read_parquet(file: InputFile, config: ExtractConfig) -> Iterator[Outcome]:
     """Row group by row group: one that cannot be read (damaged pages) is one rejected row for
     its records, and the groups after it are read."""
-    parquet = pq.ParquetFile(open_input(file.path) if is_url(file.path) else file.path)
-    if config.text_field not in parquet.schema_arrow.names:
-        raise ValueError(f"no column {config.text_field!r} (set --text-field)")
-    number = 0
-    for group in range(parquet.num_row_groups):
-        left = parquet.metadata.row_group(group).num_rows
-        try:
-            for batch in parquet.iter_batches(batch_size=1000, row_groups=[group]):
-                for row in batch.to_pylist():
-                    number, left = number + 1, left - 1
-                    yield _passthrough(file, str(number), row, config)
-        except (OSError, pa.ArrowException) as exc:
-            yield _damaged_row_group(file, group, number, left, exc)
-            number += left
+    with open_input(file.path) if is_url(file.path) else contextlib.nullcontext() as stream:
+        parquet = pq.ParquetFile(stream or file.path)
+        if config.text_field not in parquet.schema_arrow.names:
+            raise ValueError(f"no column {config.text_field!r} (set --text-field)")
+        number = 0
+        for group in range(parquet.num_row_groups):
+            left = parquet.metadata.row_group(group).num_rows
+            try:
+                for batch in parquet.iter_batches(batch_size=1000, row_groups=[group]):
+                    for row in batch.to_pylist():
+                        number, left = number + 1, left - 1
+                        yield _passthrough(file, str(number), row, config)
+            except (OSError, pa.ArrowException) as exc:
+                yield _damaged_row_group(file, group, number, left, exc)
+                number += left
     progress.report(nbytes=file.size)
 
 

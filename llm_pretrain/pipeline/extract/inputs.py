@@ -11,7 +11,7 @@ from llm_pretrain.errors import UsageError
 from llm_pretrain.pipeline.extract.formats import FORMATS, format_of
 from llm_pretrain.pipeline.extract.input_file import InputFile, inspect
 from llm_pretrain.remote import listing
-from llm_pretrain.remote.stores import is_url
+from llm_pretrain.remote.stores import is_url, name_part
 
 
 class InputError(UsageError, ValueError):
@@ -20,7 +20,7 @@ class InputError(UsageError, ValueError):
 
 def kind_of(path: str) -> str | None:
     """The name of the format a file's name claims (see formats.py), or None."""
-    format = format_of(path)
+    format = format_of(name_part(path))
     return format.name if format is not None else None
 
 

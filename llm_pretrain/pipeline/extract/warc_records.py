@@ -19,6 +19,7 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
 from llm_pretrain.pipeline import watchdog
 from llm_pretrain.pipeline.documents import printable
+from llm_pretrain.remote.stores import name_part
 
 GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip id bytes and the deflate method: how a member starts
 READ_BYTES = 1 << 16  # file bytes read at a time
@@ -55,7 +56,9 @@ def open_records(raw: BinaryIO, path: str) -> WarcRecords:
     .warc.gz whose first member header is damaged is still read as gzip)."""
     head = raw.read(5)
     raw.seek(0)
-    if head[:2] == GZIP_MAGIC[:2] or (path.endswith(".gz") and head[:5] not in (b"", b"WARC/")):
+    if head[:2] == GZIP_MAGIC[:2] or (
+        name_part(path).endswith(".gz") and head[:5] not in (b"", b"WARC/")
+    ):
         return GzipRecords(raw)
     return PlainRecords(raw)
 

@@ -180,6 +180,21 @@ def _pull(folder: StoreFolder, remote: dict[str, int], staging: Path, data_glob:
                  len(names))  # fmt: skip
     for name in sorted(names):
         folder.download(name, staging / name)
+    _drop_orphan_markers(staging)
+
+
+def _drop_orphan_markers(staging: Path) -> None:
+    """Remove a done-marker whose shards did not reach the store (a run killed between two
+    uploads): its task runs again instead of a manifest naming a missing file."""
+    for marker in (staging / PROGRESS_DIR).rglob("task-*.json"):
+        try:
+            result = read_json(marker)
+        except ValueError:
+            result = None
+        named = [v["file"] for v in (result or {}).values() if isinstance(v, dict) and "file" in v]
+        if result is None or not all((staging / name).is_file() for name in named):
+            log.info("%s names a shard the store lacks: its task runs again", marker.name)
+            marker.unlink()
 
 
 def _clear_store(folder: StoreFolder, remote: dict[str, int], data_glob: str) -> dict[str, int]:

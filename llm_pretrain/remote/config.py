@@ -23,8 +23,8 @@ class StorageConfig(Section):
     max_connections: int = Field(
         8,
         ge=1,
-        description="input files read over the network at once, per machine: a stage reading "
-        "URLs runs at most this many workers (Common Crawl asks for restraint)",
+        description="input files read over the network at once: a stage reading URLs on the "
+        "local executor runs at most this many workers (on Ray, one task per CPU)",
     )
     retries: int = Field(
         6,

@@ -58,3 +58,17 @@ def test_the_settings_reach_a_worker_process_through_the_environment():
     finally:
         stores.use(StorageConfig())
     assert stores.STORAGE_ENV not in os.environ
+
+
+def test_a_stage_reading_urls_runs_at_most_max_connections_workers():
+    from llm_pretrain.pipeline.executor_config import ExecutorConfig
+    from llm_pretrain.pipeline.extract.input_file import InputFile
+    from llm_pretrain.pipeline.extract.stage import polite
+
+    web = [InputFile("https://x.org/a.warc.gz", "warc", 0, 0)]
+    local = [InputFile("a.warc.gz", "warc", 10, 1)]
+    storage = StorageConfig(max_connections=3)
+    assert polite(ExecutorConfig(workers=16), web, storage).workers == 3
+    assert polite(ExecutorConfig(workers=2), web, storage).workers == 2
+    assert polite(ExecutorConfig(workers=16), local, storage).workers == 16
+    assert polite(ExecutorConfig(kind="ray", workers=16), web, storage).workers == 16

@@ -75,6 +75,7 @@ def train_config(args: argparse.Namespace, out: Path) -> TrainConfig:
             "eval.max_rows=8",
             f"runtime.device={args.device}",
             f"runtime.compile={str(args.compile).lower()}",
+            f"runtime.loss_chunk_tokens={args.loss_chunk_tokens}",
             f"out={out}",
         ],
     )
@@ -238,6 +239,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile each block")
+    parser.add_argument(
+        "--loss-chunk-tokens",
+        type=int,
+        default=0,
+        help="ours: runtime.loss_chunk_tokens (the output layer and loss in chunks); 0: off",
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)

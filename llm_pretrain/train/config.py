@@ -85,6 +85,13 @@ class RuntimeConfig(Section):
     activation_checkpointing: bool = Field(
         False, description="recompute each block in backward instead of keeping activations"
     )
+    loss_chunk_tokens: int = Field(
+        0,
+        ge=0,
+        description="make the output layer's logits and their cross-entropy this many tokens "
+        "at a time in training, never holding a batch's logits (a 16 x 2048 batch of a 32k "
+        "vocabulary: 4.3 GB in fp32); 0: the whole batch at once",
+    )
     peak_flops: float | None = Field(
         None,
         gt=0,

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from llm_pretrain.configbase import Section
+from llm_pretrain.train.chunked_loss import chunked_loss_sum
 
 
 class ModelConfig(Section):
@@ -238,9 +239,19 @@ class Transformer(nn.Module):
         self.rope_cos.copy_(cos)
         self.rope_sin.copy_(sin)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        cache: KVCache | None = None,
+        targets: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        loss_chunk_tokens: int = 0,
+    ) -> torch.Tensor:
         """Logits of every position; with a cache, `ids` continue the cached positions (a whole
-        prompt into an empty cache, then one token at a time)."""
+        prompt into an empty cache, then one token at a time). Given `targets` and their `mask`,
+        the summed cross-entropy instead, its logits made `loss_chunk_tokens` tokens at a time
+        and never held whole (train/chunked_loss.py): inside the forward, so that FSDP has the
+        output layer's weight gathered."""
         time = ids.shape[1]
         start = cache.length if cache is not None else 0
         if start + time > self.config.max_seq_len:
@@ -259,6 +270,9 @@ class Transformer(nn.Module):
                 x = block(x, cos, sin)
         if cache is not None:
             cache.length += time
+        if targets is not None and mask is not None:
+            chunk = loss_chunk_tokens or targets.numel()
+            return chunked_loss_sum(self.model.norm(x), self.lm_head.weight, targets, mask, chunk)
         return self.lm_head(self.model.norm(x))
 
     def parameter_count(self) -> int:

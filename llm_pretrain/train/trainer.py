@@ -320,12 +320,14 @@ class Trainer:
         loss_sum = torch.zeros((), device=device)
         for index, batch in enumerate(micro):
             set_gradient_sync(self.model, index == len(micro) - 1)
-            logits = self.model(batch.inputs.to(device, non_blocking=True))
-            loss = token_loss_sum(
-                logits,
-                batch.targets.to(device, non_blocking=True),
-                batch.mask.to(device, non_blocking=True),
-            )
+            inputs = batch.inputs.to(device, non_blocking=True)
+            wanted = batch.targets.to(device, non_blocking=True)
+            mask = batch.mask.to(device, non_blocking=True)
+            chunk = self.config.runtime.loss_chunk_tokens
+            if chunk:  # the logits never held whole (train/chunked_loss.py)
+                loss = self.model(inputs, targets=wanted, mask=mask, loss_chunk_tokens=chunk)
+            else:
+                loss = token_loss_sum(self.model(inputs), wanted, mask)
             (loss / denominator).backward()
             loss_sum += loss.detach()
         grad_norm = clip_gradients(self.model, self.config.optimizer.grad_clip)

@@ -109,6 +109,14 @@ class TrainConfig(Section):
     )
     model: ModelConfig = Field(default_factory=ModelConfig)
     max_steps: int = Field(1000, ge=1, description="optimizer steps of the whole run")
+    tokens_per_parameter: float | None = Field(
+        None,
+        gt=0,
+        description="train on this many tokens per model parameter instead of max_steps: "
+        "max_steps = ceil(tokens_per_parameter x parameters / batch.global_tokens), the "
+        "parameters counted once the vocabulary is known, embedding included (20: the "
+        "compute-optimal budget of Hoffmann et al. 2022, Chinchilla)",
+    )
     seed: int = Field(0, description="model init and data order")
     batch: BatchConfig = Field(default_factory=BatchConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)

@@ -129,6 +129,14 @@ def make_plan(config: TrainConfig, data: TokenData, world: int) -> Plan:
     return Plan(model, seq_len, global_rows, global_rows // rows_per_round)
 
 
+def steps_for_tokens_per_parameter(tokens_per_parameter: float, plan: Plan) -> int:
+    """The optimizer steps that give `tokens_per_parameter` tokens per parameter of the model
+    (every distinct parameter, the embedding included), rounded up to a whole step."""
+    with torch.device("meta"):
+        parameters = Transformer(plan.model).parameter_count()
+    return max(1, math.ceil(tokens_per_parameter * parameters / plan.tokens_per_step))
+
+
 @dataclass
 class RunResult:
     out: Path
@@ -221,6 +229,9 @@ class Trainer:
         if init_from is not None:
             check_vocabulary(init_from, config.model, data)
         self.plan = make_plan(config, data, runtime.world)
+        if config.tokens_per_parameter is not None:
+            steps = steps_for_tokens_per_parameter(config.tokens_per_parameter, self.plan)
+            config = self.config = config.model_copy(update={"max_steps": steps})
         self.checkpoints = out / CHECKPOINTS
         # An imported model's weights, unless a checkpoint of this run supersedes them.
         self.init_from = str(init_from.resolve()) if init_from else None

@@ -423,10 +423,11 @@ def _yaml_lines(model: BaseModel, lines: list[str], indent: str, only: set[str] 
             lines.append(f"{indent}{name}:")
             _yaml_lines(value, lines, indent + "  ", None)
         else:
-            dumped = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+            plain = model.model_dump(mode="json", include={name})[name]  # nested sections too
+            dumped = yaml.safe_dump(plain, default_flow_style=True, width=10**6).strip()
             dumped = dumped.removesuffix("\n...").strip()
-            if load_yaml(dumped) != value:  # `1e3` is a number to our loader, not to PyYAML's
-                dumped = json.dumps(value, ensure_ascii=False)
+            if load_yaml(dumped) != plain:  # `1e3` is a number to our loader, not to PyYAML's
+                dumped = json.dumps(plain, ensure_ascii=False)
             lines.append(f"{indent}{name}: {dumped}")
 
 

@@ -149,17 +149,18 @@ def pretrain(
     if print_config:
         click.echo(config_text(config, None, as_json), nl=False)
         return
-    data_dir = data_dir or (Path(config.data) if config.data else None)
+    data = data_dir or config.data
     out = out or (Path(config.out) if config.out else None)
-    if data_dir is None or out is None:
+    if not data or out is None:
         raise ConfigError("give --data and --out (or `data` and `out` in the recipe)")
-    sources = [data_dir, *([init_from] if init_from else [])]
+    folders = [Path(s.path) for s in data.values()] if isinstance(data, dict) else [Path(data)]
+    sources = [*folders, *([init_from] if init_from else [])]
     problem = overlap_problem(out, sources, "--out", "input folder")
     problem = problem or protected_problem(out, "--out") or foreign_run_problem(out)
     if problem:
         raise UserError(problem)
     with exit_when_stopped():
-        result = run_pretrain(config, data_dir, out, resume, not quiet, stop_after_steps, init_from)
+        result = run_pretrain(config, data, out, resume, not quiet, stop_after_steps, init_from)
     if process_rank() != 0:
         return
     if as_json:

@@ -139,8 +139,16 @@ class ProgressLog:
         self.bar.update(1)
         self.steps.step_done(time.perf_counter())
 
-    def write(self, step: int, lr: float, grad_norm: float, tokens: int) -> None:
-        """Report the window (metrics line, bar, log line when shown), then start a new one."""
+    def write(
+        self,
+        step: int,
+        lr: float,
+        grad_norm: float,
+        tokens: int,
+        source_tokens: dict[str, int] | None = None,
+    ) -> None:
+        """Report the window (metrics line, bar, log line when shown), then start a new one;
+        a mixture's line also holds the tokens each source gave so far (`tokens/NAME`)."""
         now = time.perf_counter()
         speed = self.window_tokens / max(now - self.window_start, 1e-9)
         utilisation = self.utilisation(speed)
@@ -156,6 +164,7 @@ class ProgressLog:
                 "mfu": utilisation,
                 "peak_mem_gib": self.runtime.peak_memory_gib(),
                 "elapsed_s": self.clock.elapsed(now),
+                **{f"tokens/{name}": count for name, count in (source_tokens or {}).items()},
             }
         )
         self.bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
@@ -179,24 +188,39 @@ class ProgressLog:
         self.bar.close()
 
 
+@dataclass(frozen=True)
+class ValSet:
+    """The validation rows of one data source, and its weight in the mixture."""
+
+    name: str
+    weight: float
+    rows: PackedReader
+
+
 class Validator:
     """The validation loss and bits per byte as a metrics line (and a log line when shown), so
-    that a run shows whether it generalises; nothing without validation rows."""
+    that a run shows whether it generalises; nothing without validation rows.
+
+    A mixture's sources are evaluated each on its own rows (`val_loss/NAME`, `val_bpb/NAME`);
+    `val_loss` and `val_bpb` are then their means weighted by the mixture's weights (over the
+    sources that have validation rows): the loss on text drawn as the training rows are."""
 
     def __init__(
         self,
         config: TrainConfig,
         model: torch.nn.Module,
-        val: PackedReader | None,
+        sets: list[ValSet],
         token_bytes: np.ndarray | None,
         runtime: Runtime,
         metrics: MetricsLog,
         show: bool,
+        per_source: bool = False,
     ) -> None:
         self.cadence = Every(config.eval.every_steps, (config.max_steps,))
         self.batch_rows, self.max_rows = config.batch.micro_batch_rows, config.eval.max_rows
-        self.model, self.val, self.token_bytes, self.runtime = model, val, token_bytes, runtime
-        self.metrics, self.show = metrics, show
+        self.model, self.sets, self.token_bytes, self.runtime = model, sets, token_bytes, runtime
+        self.metrics, self.show, self.per_source = metrics, show, per_source
+        self.by_source: dict[str, Evaluation] = {}
 
     def due(self, step: int) -> bool:
         """Whether `step` is evaluated: every eval.every_steps steps and the run's last."""
@@ -205,20 +229,35 @@ class Validator:
     def evaluation(self, step: int) -> Evaluation | None:
         """The validation loss and bits per byte after `step`, written to the metrics; None
         without val rows."""
-        if self.val is None:
+        if not self.sets:
             return None
-        result = evaluate(
-            self.model, self.val, self.runtime, self.batch_rows, self.max_rows, self.token_bytes
-        )
+        self.by_source = {
+            part.name: evaluate(
+                self.model,
+                part.rows,
+                self.runtime,
+                self.batch_rows,
+                self.max_rows,
+                self.token_bytes,
+            )  # fmt: skip
+            for part in self.sets
+        }
+        result = _weighted(self.sets, self.by_source)
         line = {"step": step, "val_loss": result.loss, "val_ppl": perplexity(result.loss)}
-        self.metrics.write({**line, "val_bpb": result.bpb})
+        line["val_bpb"] = result.bpb
+        if self.per_source:
+            for name, part in self.by_source.items():
+                line[f"val_loss/{name}"], line[f"val_bpb/{name}"] = part.loss, part.bpb
+        self.metrics.write(line)
         return result
 
     def before_training(self, source: str | None) -> Evaluation | None:
         """An imported model's (step 0): where continued pretraining starts from."""
         result = self.evaluation(0)
         if result is not None and self.show:
-            log.info("imported %s: val loss %.4f%s", source, result.loss, _bits(result))
+            log.info(
+                "imported %s: val loss %.4f%s%s", source, result.loss, _bits(result), self._parts()
+            )
         return result
 
     def after(self, step: int) -> Evaluation | None:
@@ -226,8 +265,39 @@ class Validator:
         result = self.evaluation(step)
         if result is not None and self.show:
             ppl = f"{perplexity(result.loss):,.2f}"
-            log.info("step %d: val loss %.4f (ppl %s%s)", step, result.loss, ppl, _bits(result))
+            log.info(
+                "step %d: val loss %.4f (ppl %s%s)%s",
+                step, result.loss, ppl, _bits(result), self._parts(),
+            )  # fmt: skip
         return result
+
+    def _parts(self) -> str:
+        """Each source's loss, for a mixture's log line."""
+        if not self.per_source:
+            return ""
+        return "; " + ", ".join(f"{name} {r.loss:.4f}" for name, r in self.by_source.items())
+
+
+def _weighted(sets: list[ValSet], results: dict[str, Evaluation]) -> Evaluation:
+    """One source's result, or the mixture's: losses and bits per byte weighted by the
+    sources' weights, renormalised over those evaluated."""
+    if len(sets) == 1:
+        return results[sets[0].name]
+    total = sum(part.weight for part in sets)
+    loss = sum(part.weight * results[part.name].loss for part in sets) / total
+    bits = [results[part.name].bpb for part in sets]
+    bpb = None
+    if all(b is not None for b in bits):
+        bpb = (
+            sum(part.weight * b for part, b in zip(sets, bits, strict=True) if b is not None)
+            / total
+        )
+    return Evaluation(
+        loss,
+        sum(r.tokens for r in results.values()),
+        bpb,
+        sum(r.text_bytes for r in results.values()),
+    )
 
 
 def _bits(result: Evaluation) -> str:

@@ -13,7 +13,15 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llm_pretrain.storage import file_problem, read_json
 from llm_pretrain.train.checkpoint import (
@@ -42,14 +50,31 @@ class FileRecord(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class DataRecord(BaseModel):
-    """What a resume compares with the data it is given."""
+class SourceRecord(BaseModel):
+    """One source of a mixture, as a resume compares it."""
 
     model_config = ConfigDict(extra="allow")
 
     path: str
+    fingerprint: str | None = None
+
+
+class DataRecord(BaseModel):
+    """What a resume compares with the data it is given: one folder (`path`), or the sources
+    of a mixture."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str | None = None
     tokenizer_sha256: str
     fingerprint: str | None = None
+    sources: dict[str, SourceRecord] | None = None
+
+    @model_validator(mode="after")
+    def _names_its_data(self) -> DataRecord:
+        if (self.path is None) == (self.sources is None):
+            raise ValueError("names neither one folder nor the sources of a mixture")
+        return self
 
 
 class CheckpointState(BaseModel):
@@ -60,6 +85,7 @@ class CheckpointState(BaseModel):
 
     step: Count
     position: Count
+    source_positions: dict[str, Count] | None = None  # a mixture's rows taken of each source
     tokens: Count
     elapsed_s: Annotated[float, Strict(), Field(ge=0)]
     world_size: Annotated[int, Strict(), Field(ge=1)]

@@ -7,10 +7,11 @@ overrides (`optimizer.lr=1e-3`, `model.n_layers=2`) apply after the model file i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from llm_pretrain.configbase import (
     Section,
@@ -100,9 +101,24 @@ class RuntimeConfig(Section):
     )
 
 
+class MixSource(Section):
+    """One source of a data mixture: a token dataset and its share of the training rows."""
+
+    path: str = Field(description="folder written by llm-data tokenize")
+    weight: float = Field(
+        gt=0, description="share of training rows (the weights are normalised to sum to 1)"
+    )
+
+
+SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # names appear in metric keys: val/NAME/loss
+
+
 class TrainConfig(Section):
-    data: str | None = Field(
-        None, description="folder written by llm-data tokenize (--data overrides it)"
+    data: str | dict[str, MixSource] | None = Field(
+        None,
+        description="folder written by llm-data tokenize (--data overrides it), or a mixture: "
+        "NAME: {path: FOLDER, weight: W} per source, all tokenized with the same tokenizer; "
+        "batches draw rows from the sources in proportion to the weights",
     )
     out: str | None = Field(
         None, description="run folder: checkpoints, metrics, config (--out overrides it)"
@@ -125,6 +141,17 @@ class TrainConfig(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @field_validator("data")
+    @classmethod
+    def _named_sources(cls, data: str | dict[str, MixSource] | None) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("a mixture names at least one source")
+            for name in data:
+                if not re.match(SOURCE_NAME, name):
+                    raise ValueError(f"source name {name!r}: use letters, digits, '_', '-' and '.'")
+        return data
 
 
 def load_train_config(

@@ -7,6 +7,9 @@ positions of the stream; rank r takes its `batch_rows` consecutive ones. The pos
 number of rows all ranks have taken, so it does not depend on the number of ranks: resuming
 with another world size continues from the same point of the same order, and no row is seen
 twice or skipped within an epoch.
+
+A mixture of several datasets (train/mixture.py) gives each position of the stream to one
+source (`SourceDraw`), and each source has its own shuffled order and its own position.
 """
 
 from __future__ import annotations
@@ -222,7 +225,11 @@ def loss_mask(lengths: np.ndarray, seq_len: int) -> np.ndarray:
 
 def rows_batch(reader: PackedReader, rows: np.ndarray | list[int]) -> Batch:
     """Inputs, targets and the mask of real targets of the given rows."""
-    picked = [reader[int(row)] for row in rows]
+    return stacked_batch([reader[int(row)] for row in rows])
+
+
+def stacked_batch(picked: list[tuple[np.ndarray, int]]) -> Batch:
+    """A batch of rows given as (ids, length) pairs, in order."""
     ids = np.stack([row_ids for row_ids, _ in picked]).astype(np.int64)
     mask = loss_mask(np.array([length for _, length in picked]), ids.shape[1] - 1)
     tensor = torch.from_numpy(ids)
@@ -232,7 +239,7 @@ def rows_batch(reader: PackedReader, rows: np.ndarray | list[int]) -> Batch:
 class ShuffledRows:
     """The positions -> rows map of the endless shuffled stream."""
 
-    def __init__(self, rows: int, seed: int) -> None:
+    def __init__(self, rows: int, seed: int | tuple[int, ...]) -> None:
         if rows == 0:
             raise ValueError("no rows to train on")
         self.rows, self.seed = rows, seed
@@ -240,7 +247,8 @@ class ShuffledRows:
 
     def order(self, epoch: int) -> np.ndarray:
         if epoch != self._epoch:
-            rng = np.random.default_rng([self.seed, epoch])
+            seed = self.seed if isinstance(self.seed, tuple) else (self.seed,)
+            rng = np.random.default_rng([*seed, epoch])
             self._epoch, self._order = epoch, rng.permutation(self.rows)
         return self._order
 
@@ -256,28 +264,96 @@ class ShuffledRows:
         return out
 
 
+# (sqrt(5) - 1) / 2: the step of the Weyl sequence that fills [0, 1) most evenly
+GOLDEN = 0.6180339887498949
+
+
+class SourceDraw:
+    """Which source each position of the stream takes its row from, in proportion to the
+    weights: position p goes to the source whose share of [0, 1) holds
+    u_p = frac(offset + p x GOLDEN), a Weyl (Kronecker) sequence. Its points spread evenly
+    (discrepancy O(log n / n), Kuipers & Niederreiter 1974), so any n consecutive positions hold
+    each source's share to within a few rows; the seed fixes the offset, and the source of a
+    position depends on nothing else, not on how positions are split into batches or ranks."""
+
+    def __init__(self, weights: list[float], seed: int) -> None:
+        total = sum(weights)
+        self.bounds = np.cumsum(np.array(weights, np.float64) / total)
+        self.offset = float(np.random.default_rng([seed, 0x6D6978]).random())
+
+    def sources(self, start: int, count: int) -> np.ndarray:
+        """The source index of positions start .. start + count."""
+        if len(self.bounds) == 1:
+            return np.zeros(count, np.int64)
+        points = np.modf(self.offset + np.arange(start, start + count) * GOLDEN)[0]
+        picked = np.searchsorted(self.bounds, points, side="right")
+        return np.minimum(picked, len(self.bounds) - 1)
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A source of training rows: its reader, its weight and the seed of its shuffled order."""
+
+    reader: PackedReader
+    weight: float = 1.0
+    seed: int | tuple[int, ...] = 0
+
+
 class TokenBatches:
-    """Batches of one rank, from stream position `position` on."""
+    """Batches of one rank, from stream position `position` on.
+
+    With several sources, position p of the stream takes the next row of source
+    `SourceDraw.sources(p)`'s own shuffled stream; `source_positions` counts the rows each
+    source has given to all ranks so far. Every rank draws the sources of the whole round of
+    `batch_rows x world` positions (cheap: indices only) to know where its share starts in each.
+    """
 
     def __init__(
         self,
-        reader: PackedReader,
+        sources: PackedReader | list[StreamSource],
         batch_rows: int,
         rank: int = 0,
         world: int = 1,
         seed: int = 0,
         position: int = 0,
+        source_positions: list[int] | None = None,
     ) -> None:
-        self.reader, self.batch_rows = reader, batch_rows
+        if isinstance(sources, PackedReader):
+            sources = [StreamSource(sources, 1.0, seed)]
+        self.sources, self.batch_rows = sources, batch_rows
         self.rank, self.world = rank, world
-        self.stream = ShuffledRows(len(reader), seed)
+        self.streams = [ShuffledRows(len(source.reader), source.seed) for source in sources]
+        self.draw = SourceDraw([source.weight for source in sources], seed)
         self.position = position  # rows taken by all ranks so far: saved in checkpoints
+        if source_positions is None:  # one source: its position is the stream's
+            source_positions = [position] if len(sources) == 1 else [0] * len(sources)
+        self.source_positions = list(source_positions)
+
+    def epochs(self) -> list[int]:
+        """The epoch each source's next row belongs to (0: its first pass)."""
+        return [
+            n // len(s.reader) for n, s in zip(self.source_positions, self.sources, strict=True)
+        ]
 
     def next_batch(self) -> Batch:
-        first = self.position + self.rank * self.batch_rows
-        rows = self.stream.take(first, self.batch_rows)
-        self.position += self.batch_rows * self.world
-        return rows_batch(self.reader, rows)
+        drawn = self.draw.sources(self.position, self.batch_rows * self.world)
+        first = self.rank * self.batch_rows
+        mine = drawn[first : first + self.batch_rows]
+        before = np.bincount(drawn[:first], minlength=len(self.sources))
+        picked: list[tuple[np.ndarray, int]] = [(np.empty(0), 0)] * len(mine)
+        for index, source in enumerate(self.sources):
+            slots = np.flatnonzero(mine == index)
+            if len(slots):
+                start = self.source_positions[index] + int(before[index])
+                rows = self.streams[index].take(start, len(slots))
+                for slot, row in zip(slots, rows, strict=True):
+                    picked[slot] = source.reader[int(row)]
+        taken = np.bincount(drawn, minlength=len(self.sources))
+        self.source_positions = [
+            n + int(t) for n, t in zip(self.source_positions, taken, strict=True)
+        ]
+        self.position += len(drawn)
+        return stacked_batch(picked)
 
     def __iter__(self) -> Iterator[Batch]:
         while True:

@@ -2,8 +2,9 @@
 
 Training lines carry `step`, `loss`, `lr`, `grad_norm`, `tokens`, `tokens_per_s`, `mfu`,
 `peak_mem_gib`, `elapsed_s`; evaluation lines `step`, `val_loss`, `val_ppl`, `val_bpb` (bits per
-byte). A resumed run first drops the lines of steps after its checkpoint (written by the run
-that was killed), so the file reads as if the run had never stopped.
+byte). A mixture's lines add `tokens/NAME` and `val_loss/NAME`, `val_bpb/NAME` per source. A
+resumed run first drops the lines of steps after its checkpoint (written by the run that was
+killed), so the file reads as if the run had never stopped.
 """
 
 from __future__ import annotations

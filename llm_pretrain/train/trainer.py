@@ -31,6 +31,7 @@ from llm_pretrain.train.cadence import (
     RunClock,
     StepSpan,
     Validator,
+    ValSet,
 )
 from llm_pretrain.train.checkpoint import (
     MODEL_FILE,
@@ -39,13 +40,19 @@ from llm_pretrain.train.checkpoint import (
     read_state,
 )
 from llm_pretrain.train.checkpoint_check import newest_intact
-from llm_pretrain.train.config import TrainConfig
-from llm_pretrain.train.data import TokenBatches, TokenData, open_token_data, verify_token_data
+from llm_pretrain.train.config import MixSource, TrainConfig
+from llm_pretrain.train.data import TokenBatches, TokenData, verify_token_data
 from llm_pretrain.train.evaluate import perplexity, token_loss_sum, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
 from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
 from llm_pretrain.train.integrity import check_finite
 from llm_pretrain.train.metrics import MetricsLog
+from llm_pretrain.train.mixture import (
+    RepeatWarnings,
+    TokenMixture,
+    open_mixture,
+    saved_sources,
+)
 from llm_pretrain.train.model import ModelConfig, Transformer
 from llm_pretrain.train.optim import build_optimizer, set_learning_rate
 from llm_pretrain.train.parallel import build_model, set_gradient_sync
@@ -103,7 +110,7 @@ class Plan:
         return self.global_rows * self.seq_len
 
 
-def make_plan(config: TrainConfig, data: TokenData, world: int) -> Plan:
+def make_plan(config: TrainConfig, data: TokenData | TokenMixture, world: int) -> Plan:
     """Resolve the vocabulary from the data; check that batch and sequence sizes fit."""
     vocab = config.model.vocab_size or data.vocab_size
     if vocab < data.vocab_size:
@@ -189,7 +196,7 @@ def clip_gradients(model: torch.nn.Module, max_norm: float) -> float:
 
 
 def _compare_resumed(
-    saved: dict[str, Any], config: TrainConfig, plan: Plan, data: TokenData, main: bool
+    saved: dict[str, Any], config: TrainConfig, plan: Plan, data: TokenMixture, main: bool
 ) -> None:
     """Refuse a resume that cannot continue the same model; note the settings that changed."""
     saved_model = saved["config"]["model"]
@@ -214,7 +221,7 @@ class Trainer:
     def __init__(
         self,
         config: TrainConfig,
-        data: TokenData,
+        data: TokenMixture,
         out: Path,
         runtime: Runtime,
         show_progress: bool,
@@ -227,7 +234,7 @@ class Trainer:
         self.show_progress = show_progress and runtime.is_main
         self.draw = self.show_progress and sys.stderr.isatty()
         if init_from is not None:
-            check_vocabulary(init_from, config.model, data)
+            check_vocabulary(init_from, config.model, data.primary)
         self.plan = make_plan(config, data, runtime.world)
         if config.tokens_per_parameter is not None:
             steps = steps_for_tokens_per_parameter(config.tokens_per_parameter, self.plan)
@@ -263,9 +270,11 @@ class Trainer:
     def _state(self, step: int, position: int, tokens: int, elapsed: float) -> dict[str, Any]:
         """A checkpoint's train_state: where the run is, and what a resume must match."""
         config = self.config.model_copy(update={"model": self.plan.model})
+        names = [source.name for source in self.data.sources]
         return {
             "step": step,
             "position": position,
+            "source_positions": dict(zip(names, self.batches.source_positions, strict=True)),
             "tokens": tokens,
             "elapsed_s": elapsed,
             "world_size": self.runtime.world,
@@ -306,16 +315,39 @@ class Trainer:
             group["eps"] = self.config.optimizer.eps
             if group["weight_decay"]:
                 group["weight_decay"] = self.config.optimizer.weight_decay
-        if saved["data"].get("fingerprint") != self.data.identity["fingerprint"]:
-            if main:
-                log.warning(
-                    "the data changed since the checkpoint (%s): its shuffled order starts again",
-                    saved["data"]["path"],
-                )
-            saved["position"] = 0
+        saved["source_positions"] = self._continued_sources(saved)
+        if not self.data.is_mixture and not saved["source_positions"]:
+            saved["position"] = 0  # one folder that changed: its order starts again
         if main:
             log.info("resuming from %s (step %d)", path, saved["step"])
         return {**saved, "checkpoint": str(path)}
+
+    def _continued_sources(self, saved: dict[str, Any]) -> dict[str, int]:
+        """The rows each source had given, for the sources that are the same as at the
+        checkpoint; a source that changed or is new starts its shuffled order again."""
+        before = saved_sources(saved["data"])
+        positions = saved.get("source_positions") or {name: saved["position"] for name in before}
+        continued = {}
+        for source in self.data.sources:
+            name, then = source.name, before.get(source.name)
+            if then is None:  # renamed, or the run's one folder now in a mixture
+                fingerprint = source.data.identity["fingerprint"]
+                same = [n for n, seen in before.items() if seen.get("fingerprint") == fingerprint]
+                if fingerprint is not None and same:
+                    name, then = same[0], before[same[0]]
+            if then is None:
+                if self.runtime.is_main:
+                    log.warning("data source %s is new: it starts at its first row", source.name)
+            elif then.get("fingerprint") != source.data.identity["fingerprint"]:
+                if self.runtime.is_main:
+                    log.warning(
+                        "the data changed since the checkpoint (%s): its shuffled order starts "
+                        "again",
+                        then["path"],
+                    )
+            else:
+                continued[source.name] = positions.get(name, 0)
+        return continued
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -373,14 +405,14 @@ class Trainer:
         return saved
 
     def _batches(self, saved: dict[str, Any] | None) -> TokenBatches:
-        """This process's batches, from where the resumed run left the shuffled order."""
-        return TokenBatches(
-            self.data.train,
+        """This process's batches, from where the resumed run left every source's order."""
+        return self.data.batches(
             self.config.batch.micro_batch_rows,
             self.runtime.rank,
             self.runtime.world,
             self.config.seed,
             saved["position"] if saved else 0,
+            saved["source_positions"] if saved else None,
         )
 
     def _begin(self, saved: dict[str, Any] | None, span: StepSpan) -> RunResult:
@@ -395,10 +427,20 @@ class Trainer:
             init_from=self.init_from,
         )
         self._announce(result.parameters, span.start, span.last)
-        if self.data.val is not None:
-            vocab = self.plan.model.vocab_size
-            result.unigram_loss = unigram_loss(self.data.train, self.data.val, vocab)
+        result.unigram_loss = self._unigram_loss()
         return result
+
+    def _unigram_loss(self) -> float | None:
+        """The loss of predicting each token by its frequency in the training rows: what the
+        model must beat (a mixture's: the sources' weighted as the validation loss is)."""
+        vocab, parts = self.plan.model.vocab_size, []
+        for source in self.data.sources:
+            if source.data.val is not None:
+                loss = unigram_loss(source.data.train, source.data.val, vocab)
+                parts.append((source.weight, loss))
+        if not parts:
+            return None
+        return sum(weight * loss for weight, loss in parts) / sum(w for w, _ in parts)
 
     def _parts(
         self, span: StepSpan, metrics: MetricsLog, clock: RunClock
@@ -427,6 +469,25 @@ class Trainer:
         )
         return progress, checkpointer
 
+    def _val_sets(self) -> list[ValSet]:
+        """The validation rows of each source that has some."""
+        return [
+            ValSet(source.name, source.weight, source.data.val)
+            for source in self.data.sources
+            if source.data.val is not None
+        ]
+
+    def _source_tokens(self) -> dict[str, int] | None:
+        """A mixture's tokens taken of each source so far (rows x row length), for metrics."""
+        if not self.data.is_mixture:
+            return None
+        names = [source.name for source in self.data.sources]
+        seq_len = self.plan.seq_len
+        return {
+            name: rows * seq_len
+            for name, rows in zip(names, self.batches.source_positions, strict=True)
+        }
+
     def _mfu(self, tokens_per_s: float) -> float | None:
         """Model FLOP utilisation at `tokens_per_s`, for progress lines; None without a peak."""
         return mfu(tokens_per_s, self.flops_per_token, self.peak, self.runtime.world)
@@ -442,14 +503,15 @@ class Trainer:
         stop = stop or GracefulStop()
         saved = self._open(resume)
         span = StepSpan.build(self.config, saved["step"] if saved else 0, stop_after_steps)
-        batches = self._batches(saved)
+        batches = self.batches = self._batches(saved)
+        repeats = RepeatWarnings(self.data, batches, self.runtime.is_main)
         result = self._begin(saved, span)
         metrics = MetricsLog(
             self.out, span.start, self.config.log.tensorboard, self.runtime.is_main
         )
         validator = Validator(
-            self.config, self.model, self.data.val, self.data.token_bytes, self.runtime, metrics,
-            self.show_progress,
+            self.config, self.model, self._val_sets(), self.data.token_bytes, self.runtime,
+            metrics, self.show_progress, per_source=self.data.is_mixture,
         )  # fmt: skip
         if self.imported and saved is None:  # where continued pretraining starts from
             before = validator.before_training(self.init_from)
@@ -463,8 +525,9 @@ class Trainer:
                 done, tokens = step + 1, tokens + self.plan.tokens_per_step
                 result.losses[done] = loss
                 progress.step_done(loss)
+                repeats.check(done, span.total)
                 if progress.due(done):
-                    progress.write(done, lr, grad_norm, tokens)
+                    progress.write(done, lr, grad_norm, tokens, self._source_tokens())
                 if validator.due(done) and (evaluation := validator.after(done)) is not None:
                     result.val_loss, result.val_bpb = evaluation.loss, evaluation.bpb
                 if checkpointer.due(done, stopping):
@@ -510,6 +573,17 @@ class Trainer:
                 device=self.runtime.describe(),
             )
             log.info("%s", line)
+        if self.data.is_mixture and self.show_progress:
+            parts = [
+                f"{s.name} {s.weight:.0%} of rows ({s.data.rows('train'):,} rows)"
+                for s in self.data.sources
+            ]
+            log.info("data mixture: %s", ", ".join(parts))
+        for source in self.data.sources:
+            if self.data.is_mixture and source.data.rows("val") == 0 < self.data.rows("val"):
+                log.warning(
+                    "data source %s has no validation rows: val_loss leaves it out", source.name
+                )
         if not self.data.rows("val"):
             log.warning(
                 "%s has no validation rows: no validation loss will be reported (tokenize with "
@@ -534,7 +608,7 @@ class Trainer:
 
 def pretrain(
     config: TrainConfig,
-    data_dir: Path,
+    data_dir: Path | dict[str, MixSource],
     out: Path,
     resume: bool = False,
     show_progress: bool = True,
@@ -543,13 +617,16 @@ def pretrain(
 ) -> RunResult:
     """Train (or continue training) into `out`; a collective call on every process.
 
+    `data_dir` is a folder written by llm-data tokenize, or a recipe's mixture of several.
+
     With `init_from` (a LlamaForCausalLM folder) the model is that folder's, architecture and
     weights: the recipe's `model` section is not used.
     """
     runtime = start_runtime(config.runtime)
     try:
-        data = open_token_data(data_dir)
-        verify_token_data(data, runtime)
+        data = open_mixture(data_dir)
+        for source in data.sources:
+            verify_token_data(source.data, runtime)
         init_from = Path(init_from) if init_from else None
         trainer = Trainer(config, data, Path(out), runtime, show_progress, init_from)
         with graceful_stop() as stop:  # the first SIGINT/SIGTERM ends the step and saves

@@ -13,10 +13,10 @@ import transformers
 from click.testing import CliRunner
 
 from llm_pretrain.cli_train import train
-from llm_pretrain.train.data import open_token_data
 from llm_pretrain.train.eval_run import evaluate_checkpoint
 from llm_pretrain.train.export import export, load_model
 from llm_pretrain.train.hf_import import load_exported
+from llm_pretrain.train.mixture import open_mixture
 from llm_pretrain.train.runtime import TrainError, start_runtime, stop_runtime
 from llm_pretrain.train.trainer import Trainer, pretrain
 from tests.train.helpers import TINY, losses, tiny_config
@@ -29,7 +29,7 @@ def trainer_logits(token_data: Path, out: Path, init_from: Path) -> torch.Tensor
     config = tiny_config()
     runtime = start_runtime(config.runtime)
     try:
-        trainer = Trainer(config, open_token_data(token_data), out, runtime, False, init_from)
+        trainer = Trainer(config, open_mixture(token_data), out, runtime, False, init_from)
         with torch.no_grad():
             return trainer.model(IDS)
     finally:

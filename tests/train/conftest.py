@@ -38,7 +38,39 @@ def token_data(tmp_path_factory) -> Path:
     config = load_config(None, {**SETTINGS, "tokenize.val_fraction": 0.1})
     run_extract([str(raw)], root / "docs", config, show_progress=False)
     run_tokenize(root / "docs", root / "tokens", config, show_progress=False)
+    # Two more for mixtures (tests/train/test_mixture.py), made here, at the session's start:
+    # the stages fork their workers, and a fork after torch has started its threads can hang.
+    books = made_up_docs(root / "books", seed=11, count=60)
+    run_tokenize(books, root / "books" / "tokens", config, root / "tokens", show_progress=False)
+    other = made_up_docs(root / "other", seed=12, count=40)
+    run_tokenize(other, root / "other" / "tokens", config, show_progress=False)
     return root / "tokens"
+
+
+def made_up_docs(root: Path, seed: int, count: int) -> Path:
+    """A document dataset of `count` made-up paragraphs."""
+    rng = random.Random(seed)
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    rows = [
+        {"text": paragraph(rng, rng.randint(2, 8)), "url": f"https://b.org/{n}"}
+        for n in range(count)
+    ]
+    (raw / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run_extract([str(raw)], root / "docs", load_config(None, SETTINGS), show_progress=False)
+    return root / "docs"
+
+
+@pytest.fixture(scope="session")
+def books(token_data: Path) -> Path:
+    """A second, smaller token dataset with token_data's tokenizer."""
+    return token_data.parent / "books" / "tokens"
+
+
+@pytest.fixture(scope="session")
+def other_tokenizer(token_data: Path) -> Path:
+    """A token dataset with a tokenizer of its own."""
+    return token_data.parent / "other" / "tokens"
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ same and at another world size, per-source validation and tokens, and the checks
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,6 @@ import yaml
 from click.testing import CliRunner
 
 from llm_pretrain.cli_train import train
-from llm_pretrain.config import load_config
-from llm_pretrain.samples import paragraph
-from llm_pretrain.stages import run_extract, run_tokenize
 from llm_pretrain.train.checkpoint import read_state
 from llm_pretrain.train.config import MixSource
 from llm_pretrain.train.data import SourceDraw
@@ -24,33 +19,8 @@ from llm_pretrain.train.metrics import read_metrics
 from llm_pretrain.train.mixture import open_mixture
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.trainer import pretrain
-from tests.train.conftest import SETTINGS
 from tests.train.helpers import TINY, losses, tiny_config, val_losses
 from tests.train.test_processes import llm_train, run
-
-
-def _docs(root: Path, seed: int, count: int) -> Path:
-    """A document dataset of `count` made-up paragraphs."""
-    rng = random.Random(seed)
-    raw = root / "raw"
-    raw.mkdir(parents=True)
-    rows = [
-        {"text": paragraph(rng, rng.randint(2, 8)), "url": f"https://b.org/{n}"}
-        for n in range(count)
-    ]
-    (raw / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    config = load_config(None, SETTINGS)
-    run_extract([str(raw)], root / "docs", config, show_progress=False)
-    return root / "docs"
-
-
-@pytest.fixture(scope="module")
-def books(token_data, tmp_path_factory) -> Path:
-    """A second, smaller token dataset with token_data's tokenizer."""
-    root = tmp_path_factory.mktemp("books")
-    config = load_config(None, {**SETTINGS, "tokenize.val_fraction": 0.1})
-    run_tokenize(_docs(root, 11, 60), root / "tokens", config, token_data, show_progress=False)
-    return root / "tokens"
 
 
 def mixture(web: Path, books: Path, web_weight: float = 0.7) -> dict[str, MixSource]:
@@ -157,10 +127,10 @@ def test_a_source_that_starts_repeating_is_named(token_data, books, tmp_path, ca
     assert f"all its {book_rows:,} rows were seen" in warnings[0]
 
 
-def test_sources_one_model_cannot_read_together_are_refused(token_data, books, tmp_path):
-    other = tmp_path / "own"
-    config = load_config(None, {**SETTINGS, "tokenize.val_fraction": 0.1})
-    run_tokenize(_docs(tmp_path / "x", 12, 40), other, config, show_progress=False)
+def test_sources_one_model_cannot_read_together_are_refused(
+    token_data, books, other_tokenizer, tmp_path
+):
+    other = other_tokenizer
     with pytest.raises(TrainError, match="was tokenized with another tokenizer than"):
         open_mixture(mixture(token_data, other))
     same = {"a": MixSource(path=str(books), weight=1), "b": MixSource(path=str(books), weight=1)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 IGNORE = -100
 
@@ -63,6 +64,16 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
             (grad_weight * grad_output).to(ctx.weight_dtype) if ctx.needs_input_grad[1] else None
         )
         return hidden, weight, None, None
+
+
+def logits_loss_sum(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Summed cross-entropy (fp32) of whole logits against the masked-in targets."""
+    targets = targets.masked_fill(~mask, IGNORE)
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE, reduction="sum"
+    )
 
 
 def chunked_loss_sum(

@@ -75,13 +75,22 @@ class RuntimeConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda when a GPU is visible, else cpu"
     )
-    precision: Literal["auto", "bf16", "fp32"] = Field(
+    precision: Literal["auto", "bf16", "fp32", "fp8"] = Field(
         "auto",
         description="parameter dtype in forward and backward (gradients are reduced and the "
-        "optimizer runs in fp32); auto: bf16 on cuda, fp32 on cpu",
+        "optimizer runs in fp32); fp8: bf16, with the blocks' linear layers multiplying in "
+        "float8 (torchao; GPUs of compute capability 8.9+: H100, H200, L40S, L4), the output "
+        "layer and norms in bf16; auto: bf16 on cuda, fp32 on cpu",
     )
-    compile: bool | None = Field(
-        None, description="torch.compile each block; empty: on for cuda, off for cpu"
+    fp8_scaling: Literal["tensorwise", "rowwise"] = Field(
+        "tensorwise",
+        description="precision fp8: one scale per tensor (fastest) or per row (closer to bf16)",
+    )
+    compile: bool | Literal["blocks", "model"] | None = Field(
+        None,
+        description="torch.compile: blocks (each block on its own), model (the whole forward "
+        "with the output layer and the loss as one compiled call), false (none); true: "
+        "blocks; empty: blocks on cuda, none on cpu",
     )
     activation_checkpointing: bool = Field(
         False, description="recompute each block in backward instead of keeping activations"

@@ -24,18 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from llm_pretrain.tokenizer.shards import PackedReader
+from llm_pretrain.train.chunked_loss import logits_loss_sum
 from llm_pretrain.train.data import rows_batch
 from llm_pretrain.train.runtime import Runtime
 
 UNIGRAM_SAMPLE_TOKENS = 1 << 24
-
-
-def token_loss_sum(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of the masked-in targets, computed in fp32."""
-    targets = targets.masked_fill(~mask, -100)
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
-    )
 
 
 def text_loss_and_bytes(
@@ -86,7 +79,7 @@ def evaluate(
             batch.mask.zero_()
         logits = model(batch.inputs.to(device))
         targets, mask = batch.targets.to(device), batch.mask.to(device)
-        loss += token_loss_sum(logits, targets, mask).double()
+        loss += logits_loss_sum(logits, targets, mask).double()
         tokens += batch.target_tokens
         if byte_table is not None:
             nats, nbytes = text_loss_and_bytes(logits, targets, mask, byte_table)

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from llm_pretrain.configbase import Section
-from llm_pretrain.train.chunked_loss import chunked_loss_sum
+from llm_pretrain.train.chunked_loss import chunked_loss_sum, logits_loss_sum
 
 
 class ModelConfig(Section):
@@ -249,9 +249,10 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         """Logits of every position; with a cache, `ids` continue the cached positions (a whole
         prompt into an empty cache, then one token at a time). Given `targets` and their `mask`,
-        the summed cross-entropy instead, its logits made `loss_chunk_tokens` tokens at a time
-        and never held whole (train/chunked_loss.py): inside the forward, so that FSDP has the
-        output layer's weight gathered."""
+        the summed cross-entropy instead: inside the forward, so that FSDP has the output
+        layer's weight gathered and a compiled model fuses the loss with it; with
+        `loss_chunk_tokens`, its logits made that many tokens at a time and never held whole
+        (train/chunked_loss.py)."""
         time = ids.shape[1]
         start = cache.length if cache is not None else 0
         if start + time > self.config.max_seq_len:
@@ -271,8 +272,11 @@ class Transformer(nn.Module):
         if cache is not None:
             cache.length += time
         if targets is not None and mask is not None:
-            chunk = loss_chunk_tokens or targets.numel()
-            return chunked_loss_sum(self.model.norm(x), self.lm_head.weight, targets, mask, chunk)
+            hidden = self.model.norm(x)
+            if loss_chunk_tokens:
+                weight = self.lm_head.weight
+                return chunked_loss_sum(hidden, weight, targets, mask, loss_chunk_tokens)
+            return logits_loss_sum(self.lm_head(hidden), targets, mask)
         return self.lm_head(self.model.norm(x))
 
     def parameter_count(self) -> int:

@@ -21,6 +21,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from llm_pretrain.errors import UserError
 from llm_pretrain.train.config import RuntimeConfig
+from llm_pretrain.train.fp8 import fp8_problem
 from llm_pretrain.train.ranks import launched, local_rank, process_rank, world_size
 
 
@@ -36,7 +37,8 @@ class Runtime:
     device: torch.device
     mesh: DeviceMesh
     param_dtype: torch.dtype
-    compile: bool
+    compile: str | None  # "blocks", "model" or None
+    fp8: str | None = None  # the float8 scaling of the blocks' linear layers, or None: no fp8
 
     @property
     def is_main(self) -> bool:
@@ -53,8 +55,11 @@ class Runtime:
         if self.world > 1:
             device = f"{self.world} x {device}"
         precision = "bf16 mixed precision" if self.param_dtype == torch.bfloat16 else "fp32"
-        compiled = ", blocks compiled at the first step" if self.compile else ""
-        return f"on {device}, {precision}{compiled}"
+        if self.fp8:
+            precision += f", fp8 matmuls in the blocks ({self.fp8} scales; MFU against bf16)"
+        compiled = {"blocks": ", blocks compiled", "model": ", the whole model compiled"}
+        when = " at the first step" if self.compile else ""
+        return f"on {device}, {precision}{compiled.get(self.compile or '', '')}{when}"
 
     def sum(self, value: float | torch.Tensor) -> torch.Tensor:
         """The sum over all processes, as a float64 tensor on this device."""
@@ -109,16 +114,27 @@ def start_runtime(config: RuntimeConfig) -> Runtime:
     precision = config.precision
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" else "fp32"
-    compile_blocks = device.type == "cuda" if config.compile is None else config.compile
+    if precision == "fp8" and (problem := fp8_problem(device)):
+        raise TrainError(problem)
     return Runtime(
         rank=rank,
         world=world,
         local_rank=local,
         device=device,
         mesh=init_device_mesh(device.type, (world,)),
-        param_dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
-        compile=compile_blocks,
+        param_dtype=torch.float32 if precision == "fp32" else torch.bfloat16,
+        compile=compile_mode(config.compile, device),
+        fp8=config.fp8_scaling if precision == "fp8" else None,
     )
+
+
+def compile_mode(setting: bool | str | None, device: torch.device) -> str | None:
+    """`runtime.compile` as "blocks", "model" or None: empty is blocks on cuda, none on cpu."""
+    if setting is None:
+        return "blocks" if device.type == "cuda" else None
+    if isinstance(setting, bool):
+        return "blocks" if setting else None
+    return setting
 
 
 _kept = False  # the process group outlives the runs in it (see kept_process_group)

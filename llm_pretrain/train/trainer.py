@@ -42,7 +42,7 @@ from llm_pretrain.train.checkpoint import (
 from llm_pretrain.train.checkpoint_check import newest_intact
 from llm_pretrain.train.config import MixSource, TrainConfig
 from llm_pretrain.train.data import TokenBatches, TokenData, verify_token_data
-from llm_pretrain.train.evaluate import perplexity, token_loss_sum, unigram_loss
+from llm_pretrain.train.evaluate import perplexity, unigram_loss
 from llm_pretrain.train.flops import flops_per_token, mfu, peak_flops
 from llm_pretrain.train.hf_import import check_vocabulary, read_hf_config, read_hf_weights
 from llm_pretrain.train.integrity import check_finite
@@ -366,11 +366,10 @@ class Trainer:
             inputs = batch.inputs.to(device, non_blocking=True)
             wanted = batch.targets.to(device, non_blocking=True)
             mask = batch.mask.to(device, non_blocking=True)
+            # The loss inside the forward: compiled with it (runtime.compile: model), and
+            # made a chunk at a time with loss_chunk_tokens (train/chunked_loss.py).
             chunk = self.config.runtime.loss_chunk_tokens
-            if chunk:  # the logits never held whole (train/chunked_loss.py)
-                loss = self.model(inputs, targets=wanted, mask=mask, loss_chunk_tokens=chunk)
-            else:
-                loss = token_loss_sum(self.model(inputs), wanted, mask)
+            loss = self.model(inputs, targets=wanted, mask=mask, loss_chunk_tokens=chunk)
             (loss / denominator).backward()
             loss_sum += loss.detach()
         grad_norm = clip_gradients(self.model, self.config.optimizer.grad_clip)

@@ -26,6 +26,7 @@ from torch.distributed.checkpoint.api import CheckpointException
 from llm_pretrain.cli_train import train
 from llm_pretrain.train import cadence as cadence_module
 from llm_pretrain.train import checkpoint as checkpoint_module
+from llm_pretrain.train import model as model_module
 from llm_pretrain.train import trainer as trainer_module
 from llm_pretrain.train.checkpoint import (
     STATE_FILE,
@@ -248,7 +249,7 @@ def test_a_divergence_never_advises_a_checkpoint_that_does_not_verify(
     token_data, tmp_path, monkeypatch
 ):
     """Step 8's checkpoint is damaged on disk after it was saved; the loss is NaN at step 10."""
-    real_save, real_loss = cadence_module.save_checkpoint, trainer_module.token_loss_sum
+    real_save, real_loss = cadence_module.save_checkpoint, model_module.logits_loss_sum
     calls = {"n": 0}
 
     def save_then_damage(*args, **kwargs):
@@ -263,7 +264,7 @@ def test_a_divergence_never_advises_a_checkpoint_that_does_not_verify(
         return loss * float("nan") if calls["n"] > 2 * 9 else loss  # step 10
 
     monkeypatch.setattr(cadence_module, "save_checkpoint", save_then_damage)
-    monkeypatch.setattr(trainer_module, "token_loss_sum", poisoned)
+    monkeypatch.setattr(model_module, "logits_loss_sum", poisoned)
     with pytest.raises(Diverged, match=r"diverged at step 10") as error:
         pretrain(tiny_config(*CONFIG), token_data, tmp_path / "run", show_progress=False)
     assert "the last intact checkpoint" in str(error.value)

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from llm_pretrain.train import trainer as trainer_module
+from llm_pretrain.train import model as model_module
 from llm_pretrain.train.checkpoint import complete_checkpoints, read_state
 from llm_pretrain.train.metrics import read_metrics
 from llm_pretrain.train.runtime import TrainError
@@ -78,14 +78,14 @@ def test_gradient_accumulation_gives_the_same_steps(token_data, tmp_path):
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(token_data, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = trainer_module.token_loss_sum
+    real = model_module.logits_loss_sum
 
     def poisoned(logits, targets, mask):
         calls["n"] += 1
         loss = real(logits, targets, mask)
         return loss * float("nan") if calls["n"] > 2 * 5 else loss  # step 6 (2 micro-batches)
 
-    monkeypatch.setattr(trainer_module, "token_loss_sum", poisoned)
+    monkeypatch.setattr(model_module, "logits_loss_sum", poisoned)
     with pytest.raises(Diverged, match=r"diverged at step 6: loss nan.*step-000004"):
         pretrain(tiny_config(), token_data, tmp_path / "run", show_progress=False)
     steps = [step for step, _ in complete_checkpoints(tmp_path / "run" / "checkpoints")]

@@ -85,7 +85,8 @@ class CheckpointState(BaseModel):
 
     step: Count
     position: Count
-    source_positions: dict[str, Count] | None = None  # a mixture's rows taken of each source
+    source_positions: dict[str, Count] | None = None  # rows taken of each source
+    source_seeds: dict[str, Count | list[Count]] | None = None  # each source's shuffle seed
     tokens: Count
     elapsed_s: Annotated[float, Strict(), Field(ge=0)]
     world_size: Annotated[int, Strict(), Field(ge=1)]

@@ -119,7 +119,7 @@ class MixSource(Section):
     )
 
 
-SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # names appear in metric keys: val/NAME/loss
+SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # in metric keys (val_loss/NAME) and overrides
 
 
 class TrainConfig(Section):
@@ -159,7 +159,7 @@ class TrainConfig(Section):
                 raise ValueError("a mixture names at least one source")
             for name in data:
                 if not re.match(SOURCE_NAME, name):
-                    raise ValueError(f"source name {name!r}: use letters, digits, '_', '-' and '.'")
+                    raise ValueError(f"source name {name!r}: use letters, digits, '_' and '-'")
         return data
 
 

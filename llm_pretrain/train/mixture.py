@@ -33,9 +33,13 @@ class Source:
     weight: float  # normalised: the weights of a mixture sum to 1
 
 
+Seed = int | tuple[int, ...]
+
+
 @dataclass
 class TokenMixture:
     sources: list[Source]
+    named: bool = False  # given as NAME: {path, weight} (a recipe's mixture, even of one)
 
     @property
     def primary(self) -> TokenData:
@@ -44,7 +48,8 @@ class TokenMixture:
 
     @property
     def is_mixture(self) -> bool:
-        return len(self.sources) > 1
+        """A recipe's mixture: its sources are named in checkpoints and metrics."""
+        return self.named
 
     @property
     def seq_len(self) -> int:
@@ -87,25 +92,33 @@ class TokenMixture:
         world: int,
         seed: int,
         position: int = 0,
-        source_positions: dict[str, int] | None = None,
+        continued: dict[str, tuple[int, Seed]] | None = None,
     ) -> TokenBatches:
-        """This rank's batches from stream position `position`, each source continuing from its
-        own position (a source new to the run starts at 0)."""
+        """This rank's batches from stream position `position`. A source in `continued` goes
+        on from its (position, seed of its shuffled order) at the checkpoint; another starts
+        its own order, from the run's seed and its name, at its first row."""
+        continued = continued or {}
+        fresh = {s.name: (0, source_seed(seed, s.name, self.is_mixture)) for s in self.sources}
+        states = [continued.get(s.name, fresh[s.name]) for s in self.sources]
         streams = [
-            StreamSource(s.data.train, s.weight, source_seed(seed, s.name, self.is_mixture))
-            for s in self.sources
+            StreamSource(s.data.train, s.weight, order)
+            for s, (_, order) in zip(self.sources, states, strict=True)
         ]
-        if source_positions is None:
-            source_positions = {SINGLE: position} if not self.is_mixture else {}
-        positions = [source_positions.get(s.name, 0) for s in self.sources]
+        positions = [taken for taken, _ in states]
         return TokenBatches(streams, batch_rows, rank, world, seed, position, positions)
 
 
-def source_seed(seed: int, name: str, mixed: bool) -> int | tuple[int, ...]:
-    """The seed of a source's shuffled order: the run's alone for one folder (its order as
-    before mixtures), with the source's name in a mixture, so that sources shuffle apart and
-    adding one leaves the others' orders as they were."""
+def source_seed(seed: int, name: str, mixed: bool) -> Seed:
+    """The seed of a new source's shuffled order: the run's alone for one folder (its order as
+    before mixtures), with the source's name in a mixture, so that sources shuffle apart. A
+    checkpoint saves each source's seed, so that a source continued under another name, or
+    from one folder into a mixture, keeps its order."""
     return (seed, zlib.crc32(name.encode())) if mixed else seed
+
+
+def saved_seed(value: int | list[int]) -> Seed:
+    """A seed as JSON holds it (a tuple becomes a list)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def saved_sources(identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -116,7 +129,7 @@ def saved_sources(identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def open_mixture(data: Path | str | dict[str, MixSource]) -> TokenMixture:
     """Open every source; refuse sources that one model cannot read together."""
     if not isinstance(data, dict):
-        return TokenMixture([Source(SINGLE, open_token_data(Path(data)), 1.0)])
+        return TokenMixture([Source(SINGLE, open_token_data(Path(data)), 1.0)], named=False)
     total = sum(source.weight for source in data.values())
     # In the order of their names: the draw depends on the order, the YAML's order must not.
     sources = [
@@ -126,7 +139,7 @@ def open_mixture(data: Path | str | dict[str, MixSource]) -> TokenMixture:
     first = sources[0]
     for source in sources[1:]:
         _check_together(first, source)
-    return TokenMixture(sources)
+    return TokenMixture(sources, named=True)
 
 
 def _open_source(name: str, path: Path) -> TokenData:

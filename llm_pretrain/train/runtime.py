@@ -101,6 +101,8 @@ def start_runtime(config: RuntimeConfig) -> Runtime:
     """Join (or, alone, create) the process group and pick device, dtype and compile."""
     rank, world, local = process_rank(), world_size(), local_rank()
     device = _pick_device(config, local)
+    if config.precision == "fp8" and (problem := fp8_problem(device)):
+        raise TrainError(problem)  # before the process group: nothing to tear down
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
         if launched():
@@ -114,8 +116,6 @@ def start_runtime(config: RuntimeConfig) -> Runtime:
     precision = config.precision
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" else "fp32"
-    if precision == "fp8" and (problem := fp8_problem(device)):
-        raise TrainError(problem)
     return Runtime(
         rank=rank,
         world=world,

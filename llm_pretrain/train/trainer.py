@@ -49,9 +49,12 @@ from llm_pretrain.train.integrity import check_finite
 from llm_pretrain.train.metrics import MetricsLog
 from llm_pretrain.train.mixture import (
     RepeatWarnings,
+    Seed,
     TokenMixture,
     open_mixture,
+    saved_seed,
     saved_sources,
+    source_seed,
 )
 from llm_pretrain.train.model import ModelConfig, Transformer
 from llm_pretrain.train.optim import build_optimizer, set_learning_rate
@@ -271,10 +274,12 @@ class Trainer:
         """A checkpoint's train_state: where the run is, and what a resume must match."""
         config = self.config.model_copy(update={"model": self.plan.model})
         names = [source.name for source in self.data.sources]
+        seeds = [source.seed for source in self.batches.sources]
         return {
             "step": step,
             "position": position,
             "source_positions": dict(zip(names, self.batches.source_positions, strict=True)),
+            "source_seeds": dict(zip(names, seeds, strict=True)),
             "tokens": tokens,
             "elapsed_s": elapsed,
             "world_size": self.runtime.world,
@@ -315,22 +320,27 @@ class Trainer:
             group["eps"] = self.config.optimizer.eps
             if group["weight_decay"]:
                 group["weight_decay"] = self.config.optimizer.weight_decay
-        saved["source_positions"] = self._continued_sources(saved)
-        if not self.data.is_mixture and not saved["source_positions"]:
+        saved["continued"] = self._continued_sources(saved)
+        if not self.data.is_mixture and not saved["continued"]:
             saved["position"] = 0  # one folder that changed: its order starts again
         if main:
             log.info("resuming from %s (step %d)", path, saved["step"])
         return {**saved, "checkpoint": str(path)}
 
-    def _continued_sources(self, saved: dict[str, Any]) -> dict[str, int]:
-        """The rows each source had given, for the sources that are the same as at the
-        checkpoint; a source that changed or is new starts its shuffled order again."""
+    def _continued_sources(self, saved: dict[str, Any]) -> dict[str, tuple[int, Seed]]:
+        """The rows each source had given and the seed of its order, for the sources that are
+        the same as at the checkpoint (by name, else by fingerprint: a source renamed, or the
+        run's one folder now in a mixture); a source that changed or is new starts again."""
         before = saved_sources(saved["data"])
         positions = saved.get("source_positions") or {name: saved["position"] for name in before}
+        mixed, run_seed = "sources" in saved["data"], saved["config"]["seed"]
+        seeds = saved.get("source_seeds") or {
+            name: source_seed(run_seed, name, mixed) for name in before
+        }
         continued = {}
         for source in self.data.sources:
             name, then = source.name, before.get(source.name)
-            if then is None:  # renamed, or the run's one folder now in a mixture
+            if then is None:
                 fingerprint = source.data.identity["fingerprint"]
                 same = [n for n, seen in before.items() if seen.get("fingerprint") == fingerprint]
                 if fingerprint is not None and same:
@@ -345,8 +355,8 @@ class Trainer:
                         "again",
                         then["path"],
                     )
-            else:
-                continued[source.name] = positions.get(name, 0)
+            elif name in seeds:
+                continued[source.name] = (positions.get(name, 0), saved_seed(seeds[name]))
         return continued
 
     # -- the loop ---------------------------------------------------------------------------
@@ -411,7 +421,7 @@ class Trainer:
             self.runtime.world,
             self.config.seed,
             saved["position"] if saved else 0,
-            saved["source_positions"] if saved else None,
+            saved["continued"] if saved else None,
         )
 
     def _begin(self, saved: dict[str, Any] | None, span: StepSpan) -> RunResult:

@@ -4,6 +4,7 @@ same and at another world size, per-source validation and tokens, and the checks
 from __future__ import annotations
 
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,32 @@ def test_a_run_on_one_folder_continues_as_a_mixture_of_it_and_a_new_source(
     state = read_state(out / "checkpoints" / "step-000007")
     drawn = np.bincount(SourceDraw([0.3, 0.7], seed=0).sources(96, 16), minlength=2)
     assert state["source_positions"] == {"books": int(drawn[0]), "web": 96 + int(drawn[1])}
+    # web keeps the folder's shuffled order (the run's seed); books has one of its own
+    assert state["source_seeds"] == {"books": [0, zlib.crc32(b"books")], "web": 0}
+
+
+def test_a_mixture_of_one_source_resumes_where_it_was(token_data, tmp_path):
+    sources = {"web": MixSource(path=str(token_data), weight=1.0)}
+    whole = pretrain(tiny_config(), sources, tmp_path / "whole", show_progress=False)
+    pretrain(tiny_config(), sources, tmp_path / "run", show_progress=False, stop_after_steps=5)
+    assert pretrain(tiny_config(), sources, tmp_path / "run", show_progress=False).start_step == 5
+    assert losses(tmp_path / "run") == whole.losses
+    state = read_state(tmp_path / "run" / "checkpoints" / "step-000012")
+    assert state["source_positions"] == {"web": 12 * 16} and set(state["data"]["sources"]) == {
+        "web"
+    }
+
+
+def test_data_on_the_command_line_replaces_the_recipe_mixture(token_data, books, tmp_path):
+    recipe = tmp_path / "mix.yaml"
+    data = {name: source.model_dump() for name, source in mixture(token_data, books).items()}
+    recipe.write_text(yaml.safe_dump({"data": data}))
+    out = tmp_path / "run"
+    args = ["pretrain", "-c", str(recipe), "--data", str(books), "-o", str(out), "-q", *TINY]
+    result = CliRunner().invoke(train, [*args, "max_steps=2"])
+    assert result.exit_code == 0, result.output
+    state = read_state(out / "checkpoints" / "step-000002")
+    assert state["data"]["path"] == str(books.resolve()) and "sources" not in state["data"]
 
 
 def test_print_config_shows_a_mixture_that_loads_back(tmp_path):

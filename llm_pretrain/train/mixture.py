@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_pretrain.errors import NotFound
 from llm_pretrain.train.config import MixSource
 from llm_pretrain.train.data import StreamSource, TokenBatches, TokenData, open_token_data
 from llm_pretrain.train.runtime import TrainError
@@ -145,8 +146,8 @@ def open_mixture(data: Path | str | dict[str, MixSource]) -> TokenMixture:
 def _open_source(name: str, path: Path) -> TokenData:
     try:
         return open_token_data(path)
-    except TrainError as exc:
-        raise TrainError(f"data source {name}: {exc}") from None
+    except (TrainError, NotFound) as exc:  # which source, when the recipe names several
+        raise type(exc)(f"data source {name}: {exc}") from None
 
 
 def _check_together(first: Source, other: Source) -> None:

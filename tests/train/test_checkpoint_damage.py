@@ -282,6 +282,15 @@ EDITS = {
     "no-model-config": ({"config": {}}, "config: Value error, has no model section"),
     "no-data-section": ({"data": None}, "data: Input should be a valid dictionary"),
     "bad-file-record": ({"files": {".metadata": {"bytes": 1}}}, "files..metadata.sha256"),
+    "negative-source-position": (
+        {"source_positions": {"data": -3}},
+        "source_positions.data: Input should be greater than or equal to 0",
+    ),
+    "seed-as-text": ({"source_seeds": {"data": "zero"}}, "source_seeds.data"),
+    "data-names-nothing": (
+        {"data": {"tokenizer_sha256": "0" * 64}},
+        "names neither one folder nor the sources of a mixture",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from llm_pretrain.cli_train import train
+from llm_pretrain.errors import NotFound
 from llm_pretrain.train.checkpoint import read_state
 from llm_pretrain.train.config import MixSource
 from llm_pretrain.train.data import SourceDraw
@@ -138,7 +139,7 @@ def test_sources_one_model_cannot_read_together_are_refused(
     with pytest.raises(TrainError, match="data sources a and b are the same folder"):
         open_mixture(same)
     missing = {"web": MixSource(path=str(tmp_path / "none"), weight=1)}
-    with pytest.raises(Exception, match="none"):
+    with pytest.raises(NotFound, match=r"^data source web: token data .*none does not exist"):
         open_mixture(missing)
 
 

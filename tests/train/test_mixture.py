@@ -16,9 +16,9 @@ from llm_pretrain.cli_train import train
 from llm_pretrain.errors import NotFound
 from llm_pretrain.train.checkpoint import read_state
 from llm_pretrain.train.config import MixSource
-from llm_pretrain.train.data import SourceDraw
+from llm_pretrain.train.data import SourceDraw, TokenData
 from llm_pretrain.train.metrics import read_metrics
-from llm_pretrain.train.mixture import open_mixture
+from llm_pretrain.train.mixture import Source, _check_together, open_mixture
 from llm_pretrain.train.runtime import TrainError
 from llm_pretrain.train.trainer import pretrain
 from tests.train.helpers import TINY, losses, tiny_config, val_losses
@@ -135,6 +135,12 @@ def test_sources_one_model_cannot_read_together_are_refused(
     other = other_tokenizer
     with pytest.raises(TrainError, match="was tokenized with another tokenizer than"):
         open_mixture(mixture(token_data, other))
+    longer = open_mixture(books).primary
+    longer = TokenData(longer.folder, {**longer.manifest, "seq_len": 64})
+    with pytest.raises(TrainError, match="data source b has rows of 64 tokens, a of 32"):
+        _check_together(
+            Source("a", open_mixture(token_data).primary, 0.5), Source("b", longer, 0.5)
+        )
     same = {"a": MixSource(path=str(books), weight=1), "b": MixSource(path=str(books), weight=1)}
     with pytest.raises(TrainError, match="data sources a and b are the same folder"):
         open_mixture(same)

@@ -200,10 +200,10 @@ def run_variant(args: argparse.Namespace) -> None:
 # -- the matrix --------------------------------------------------------------------------------
 
 
-def child(args: argparse.Namespace, model: str, variant: str, timeout: float) -> dict[str, Any]:
-    """Run one variant in a fresh interpreter; its result, or why there is none."""
-    argv = [a for a in sys.argv[1:] if a != "--variant"]
-    command = [sys.executable, __file__, *argv, "--variant", f"{model}:{variant}"]
+def child(model: str, variant: str, timeout: float, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run one variant in a fresh interpreter, with this command's options and `extra` (later
+    options win); its result, or why there is none."""
+    command = [sys.executable, __file__, *sys.argv[1:], *extra, "--variant", f"{model}:{variant}"]
     started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -303,18 +303,17 @@ def main() -> None:
         if left < (max(walls) if walls else 0) * 0.8 or left < 20:
             skipped.append(f"{model} {variant}")
             continue
-        result = {"model": model, "variant": variant, **child(args, model, variant, left)}
+        result = {"model": model, "variant": variant, **child(model, variant, left)}
         walls.append(result["wall_s"])
         rows.append(result)
         print(json.dumps(result), flush=True)
         with (out / "results.jsonl").open("a") as handle:
             handle.write(json.dumps(result) + "\n")
     if args.loss_steps:
-        steps = ["--steps", str(args.loss_steps), "--warmup", "1"]
+        steps = ("--steps", str(args.loss_steps), "--warmup", "1")
         for variant in ("model", "model+fp8"):
-            sys.argv += steps
             result = {"model": "1B", "variant": f"{variant} ({args.loss_steps} steps)"}
-            result.update(child(args, "1B", variant, max(60.0, deadline - time.monotonic())))
+            result.update(child("1B", variant, max(60.0, deadline - time.monotonic()), steps))
             rows.append(result)
             print(json.dumps(result), flush=True)
     text = table(args, rows, skipped)

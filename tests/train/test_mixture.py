@@ -227,3 +227,20 @@ def test_print_config_shows_a_mixture_that_loads_back(tmp_path):
         train, ["pretrain", "--print-config", "-c", str(tmp_path / "r.yaml")]
     )
     assert again.output == printed.output
+
+
+def test_new_weights_on_resume_draw_on_from_where_each_source_was(token_data, books, tmp_path):
+    out = tmp_path / "run"
+    pretrain(
+        tiny_config(), mixture(token_data, books), out, show_progress=False, stop_after_steps=6
+    )
+    before = read_state(out / "checkpoints" / "step-000006")["source_positions"]
+    even = mixture(token_data, books, web_weight=0.5)
+    pretrain(tiny_config("max_steps=8"), even, out, show_progress=False)
+    state = read_state(out / "checkpoints" / "step-000008")
+    drawn = np.bincount(SourceDraw([0.5, 0.5], seed=0).sources(96, 32), minlength=2)
+    assert state["source_positions"] == {
+        "books": before["books"] + int(drawn[0]),
+        "web": before["web"] + int(drawn[1]),
+    }
+    assert state["data"]["sources"]["books"]["weight"] == 0.5

@@ -141,7 +141,8 @@ def test_a_marker_without_its_shard_in_the_store_runs_its_task_again(s3, tmp_pat
     manifest names only shards the store holds."""
     monkeypatch.setenv("LLM_PRETRAIN_STAGING", str(tmp_path / "staging"))
     fs, bucket = s3
-    for index in range(8):
+    files = 24  # tasks enough that the run cannot finish before two markers are in the store
+    for index in range(files):
         path = tmp_path / f"big{index}.warc.gz"
         write_test_warc(path, pages=60)
         fs.put_file(str(path), f"{bucket}/big/big{index}.warc.gz")
@@ -164,7 +165,7 @@ def test_a_marker_without_its_shard_in_the_store_runs_its_task_again(s3, tmp_pat
     subprocess.run(["rm", "-rf", str(tmp_path / "staging")], check=True)  # another machine
     done_before = len(fs.glob(f"{bucket}/out/_progress/task-*.json"))
     rerun = llm_data(*args[:5], "--json")
-    assert json.loads(rerun.stdout)["tasks_run"] == 8 - done_before + 1  # task 0 ran again
+    assert json.loads(rerun.stdout)["tasks_run"] == files - done_before + 1  # task 0 again
     fs.invalidate_cache()
     manifest = json.loads(fs.cat_file(f"{bucket}/out/_manifest.json"))
     missing = [s["file"] for s in manifest["shards"] + manifest["rejected_shards"]
